@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything `make demo` and `make test` need on a fresh Debian 12 machine, then builds.
+# Idempotent and quiet when all is present. Needs root for apt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package that provides it
+declare -A need=(
+  [nft]=nftables [ip]=iproute2 [ping]=iputils-ping [nc]=netcat-openbsd [nsenter]=util-linux
+  [conntrack]=conntrack [socat]=socat [busybox]=busybox-static [hyperfine]=hyperfine
+  [podman]=podman [runc]=runc [containerd]=containerd [ctr]=containerd
+)
+missing=()
+for cmd in "${!need[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
+done
+[[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || missing+=(containernetworking-plugins)
+if ((${#missing[@]})); then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+node scripts/build.mjs

@@ -1,0 +1,64 @@
+// ADD: reserve addresses, wire the veth pair, route; unwind everything if any step fails.
+import { podLinkSpecFor } from './pod-link-spec.js';
+import { allocate, release } from '../ipam/ipam.js';
+import { IpamExhaustedError } from '../ipam/errors.js';
+import { createPodLink, ensureForwarding } from '../dataplane/pod-link.js';
+import { type CmdContext, assertNetnsExists, ipamStore, ownerOf } from './context.js';
+import { CniCode, CniError } from './errors.js';
+import { type Result, formatResult } from './result.js';
+import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from '../dataplane/pod-link-script.js';
+
+export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> {
+  const { env, conf, deps } = ctx;
+  assertNetnsExists(ctx);
+  const store = ipamStore(conf);
+  const owner = ownerOf(env);
+  let allocations: Awaited<ReturnType<typeof allocate>>;
+  try {
+    allocations = await allocate(store, conf.ipam, owner);
+  } catch (err) {
+    if (err instanceof IpamExhaustedError) throw new CniError(CniCode.RangeExhausted, err.message, '', { cause: err });
+    throw new CniError(CniCode.IoFailure, 'failed to reserve an address', String(err), { cause: err });
+  }
+  const spec = podLinkSpecFor(env, conf, {
+    addresses: allocations.map((a) => a.ip),
+    podMacBytes: deps.randomBytes(6),
+  });
+  try {
+    ensureForwarding(new Set(allocations.map((a) => a.family)));
+    await createPodLink(deps.runner, spec);
+  } catch (err) {
+    await release(store, owner).catch((releaseErr: unknown) =>
+      deps.log.error({ err: releaseErr }, 'failed to release addresses after a failed ADD'),
+    );
+    const message = err instanceof Error ? err.message : String(err);
+    throw new CniError(CniCode.DataplaneFailed, `failed to wire ${env.ifname} in ${env.netns}`, message, { cause: err });
+  }
+  deps.log.info(
+    { pod: podName(env.args), addresses: spec.addresses, hostIfname: spec.hostIfname },
+    'pod network added',
+  );
+  const result: Result = {
+    interfaces: [
+      { name: spec.hostIfname, mac: HOST_VETH_MAC, mtu: conf.mtu },
+      { name: env.ifname, mac: spec.podMac, mtu: conf.mtu, sandbox: env.netns },
+    ],
+    ips: allocations.map((a) => ({
+      address: a.family === 4 ? `${a.ip}/32` : `${a.ip}/128`,
+      gateway: a.family === 4 ? GATEWAY_V4 : GATEWAY_V6,
+      interface: 1,
+    })),
+    routes: [
+      ...(allocations.some((a) => a.family === 4) ? [{ dst: '0.0.0.0/0', gw: GATEWAY_V4 }] : []),
+      ...(allocations.some((a) => a.family === 6) ? [{ dst: '::/0', gw: GATEWAY_V6 }] : []),
+    ],
+    dns: {},
+  };
+  return formatResult(result, conf.cniVersion);
+}
+
+export function podName(args: Readonly<Record<string, string>>): string | undefined {
+  const ns = args.K8S_POD_NAMESPACE;
+  const name = args.K8S_POD_NAME;
+  return ns && name ? `${ns}/${name}` : undefined;
+}

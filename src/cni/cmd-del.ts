@@ -1,0 +1,19 @@
+// DEL: idempotent. Works with the netns gone or CNI_NETNS empty (containerd sends that once the task exited):
+// the host veth is deleted from the node side (its pod end and host routes go with it), then the addresses
+// are released. Anything already gone counts as done.
+import { deleteHostLink } from '../dataplane/pod-link.js';
+import { hostVethName } from '../dataplane/veth-name.js';
+import { release } from '../ipam/ipam.js';
+import { podName } from './cmd-add.js';
+import { type CmdContext, ipamStore, ownerOf } from './context.js';
+
+export async function cmdDel(ctx: CmdContext): Promise<void> {
+  const { env, conf, deps } = ctx;
+  const hostIfname = hostVethName(env.containerID, env.ifname);
+  const removedLink = await deleteHostLink(deps.runner, hostIfname);
+  const released = await release(ipamStore(conf), ownerOf(env));
+  deps.log.info(
+    { pod: podName(env.args), hostIfname, removedLink, released: released.map((a) => a.ip) },
+    'pod network deleted',
+  );
+}

@@ -1,0 +1,41 @@
+// Each lab node looks like a real node to the plugin: its CNI config in <dir>/nodes/<node>/etc/cni/net.d/ and
+// its plugin binaries in <dir>/nodes/<node>/opt/cni/bin/, so anything can invoke the plugin as a runtime would.
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NodePlan } from './plan.js';
+
+export const NETWORK_NAME = 'palisade';
+
+export function nodePaths(dir: string, node: string) {
+  const root = join(dir, 'nodes', node);
+  return {
+    root,
+    confDir: join(root, 'etc/cni/net.d'),
+    binDir: join(root, 'opt/cni/bin'),
+    ipamDir: join(root, 'var/lib/cni/palisade'),
+    resultsDir: join(root, 'var/lib/cni/results'),
+  };
+}
+
+/** The conflist the lab installs on a node (what `palisade install-cni` writes in main mode). */
+export function nodeConflist(node: NodePlan, ipamDir: string): Record<string, unknown> {
+  return {
+    cniVersion: '1.1.0',
+    name: NETWORK_NAME,
+    plugins: [
+      {
+        type: 'palisade-cni',
+        mode: 'routed',
+        mtu: 1500,
+        ipam: { type: 'palisade', subnet: node.podCIDR, dataDir: ipamDir },
+      },
+    ],
+  };
+}
+
+export function writeNodeFiles(dir: string, node: NodePlan, pluginBinary: string): void {
+  const p = nodePaths(dir, node.name);
+  for (const d of [p.confDir, p.binDir, p.ipamDir, p.resultsDir]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(p.confDir, '10-palisade.conflist'), `${JSON.stringify(nodeConflist(node, p.ipamDir), null, 2)}\n`);
+  copyFileSync(pluginBinary, join(p.binDir, 'palisade-cni'));
+}

@@ -1,0 +1,93 @@
+// Names and addresses of a lab, derived from its directory and size. Pure: the same inputs give the same lab.
+import { type Cidr, addressAt, formatCidr, formatIp, parseCidr, subnetAt } from '../model/cidr.js';
+
+export const UNDERLAY = parseCidr('198.18.0.0/15');
+export const CLUSTER_POD_CIDR = parseCidr('10.244.0.0/16');
+export const NODE_POD_PREFIX = 24;
+export const MAX_NODES = 200;
+
+export interface NodePlan {
+  readonly name: string;
+  readonly netns: string;
+  /** Underlay address without prefix. */
+  readonly underlayIP: string;
+  /** Underlay interface inside the node netns, and its peer on the switch. */
+  readonly uplink: string;
+  readonly switchPort: string;
+  readonly podCIDR: string;
+}
+
+export interface LabPlan {
+  readonly prefix: string;
+  readonly switchNetns: string;
+  readonly underlayPrefix: number;
+  readonly nodes: readonly NodePlan[];
+}
+
+/** FNV-1a over the text, as 8 hex digits: short, stable names without node:crypto. */
+export function shortHash(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+/** Every netns of a lab starts with this, so two labs (different dirs) never collide. */
+export function labPrefix(absDir: string): string {
+  return `pl${shortHash(absDir).slice(0, 5)}`;
+}
+
+export function planLab(absDir: string, nodeCount: number): LabPlan {
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES) {
+    throw new RangeError(`--nodes: ${nodeCount} must be an integer from 1 to ${MAX_NODES}`);
+  }
+  const prefix = labPrefix(absDir);
+  const underlay: Cidr = subnetAt(UNDERLAY, 24, 0); // 198.18.0.0/24 holds up to 253 nodes
+  const nodes = Array.from({ length: nodeCount }, (_, i): NodePlan => {
+    const n = i + 1;
+    return {
+      name: `node-${n}`,
+      netns: `${prefix}-n${n}`,
+      underlayIP: formatIp(addressAt(underlay, BigInt(10 + n))),
+      uplink: 'eth0',
+      switchPort: `n${n}`,
+      podCIDR: formatCidr(subnetAt(CLUSTER_POD_CIDR, NODE_POD_PREFIX, n)),
+    };
+  });
+  return { prefix, switchNetns: `${prefix}-sw`, underlayPrefix: underlay.prefix, nodes };
+}
+
+/** The pod's netns name: the lab prefix and a hash of namespace/name (netns names must be short and safe). */
+export function podNetnsName(prefix: string, namespace: string, name: string): string {
+  return `${prefix}-p${shortHash(`${namespace}/${name}`)}`;
+}
+
+/** ip -batch script that builds the switch: a bridge with one port per node. Runs in the switch netns. */
+export function switchScript(plan: LabPlan): string {
+  const lines = ['link set lo up', 'link add br0 type bridge', 'link set br0 up'];
+  for (const n of plan.nodes) {
+    lines.push(
+      `link add ${n.switchPort} type veth peer name ${n.uplink} netns ${n.netns}`,
+      `link set ${n.switchPort} master br0`,
+      `link set ${n.switchPort} up`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** ip -batch script for one node: underlay address, routes to every other node's pod CIDR, blackhole its own. */
+export function nodeScript(plan: LabPlan, node: NodePlan): string {
+  const lines = [
+    'link set lo up',
+    `addr add ${node.underlayIP}/${plan.underlayPrefix} dev ${node.uplink}`,
+    `link set ${node.uplink} up`,
+    // Addresses of this node's CIDR that no pod holds go nowhere, rather than back out of the uplink.
+    `route add blackhole ${node.podCIDR}`,
+  ];
+  for (const other of plan.nodes) {
+    if (other.name !== node.name) lines.push(`route add ${other.podCIDR} via ${other.underlayIP} dev ${node.uplink}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

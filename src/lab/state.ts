@@ -1,0 +1,85 @@
+// The lab's state file (<dir>/lab.json) and the lock that serialises lab commands on one directory.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ContainerPort } from '../model/k8s.js';
+import type { LabPlan } from './plan.js';
+
+export interface PodState {
+  readonly namespace: string;
+  readonly name: string;
+  readonly node: string;
+  readonly netns: string;
+  readonly containerID: string;
+  readonly ifname: string;
+  readonly ip: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly ports: readonly ContainerPort[];
+  readonly serverPid: number;
+  readonly controlSocket: string;
+}
+
+export interface LabState {
+  readonly version: 1;
+  readonly dir: string;
+  readonly plan: LabPlan;
+  readonly namespaces: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly pods: readonly PodState[];
+}
+
+export function statePath(dir: string): string {
+  return join(dir, 'lab.json');
+}
+
+export function loadState(dir: string): LabState | undefined {
+  const p = statePath(dir);
+  if (!existsSync(p)) return undefined;
+  return JSON.parse(readFileSync(p, 'utf8')) as LabState;
+}
+
+export function saveState(state: LabState): void {
+  mkdirSync(state.dir, { recursive: true });
+  const p = statePath(state.dir);
+  writeFileSync(`${p}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(`${p}.tmp`, p);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Runs fn holding <dir>/lab.lock (O_EXCL create, our PID inside). A lock whose holder is dead is taken over;
+ * a live holder makes the command wait, up to timeoutMs.
+ */
+export async function withLabLock<T>(dir: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, 'lab.lock');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(lock, 'utf8').trim());
+      if (!holder || !pidAlive(holder)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`lab ${dir} is locked by process ${holder}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}

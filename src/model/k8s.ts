@@ -1,0 +1,184 @@
+// The Kubernetes objects the lab and (later) the agent read: Namespace and Pod, validated with field paths.
+// Pure: parsing YAML text is the caller's job (src/model/manifests.ts); this takes plain decoded objects.
+
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+
+export interface ContainerPort {
+  readonly name?: string;
+  readonly containerPort: number;
+  readonly protocol: Protocol;
+}
+
+export interface NamespaceObject {
+  readonly kind: 'Namespace';
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface PodObject {
+  readonly kind: 'Pod';
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly nodeName?: string;
+  readonly ports: readonly ContainerPort[];
+}
+
+export type KubeObject = NamespaceObject | PodObject;
+
+/** A decoded document that is not one of ours (e.g. NetworkPolicy before the agent exists), kept as is. */
+export interface OtherObject {
+  readonly kind: 'Other';
+  readonly apiVersion: string;
+  readonly objectKind: string;
+  readonly namespace?: string;
+  readonly name: string;
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
+}
+
+// RFC 1123 label (namespaces, port names are IANA_SVC_NAME, checked separately) and subdomain (pod names).
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+const PORT_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function labelsProblems(labels: unknown, path: string): string[] {
+  if (labels === undefined || labels === null) return [];
+  if (!isObject(labels)) return [`${path}: must be a map of strings, got ${JSON.stringify(labels)}`];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(labels)) {
+    const name = k.includes('/') ? k.slice(k.indexOf('/') + 1) : k;
+    if (!LABEL_NAME.test(k) || name.length > 63 || k.length > 317) {
+      out.push(`${path}: key ${JSON.stringify(k)} is not a valid label key`);
+    }
+    if (typeof v !== 'string' || !LABEL_VALUE.test(v) || v.length > 63) {
+      out.push(`${path}[${JSON.stringify(k)}]: value ${JSON.stringify(v)} is not a valid label value`);
+    }
+  }
+  return out;
+}
+
+function parseMeta(doc: Record<string, unknown>, problems: string[], namespaced: boolean) {
+  const meta = doc.metadata;
+  if (!isObject(meta)) {
+    problems.push(`metadata: required, got ${JSON.stringify(meta)}`);
+    return { name: '', namespace: 'default', labels: {} };
+  }
+  const name = meta.name;
+  const nameRe = namespaced ? DNS_SUBDOMAIN : DNS_LABEL;
+  if (typeof name !== 'string' || !nameRe.test(name) || name.length > (namespaced ? 253 : 63)) {
+    problems.push(`metadata.name: ${JSON.stringify(name)} is not a valid ${namespaced ? 'pod' : 'namespace'} name`);
+  }
+  const namespace = meta.namespace ?? 'default';
+  if (namespaced && (typeof namespace !== 'string' || !DNS_LABEL.test(namespace))) {
+    problems.push(`metadata.namespace: ${JSON.stringify(namespace)} is not a valid namespace name`);
+  }
+  problems.push(...labelsProblems(meta.labels, 'metadata.labels'));
+  const labels = isObject(meta.labels) ? (meta.labels as Record<string, string>) : {};
+  return { name: String(name ?? ''), namespace: String(namespace), labels: { ...labels } };
+}
+
+function parsePort(p: unknown, path: string, problems: string[]): ContainerPort | undefined {
+  if (!isObject(p)) {
+    problems.push(`${path}: must be an object, got ${JSON.stringify(p)}`);
+    return undefined;
+  }
+  const port = p.containerPort;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    problems.push(`${path}.containerPort: ${JSON.stringify(port)} must be an integer from 1 to 65535`);
+  }
+  const protocol = p.protocol ?? 'TCP';
+  if (!(PROTOCOLS as readonly unknown[]).includes(protocol)) {
+    problems.push(`${path}.protocol: ${JSON.stringify(protocol)} must be one of ${PROTOCOLS.join(', ')}`);
+  }
+  const name = p.name;
+  if (name !== undefined && (typeof name !== 'string' || !PORT_NAME.test(name) || name.length > 15)) {
+    problems.push(`${path}.name: ${JSON.stringify(name)} is not a valid port name (IANA_SVC_NAME, at most 15 chars)`);
+  }
+  return { name: typeof name === 'string' ? name : undefined, containerPort: Number(port), protocol: protocol as Protocol };
+}
+
+function parsePodSpec(spec: unknown, problems: string[]): { nodeName?: string; ports: ContainerPort[] } {
+  if (!isObject(spec)) {
+    problems.push(`spec: required, got ${JSON.stringify(spec)}`);
+    return { ports: [] };
+  }
+  const nodeName = spec.nodeName;
+  if (nodeName !== undefined && (typeof nodeName !== 'string' || !DNS_SUBDOMAIN.test(nodeName))) {
+    problems.push(`spec.nodeName: ${JSON.stringify(nodeName)} is not a valid node name`);
+  }
+  const containers = spec.containers;
+  if (!Array.isArray(containers) || containers.length === 0) {
+    problems.push(`spec.containers: must list at least one container, got ${JSON.stringify(containers)}`);
+    return { ports: [] };
+  }
+  const ports: ContainerPort[] = [];
+  containers.forEach((c, i) => {
+    const path = `spec.containers[${i}]`;
+    if (!isObject(c)) return problems.push(`${path}: must be an object`);
+    const list = c.ports ?? [];
+    if (!Array.isArray(list)) return problems.push(`${path}.ports: must be a list`);
+    list.forEach((p, j) => {
+      const port = parsePort(p, `${path}.ports[${j}]`, problems);
+      if (port) ports.push(port);
+    });
+  });
+  const seen = new Set<string>();
+  for (const p of ports) {
+    const key = `${p.containerPort}/${p.protocol}`;
+    if (seen.has(key)) problems.push(`spec.containers: port ${key} is declared twice`);
+    seen.add(key);
+  }
+  return { nodeName: typeof nodeName === 'string' ? nodeName : undefined, ports };
+}
+
+/** Validates one decoded manifest document. Throws ValidationError listing every problem. */
+export function parseKubeObject(doc: unknown): KubeObject | OtherObject {
+  if (!isObject(doc)) throw new ValidationError([`document must be an object, got ${JSON.stringify(doc)}`]);
+  const kind = doc.kind;
+  const apiVersion = doc.apiVersion;
+  const problems: string[] = [];
+  if (kind === 'Namespace' || kind === 'Pod') {
+    if (apiVersion !== 'v1') problems.push(`apiVersion: ${JSON.stringify(apiVersion)} must be "v1" for ${kind}`);
+  }
+  if (kind === 'Namespace') {
+    const meta = parseMeta(doc, problems, false);
+    if (problems.length) throw new ValidationError(problems);
+    return { kind, name: meta.name, labels: meta.labels };
+  }
+  if (kind === 'Pod') {
+    const meta = parseMeta(doc, problems, true);
+    const spec = parsePodSpec(doc.spec, problems);
+    if (problems.length) throw new ValidationError(problems);
+    return { kind, namespace: meta.namespace, name: meta.name, labels: meta.labels, ...spec };
+  }
+  if (typeof kind !== 'string' || typeof apiVersion !== 'string') {
+    throw new ValidationError([`kind and apiVersion: required strings, got ${JSON.stringify({ kind, apiVersion })}`]);
+  }
+  const meta = isObject(doc.metadata) ? doc.metadata : {};
+  return {
+    kind: 'Other',
+    apiVersion,
+    objectKind: kind,
+    namespace: typeof meta.namespace === 'string' ? meta.namespace : undefined,
+    name: typeof meta.name === 'string' ? meta.name : '',
+    raw: doc,
+  };
+}
+
+export function podKey(p: { namespace: string; name: string }): string {
+  return `${p.namespace}/${p.name}`;
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ValidationError } from './k8s.js';
+import { parseManifests } from './manifests.js';
+
+function problems(text: string): string[] {
+  try {
+    parseManifests(text, 'f.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ValidationError);
+    return [...err.problems];
+  }
+  assert.fail('expected a ValidationError');
+}
+
+describe('parseManifests', () => {
+  it('reads namespaces and pods, defaults namespace and protocol', () => {
+    const objs = parseManifests(`
+apiVersion: v1
+kind: Namespace
+metadata: { name: shop, labels: { team: a } }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: web, labels: { app: web } }
+spec:
+  nodeName: node-1
+  containers:
+    - name: c
+      ports: [{ name: http, containerPort: 80 }, { containerPort: 53, protocol: UDP }]
+`);
+    assert.deepEqual(objs, [
+      { kind: 'Namespace', name: 'shop', labels: { team: 'a' } },
+      {
+        kind: 'Pod',
+        namespace: 'default',
+        name: 'web',
+        labels: { app: 'web' },
+        nodeName: 'node-1',
+        ports: [
+          { name: 'http', containerPort: 80, protocol: 'TCP' },
+          { name: undefined, containerPort: 53, protocol: 'UDP' },
+        ],
+      },
+    ]);
+  });
+  it('flattens a List and skips empty documents', () => {
+    const objs = parseManifests(
+      '---\n---\n{"kind":"List","apiVersion":"v1","items":[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}]}',
+    );
+    assert.equal(objs.length, 1);
+  });
+  it('keeps other kinds for the caller to judge', () => {
+    const [o] = parseManifests(
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {}\n',
+    );
+    assert.equal(o?.kind, 'Other');
+  });
+  it('reports every problem with document, field and value', () => {
+    const got = problems(`
+apiVersion: v1
+kind: Pod
+metadata: { name: Web_1, namespace: shop, labels: { "bad key!": x, ok: "no spaces" } }
+spec:
+  containers:
+    - ports: [{ containerPort: 70000 }, { containerPort: 80, protocol: ICMP }, { name: Http, containerPort: 81 }]
+`);
+    assert.deepEqual(got, [
+      'f.yaml: document 1 (Pod shop/Web_1): metadata.name: "Web_1" is not a valid pod name',
+      'f.yaml: document 1 (Pod shop/Web_1): metadata.labels: key "bad key!" is not a valid label key',
+      'f.yaml: document 1 (Pod shop/Web_1): metadata.labels["ok"]: value "no spaces" is not a valid label value',
+      'f.yaml: document 1 (Pod shop/Web_1): spec.containers[0].ports[0].containerPort: 70000 must be an integer from 1 to 65535',
+      'f.yaml: document 1 (Pod shop/Web_1): spec.containers[0].ports[1].protocol: "ICMP" must be one of TCP, UDP, SCTP',
+      'f.yaml: document 1 (Pod shop/Web_1): spec.containers[0].ports[2].name: "Http" is not a valid port name (IANA_SVC_NAME, at most 15 chars)',
+    ]);
+  });
+  it('rejects a duplicate port and a missing container list', () => {
+    assert.match(
+      problems(
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{ports: [{containerPort: 80}, {containerPort: 80}]}]}\n',
+      ).join('\n'),
+      /port 80\/TCP is declared twice/,
+    );
+    assert.match(problems('apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {}\n').join('\n'), /spec.containers: must list/);
+  });
+  it('reports invalid YAML with its document number', () => {
+    assert.match(problems('a: b\n---\nkey: [unclosed\n').join('\n'), /f.yaml: document 2: invalid YAML/);
+  });
+});

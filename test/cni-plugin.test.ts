@@ -1,0 +1,248 @@
+// palisade-cni on real network namespaces, invoked exactly as a runtime does (env + stdin, from the node netns).
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PluginError, type RuntimeConf, execPlugin } from '../src/cni/invoke.js';
+import { hostVethName } from '../src/dataplane/veth-name.js';
+import { REPO, createFixture, ensureBuilt, linksIn, runner } from './helpers/netns.js';
+
+const fx = createFixture('pct');
+let nodeNs = '';
+let binDir = '';
+let ipamDir = '';
+
+function conf(extra: Record<string, unknown> = {}, subnet = '10.244.7.0/24'): Record<string, unknown> {
+  return {
+    cniVersion: '1.1.0',
+    name: 'palisade',
+    type: 'palisade-cni',
+    mtu: 1500,
+    ipam: { type: 'palisade', subnet, dataDir: ipamDir },
+    ...extra,
+  };
+}
+
+function rt(containerID: string, netns: string, ifname = 'eth0'): RuntimeConf {
+  return { containerID, netns, ifname, binDirs: [binDir], hostNetns: nodeNs, cacheDir: join(fx.tmp, 'cache') };
+}
+
+async function cni(command: string, c: Record<string, unknown>, r: RuntimeConf) {
+  return execPlugin(runner, { command, conf: c, rt: r });
+}
+
+async function expectCode(p: Promise<unknown>, code: number, msg: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof PluginError, String(err));
+    assert.equal(err.code, code, err.message);
+    assert.match(`${err.msg} ${err.details}`, msg);
+    return true;
+  });
+}
+
+function reservations(network = 'palisade'): string[] {
+  try {
+    return readdirSync(join(ipamDir, network)).filter((f) => /^\d+\.\d+\.\d+\.\d+$|:/.test(f));
+  } catch {
+    return []; // the store directory does not exist yet
+  }
+}
+
+async function hostLinks(): Promise<string[]> {
+  return (await linksIn(nodeNs)).filter((l) => l.startsWith('pal'));
+}
+
+before(async () => {
+  ensureBuilt();
+  nodeNs = await fx.netns('node');
+  // A node has an address of its own (the source of its traffic to pods); this kernel has no dummy driver.
+  await runner.run(['ip', 'addr', 'add', '10.250.0.1/32', 'dev', 'lo'], { netns: nodeNs });
+  binDir = join(fx.tmp, 'bin');
+  ipamDir = join(fx.tmp, 'ipam');
+  mkdirSync(binDir, { recursive: true });
+  copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(binDir, 'palisade-cni'));
+});
+after(() => fx.cleanup());
+
+describe('palisade-cni ADD / CHECK / DEL', () => {
+  it('wires a pod: address, routes, host veth and host route; the node reaches it', async () => {
+    const pod = await fx.netns('p1');
+    const result = (await cni('ADD', conf(), rt('c1', pod))) as {
+      cniVersion: string;
+      interfaces: { name: string; sandbox?: string; mac: string }[];
+      ips: { address: string; gateway: string; interface: number }[];
+    };
+    assert.equal(result.cniVersion, '1.1.0');
+    const host = hostVethName('c1', 'eth0');
+    assert.equal(result.interfaces[0]!.name, host);
+    assert.equal(result.interfaces[1]!.sandbox, pod);
+    assert.match(result.ips[0]!.address, /^10\.244\.7\.\d+\/32$/);
+    assert.equal(result.ips[0]!.gateway, '169.254.1.1');
+    const ip = result.ips[0]!.address.split('/')[0]!;
+
+    const { stdout: routes } = await runner.run(['ip', 'route'], { netns: pod });
+    assert.match(routes, /default via 169\.254\.1\.1 dev eth0/);
+    const { stdout: hostRoutes } = await runner.run(['ip', 'route'], { netns: nodeNs });
+    assert.match(hostRoutes, new RegExp(`${ip.replaceAll('.', '\\.')} dev ${host} scope link`));
+    await runner.run(['ping', '-c1', '-W2', ip], { netns: nodeNs });
+
+    await cni('CHECK', conf({ prevResult: result }), rt('c1', pod));
+    await cni('DEL', conf({ prevResult: result }), rt('c1', pod));
+    assert.deepEqual(await hostLinks(), []);
+    assert.deepEqual(reservations(), []);
+  });
+
+  it('two pods on one node reach each other through the node (routed)', async () => {
+    const a = await fx.netns('pa');
+    const b = await fx.netns('pb');
+    const ra = (await cni('ADD', conf(), rt('ca', a))) as { ips: { address: string }[] };
+    const rb = (await cni('ADD', conf(), rt('cb', b))) as { ips: { address: string }[] };
+    const ipB = rb.ips[0]!.address.split('/')[0]!;
+    assert.notEqual(ra.ips[0]!.address, rb.ips[0]!.address);
+    await runner.run(['ping', '-c1', '-W2', ipB], { netns: a });
+    await cni('DEL', conf(), rt('ca', a));
+    await cni('DEL', conf(), rt('cb', b));
+  });
+
+  it('answers in the requested version format', async () => {
+    for (const v of ['0.3.0', '0.3.1', '0.4.0', '1.0.0']) {
+      const pod = await fx.netns(`v${v.replaceAll('.', '')}`);
+      const r = (await cni('ADD', conf({ cniVersion: v }), rt(`cv${v}`, pod))) as {
+        cniVersion: string;
+        ips: { version?: string }[];
+        interfaces: { mtu?: number }[];
+      };
+      assert.equal(r.cniVersion, v);
+      assert.equal(r.ips[0]!.version, v.startsWith('0.') ? '4' : undefined);
+      assert.equal(r.interfaces[0]!.mtu, undefined);
+      await cni('DEL', conf({ cniVersion: v }), rt(`cv${v}`, pod));
+    }
+  });
+
+  it('CHECK names what is missing', async () => {
+    const pod = await fx.netns('pchk');
+    const result = await cni('ADD', conf(), rt('cchk', pod));
+    await runner.run(['ip', 'route', 'del', 'default'], { netns: pod });
+    await expectCode(
+      cni('CHECK', conf({ prevResult: result }), rt('cchk', pod)),
+      101,
+      /route to 0\.0\.0\.0\/0 via 169\.254\.1\.1 is missing/,
+    );
+    await runner.run(['ip', 'link', 'del', hostVethName('cchk', 'eth0')], { netns: nodeNs });
+    await expectCode(cni('CHECK', conf({ prevResult: result }), rt('cchk', pod)), 101, /interface "eth0" is missing/);
+    await expectCode(cni('CHECK', conf(), rt('cchk', pod)), 7, /prevResult: required for CHECK/);
+    await expectCode(
+      cni('CHECK', conf({ cniVersion: '0.3.1', prevResult: result }), rt('cchk', pod)),
+      1,
+      /does not allow CHECK/,
+    );
+    await cni('DEL', conf(), rt('cchk', pod));
+  });
+});
+
+describe('palisade-cni DEL is idempotent', () => {
+  it('a second DEL, a DEL with empty CNI_NETNS and a DEL after the netns is gone all succeed and release', async () => {
+    const pod = await fx.netns('pdel');
+    await cni('ADD', conf(), rt('cdel', pod));
+    assert.equal(reservations().length, 1);
+    await runner.run(['ip', 'netns', 'del', pod.split('/').pop()!]);
+    await cni('DEL', conf(), rt('cdel', pod)); // netns gone
+    assert.deepEqual(reservations(), []);
+    assert.deepEqual(await hostLinks(), []);
+    await cni('DEL', conf(), rt('cdel', pod)); // second DEL
+    await cni('DEL', conf(), rt('cdel', '')); // containerd after the task exited
+  });
+  it('DEL with an empty CNI_NETNS releases the address and the host veth of a live pod', async () => {
+    const pod = await fx.netns('pdel2');
+    await cni('ADD', conf(), rt('cdel2', pod));
+    await cni('DEL', conf(), rt('cdel2', ''));
+    assert.deepEqual(reservations(), []);
+    assert.deepEqual(await linksIn(pod), ['lo']);
+  });
+});
+
+describe('palisade-cni failures leave nothing behind', () => {
+  it('a netns path that does not exist: code 3, nothing reserved', async () => {
+    await expectCode(cni('ADD', conf(), rt('cnone', '/run/netns/does-not-exist-xyz')), 3, /does not exist/);
+    assert.deepEqual(reservations(), []);
+  });
+  it('an interface name already taken in the pod: error, no veth, no reservation', async () => {
+    const pod = await fx.netns('pdup');
+    await runner.run(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other0'], { netns: pod });
+    await expectCode(cni('ADD', conf(), rt('cdup', pod)), 102, /already exists/);
+    assert.deepEqual(await hostLinks(), []);
+    assert.deepEqual(reservations(), []);
+  });
+  it('an exhausted range: code 100 naming the range; STATUS says not available (50)', async () => {
+    const small = (extra: Record<string, unknown> = {}) => conf(extra, '10.99.0.0/30'); // 2 usable addresses
+    const pods = [await fx.netns('px1'), await fx.netns('px2'), await fx.netns('px3')];
+    await cni('ADD', small(), rt('cx1', pods[0]!));
+    await cni('ADD', small(), rt('cx2', pods[1]!));
+    await expectCode(cni('ADD', small(), rt('cx3', pods[2]!)), 100, /10\.99\.0\.0\/30/);
+    await expectCode(cni('STATUS', small(), rt('', '')), 50, /no free addresses/);
+    assert.deepEqual(await linksIn(pods[2]!), ['lo']);
+    await cni('DEL', small(), rt('cx1', pods[0]!));
+    await cni('STATUS', small(), rt('', ''));
+    await cni('DEL', small(), rt('cx2', pods[1]!));
+  });
+  it('malformed stdin, unknown version, missing variables, bad config', async () => {
+    const pod = await fx.netns('pbad');
+    await assert.rejects(
+      runner.run([join(binDir, 'palisade-cni')], {
+        input: '{not json',
+        env: { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x', CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: binDir },
+        netns: nodeNs,
+      }),
+      (err: { stdout: string }) => {
+        const doc = JSON.parse(err.stdout) as { code: number; msg: string; cniVersion: string };
+        assert.equal(doc.code, 6);
+        assert.equal(doc.cniVersion, '1.1.0');
+        return true;
+      },
+    );
+    await expectCode(cni('ADD', conf({ cniVersion: '9.9.9' }), rt('cb1', pod)), 1, /config is "9\.9\.9"/);
+    await expectCode(cni('ADD', conf(), rt('cb2', pod, '')), 4, /CNI_IFNAME/);
+    await expectCode(
+      cni('ADD', conf({ mtu: 20, ipam: { type: 'host-local', subnet: '10.0.0.0/33' } }), rt('cb3', pod)),
+      7,
+      /mtu: 20 must be an integer from 68 to 65535.*ipam/,
+    );
+    await expectCode(cni('ADD', conf({ mode: 'bridge' }), rt('cb4', pod)), 2, /mode: "bridge" is not supported/);
+    assert.deepEqual(await hostLinks(), []);
+  });
+});
+
+describe('palisade-cni GC, STATUS and VERSION', () => {
+  it('GC releases every attachment the runtime no longer lists, with its host veth', async () => {
+    const keep = await fx.netns('pgk');
+    const gone = await fx.netns('pgg');
+    await cni('ADD', conf(), rt('ckeep', keep));
+    await cni('ADD', conf(), rt('cgone', gone));
+    assert.equal(reservations().length, 2);
+    await cni('GC', conf({ 'cni.dev/valid-attachments': [{ containerID: 'ckeep', ifname: 'eth0' }] }), rt('', ''));
+    assert.equal(reservations().length, 1);
+    assert.deepEqual(await hostLinks(), [hostVethName('ckeep', 'eth0')]);
+    await expectCode(cni('GC', conf({ cniVersion: '1.0.0' }), rt('', '')), 1, /does not allow GC/);
+    await cni('DEL', conf(), rt('ckeep', keep));
+  });
+  it('VERSION lists the supported versions', async () => {
+    const out = await cni('VERSION', { cniVersion: '1.1.0', type: 'palisade-cni' }, rt('', ''));
+    assert.deepEqual(out, { cniVersion: '1.1.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+  });
+});
+
+describe('palisade-cni under concurrency', () => {
+  it('50 parallel ADDs on one node get 50 distinct addresses; 50 parallel DELs release them all', async () => {
+    const pods = await Promise.all(Array.from({ length: 50 }, (_, i) => fx.netns(`q${i}`)));
+    const results = (await Promise.all(pods.map((p, i) => cni('ADD', conf(), rt(`cq${i}`, p))))) as {
+      ips: { address: string }[];
+    }[];
+    const addresses = new Set(results.map((r) => r.ips[0]!.address));
+    assert.equal(addresses.size, 50);
+    assert.equal(reservations().length, 50);
+    assert.equal((await hostLinks()).length, 50);
+    await Promise.all(pods.map((p, i) => cni('DEL', conf(), rt(`cq${i}`, p))));
+    assert.deepEqual(reservations(), []);
+    assert.deepEqual(await hostLinks(), []);
+  });
+});

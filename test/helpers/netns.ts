@@ -1,0 +1,66 @@
+// Test fixtures on real network namespaces: every name carries a per-test unique prefix, and cleanup() removes
+// everything the fixture made even when the test failed.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createRunner } from '../../src/dataplane/runner.js';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+export const runner = createRunner();
+
+/** Builds dist/ once per test process when it is missing (make test builds it first). */
+export function ensureBuilt(): void {
+  if (!existsSync(join(REPO, 'dist', 'palisade-cni')) || !existsSync(join(REPO, 'dist', 'pod-server.cjs'))) {
+    execFileSync(process.execPath, [join(REPO, 'scripts', 'build.mjs')], { cwd: REPO, stdio: 'inherit' });
+  }
+}
+
+export function uniquePrefix(tag: string): string {
+  return `${tag}${randomBytes(3).toString('hex')}`;
+}
+
+export interface Fixture {
+  readonly prefix: string;
+  readonly tmp: string;
+  /** Adds a netns `<prefix>-<name>` with lo up; returns its path under /run/netns. */
+  netns(name: string): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+export function listNetns(): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter(Boolean);
+}
+
+export function createFixture(tag: string): Fixture {
+  const prefix = uniquePrefix(tag);
+  const tmp = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const made: string[] = [];
+  return {
+    prefix,
+    tmp,
+    async netns(name) {
+      const full = `${prefix}-${name}`;
+      await runner.run(['ip', 'netns', 'add', full]);
+      made.push(full);
+      await runner.run(['ip', '-n', full, 'link', 'set', 'lo', 'up']);
+      return `/run/netns/${full}`;
+    },
+    async cleanup() {
+      for (const ns of listNetns().filter((n) => n.startsWith(`${prefix}-`))) {
+        await runner.run(['ip', 'netns', 'del', ns]).catch(() => undefined);
+      }
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Interface names inside a netns. */
+export async function linksIn(netns: string): Promise<string[]> {
+  const { stdout } = await runner.run(['ip', '-j', 'link', 'show'], { netns });
+  return (JSON.parse(stdout) as { ifname: string }[]).map((l) => l.ifname);
+}
