@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PluginError, type RuntimeConf, execPlugin } from '../src/cni/invoke.js';
+import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
 import { hostVethName } from '../src/dataplane/veth-name.js';
-import { REPO, createFixture, ensureBuilt, linksIn, runner } from './helpers/netns.js';
+import { createFixture, ensureBuilt, linksIn, REPO, runner } from './helpers/netns.js';
 
 const fx = createFixture('pct');
 let nodeNs = '';
@@ -24,7 +24,14 @@ function conf(extra: Record<string, unknown> = {}, subnet = '10.244.7.0/24'): Re
 }
 
 function rt(containerID: string, netns: string, ifname = 'eth0'): RuntimeConf {
-  return { containerID, netns, ifname, binDirs: [binDir], hostNetns: nodeNs, cacheDir: join(fx.tmp, 'cache') };
+  return {
+    containerID,
+    netns,
+    ifname,
+    binDirs: [binDir],
+    hostNetns: nodeNs,
+    cacheDir: join(fx.tmp, 'cache'),
+  };
 }
 
 async function cni(command: string, c: Record<string, unknown>, r: RuntimeConf) {
@@ -129,7 +136,11 @@ describe('palisade-cni ADD / CHECK / DEL', () => {
       /route to 0\.0\.0\.0\/0 via 169\.254\.1\.1 is missing/,
     );
     await runner.run(['ip', 'link', 'del', hostVethName('cchk', 'eth0')], { netns: nodeNs });
-    await expectCode(cni('CHECK', conf({ prevResult: result }), rt('cchk', pod)), 101, /interface "eth0" is missing/);
+    await expectCode(
+      cni('CHECK', conf({ prevResult: result }), rt('cchk', pod)),
+      101,
+      /interface "eth0" is missing/,
+    );
     await expectCode(cni('CHECK', conf(), rt('cchk', pod)), 7, /prevResult: required for CHECK/);
     await expectCode(
       cni('CHECK', conf({ cniVersion: '0.3.1', prevResult: result }), rt('cchk', pod)),
@@ -190,7 +201,14 @@ describe('palisade-cni failures leave nothing behind', () => {
     await assert.rejects(
       runner.run([join(binDir, 'palisade-cni')], {
         input: '{not json',
-        env: { ...process.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x', CNI_NETNS: pod, CNI_IFNAME: 'eth0', CNI_PATH: binDir },
+        env: {
+          ...process.env,
+          CNI_COMMAND: 'ADD',
+          CNI_CONTAINERID: 'x',
+          CNI_NETNS: pod,
+          CNI_IFNAME: 'eth0',
+          CNI_PATH: binDir,
+        },
         netns: nodeNs,
       }),
       (err: { stdout: string }) => {
@@ -207,7 +225,11 @@ describe('palisade-cni failures leave nothing behind', () => {
       7,
       /mtu: 20 must be an integer from 68 to 65535.*ipam/,
     );
-    await expectCode(cni('ADD', conf({ mode: 'bridge' }), rt('cb4', pod)), 2, /mode: "bridge" is not supported/);
+    await expectCode(
+      cni('ADD', conf({ mode: 'bridge' }), rt('cb4', pod)),
+      2,
+      /mode: "bridge" is not supported/,
+    );
     assert.deepEqual(await hostLinks(), []);
   });
 });
@@ -219,7 +241,11 @@ describe('palisade-cni GC, STATUS and VERSION', () => {
     await cni('ADD', conf(), rt('ckeep', keep));
     await cni('ADD', conf(), rt('cgone', gone));
     assert.equal(reservations().length, 2);
-    await cni('GC', conf({ 'cni.dev/valid-attachments': [{ containerID: 'ckeep', ifname: 'eth0' }] }), rt('', ''));
+    await cni(
+      'GC',
+      conf({ 'cni.dev/valid-attachments': [{ containerID: 'ckeep', ifname: 'eth0' }] }),
+      rt('', ''),
+    );
     assert.equal(reservations().length, 1);
     assert.deepEqual(await hostLinks(), [hostVethName('ckeep', 'eth0')]);
     await expectCode(cni('GC', conf({ cniVersion: '1.0.0' }), rt('', '')), 1, /does not allow GC/);
@@ -227,7 +253,10 @@ describe('palisade-cni GC, STATUS and VERSION', () => {
   });
   it('VERSION lists the supported versions', async () => {
     const out = await cni('VERSION', { cniVersion: '1.1.0', type: 'palisade-cni' }, rt('', ''));
-    assert.deepEqual(out, { cniVersion: '1.1.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+    assert.deepEqual(out, {
+      cniVersion: '1.1.0',
+      supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
+    });
   });
 });
 

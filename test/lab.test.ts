@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { labPrefix } from '../src/lab/plan.js';
 import { runsMarker } from '../src/lab/processes.js';
 import type { LabState } from '../src/lab/state.js';
-import { REPO, createFixture, ensureBuilt, listNetns } from './helpers/netns.js';
+import { createFixture, ensureBuilt, listNetns, REPO } from './helpers/netns.js';
 
 const run = promisify(execFile);
 const fx = createFixture('plt');
@@ -32,7 +32,9 @@ async function status(): Promise<Status> {
 }
 
 async function probe(protocol: string, port: number) {
-  return JSON.parse(await palisade('lab', 'probe', '--json', '--protocol', protocol, '--port', String(port))) as {
+  return JSON.parse(
+    await palisade('lab', 'probe', '--json', '--protocol', protocol, '--port', String(port)),
+  ) as {
     port: number;
     protocol: string;
     matrix: Record<string, Record<string, boolean>>;
@@ -47,7 +49,8 @@ let serverPids: number[] = [];
 
 before(() => ensureBuilt());
 after(async () => {
-  if (existsSync(join(dir, 'lab.json'))) await palisade('lab', 'down').catch((e: unknown) => console.error(e));
+  if (existsSync(join(dir, 'lab.json')))
+    await palisade('lab', 'down').catch((e: unknown) => console.error(e));
   await fx.cleanup();
 });
 
@@ -122,9 +125,18 @@ spec: { containers: [{ name: x, ports: [{ containerPort: 80 }] }] }
 
   it('rejects bad manifests naming the field, and changes nothing', async () => {
     const bad = join(fx.tmp, 'bad.yaml');
-    writeFileSync(bad, 'apiVersion: v1\nkind: Pod\nmetadata: { name: y, namespace: nope }\nspec: { containers: [{ ports: [{ containerPort: 0 }] }] }\n');
-    await assert.rejects(palisade('lab', 'apply', '-f', bad), /containerPort: 0 must be an integer from 1 to 65535/);
-    writeFileSync(bad, 'apiVersion: v1\nkind: Pod\nmetadata: { name: y, namespace: nope }\nspec: { containers: [{}] }\n');
+    writeFileSync(
+      bad,
+      'apiVersion: v1\nkind: Pod\nmetadata: { name: y, namespace: nope }\nspec: { containers: [{ ports: [{ containerPort: 0 }] }] }\n',
+    );
+    await assert.rejects(
+      palisade('lab', 'apply', '-f', bad),
+      /containerPort: 0 must be an integer from 1 to 65535/,
+    );
+    writeFileSync(
+      bad,
+      'apiVersion: v1\nkind: Pod\nmetadata: { name: y, namespace: nope }\nspec: { containers: [{}] }\n',
+    );
     await assert.rejects(palisade('lab', 'apply', '-f', bad), /namespace "nope" does not exist/);
     assert.equal((await status()).pods.length, 5);
   });

@@ -1,10 +1,10 @@
 // `palisade lab ...`: argument parsing and output only; the work is in src/lab.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseManifests } from '../model/manifests.js';
-import type { KubeObject, OtherObject, Protocol } from '../model/k8s.js';
 import { type LabDeps, labApply, labDelete, labDown, labProbe, labStatus, labUp } from '../lab/lab.js';
 import { matrixToJson, renderMatrixTable } from '../lab/probe.js';
+import type { KubeObject, OtherObject, Protocol } from '../model/k8s.js';
+import { parseManifests } from '../model/manifests.js';
 import { UsageError } from './usage.js';
 
 export const LAB_USAGE = `Usage: palisade lab <command> [options]
@@ -36,14 +36,20 @@ function printStatus(dir: string, out: (s: string) => void): void {
   if (s.pods.length === 0) return;
   out('\nPOD                           NODE      IP             LABELS\n');
   for (const p of s.pods) {
-    const labels = Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(',');
+    const labels = Object.entries(p.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     out(`${`${p.namespace}/${p.name}`.padEnd(30)}${p.node.padEnd(10)}${p.ip.padEnd(15)}${labels}\n`);
   }
 }
 
 const PROTOCOL_NAMES: Record<string, Protocol> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
 
-export async function runLab(argv: readonly string[], deps: LabDeps, out: (s: string) => void): Promise<number> {
+export async function runLab(
+  argv: readonly string[],
+  deps: LabDeps,
+  out: (s: string) => void,
+): Promise<number> {
   const [command, ...rest] = argv;
   const { values } = parseArgs({
     args: [...rest],
@@ -79,7 +85,8 @@ export async function runLab(argv: readonly string[], deps: LabDeps, out: (s: st
       return 0;
     case 'probe': {
       const port = Number(values.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port: "${values.port}" must be 1-65535`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new UsageError(`--port: "${values.port}" must be 1-65535`);
       const protocol = PROTOCOL_NAMES[values.protocol.toLowerCase()];
       if (!protocol) throw new UsageError(`--protocol: "${values.protocol}" must be tcp, udp or sctp`);
       const timeoutMs = Number(values.timeout);

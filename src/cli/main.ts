@@ -25,7 +25,10 @@ function repoRoot(): string {
 async function main(argv: readonly string[]): Promise<number> {
   const out = (s: string) => process.stdout.write(s);
   const level = process.env.PALISADE_LOG_LEVEL;
-  const log = createLineLogger({ level: isLevel(level) ? level : 'warn', write: (l) => process.stderr.write(l) });
+  const log = createLineLogger({
+    level: isLevel(level) ? level : 'warn',
+    write: (l) => process.stderr.write(l),
+  });
   const root = repoRoot();
   const [command, ...rest] = argv;
   try {
@@ -35,12 +38,16 @@ async function main(argv: readonly string[]): Promise<number> {
           out(`${LAB_USAGE}\n`);
           return rest.length === 0 ? 2 : 0;
         }
-        return await runLab(rest, {
-          runner: createRunner(),
-          log: log.child({ component: 'lab' }),
-          pluginBinary: join(root, 'dist', 'palisade-cni'),
-          podServer: join(root, 'dist', 'pod-server.cjs'),
-        }, out);
+        return await runLab(
+          rest,
+          {
+            runner: createRunner(),
+            log: log.child({ component: 'lab' }),
+            pluginBinary: join(root, 'dist', 'palisade-cni'),
+            podServer: join(root, 'dist', 'pod-server.cjs'),
+          },
+          out,
+        );
       case 'version': {
         const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
         out(`palisade ${pkg.version}\n`);

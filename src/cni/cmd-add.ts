@@ -1,12 +1,13 @@
 // ADD: reserve addresses, wire the veth pair, route; unwind everything if any step fails.
-import { podLinkSpecFor } from './pod-link-spec.js';
-import { allocate, release } from '../ipam/ipam.js';
-import { IpamExhaustedError } from '../ipam/errors.js';
+
 import { createPodLink, ensureForwarding } from '../dataplane/pod-link.js';
-import { type CmdContext, assertNetnsExists, ipamStore, ownerOf } from './context.js';
-import { CniCode, CniError } from './errors.js';
-import { type Result, formatResult } from './result.js';
 import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from '../dataplane/pod-link-script.js';
+import { IpamExhaustedError } from '../ipam/errors.js';
+import { allocate, release } from '../ipam/ipam.js';
+import { assertNetnsExists, type CmdContext, ipamStore, ownerOf } from './context.js';
+import { CniCode, CniError } from './errors.js';
+import { podLinkSpecFor } from './pod-link-spec.js';
+import { formatResult, type Result } from './result.js';
 
 export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> {
   const { env, conf, deps } = ctx;
@@ -17,7 +18,8 @@ export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> 
   try {
     allocations = await allocate(store, conf.ipam, owner);
   } catch (err) {
-    if (err instanceof IpamExhaustedError) throw new CniError(CniCode.RangeExhausted, err.message, '', { cause: err });
+    if (err instanceof IpamExhaustedError)
+      throw new CniError(CniCode.RangeExhausted, err.message, '', { cause: err });
     throw new CniError(CniCode.IoFailure, 'failed to reserve an address', String(err), { cause: err });
   }
   const spec = podLinkSpecFor(env, conf, {
@@ -32,7 +34,9 @@ export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> 
       deps.log.error({ err: releaseErr }, 'failed to release addresses after a failed ADD'),
     );
     const message = err instanceof Error ? err.message : String(err);
-    throw new CniError(CniCode.DataplaneFailed, `failed to wire ${env.ifname} in ${env.netns}`, message, { cause: err });
+    throw new CniError(CniCode.DataplaneFailed, `failed to wire ${env.ifname} in ${env.netns}`, message, {
+      cause: err,
+    });
   }
   deps.log.info(
     { pod: podName(env.args), addresses: spec.addresses, hostIfname: spec.hostIfname },

@@ -1,11 +1,11 @@
 // CHECK: compares the live pod network with prevResult and the IPAM reservation; names the first thing missing.
-import { type RouteState, inspectLink } from '../dataplane/pod-link.js';
+import { inspectLink, type RouteState } from '../dataplane/pod-link.js';
 import { canonicalIp } from '../dataplane/pod-link-script.js';
 import { hostVethName } from '../dataplane/veth-name.js';
 import { findByOwner } from '../ipam/ipam.js';
-import { type CmdContext, assertNetnsExists, ipamStore, ownerOf } from './context.js';
+import { assertNetnsExists, type CmdContext, ipamStore, ownerOf } from './context.js';
 import { CniCode, CniError } from './errors.js';
-import { type Result, parseResult } from './result.js';
+import { parseResult, type Result } from './result.js';
 
 function fail(msg: string): never {
   throw new CniError(CniCode.CheckFailed, msg);
@@ -31,7 +31,10 @@ function hasRoute(routes: readonly RouteState[], dst: string, gw?: string, dev?:
 export async function cmdCheck(ctx: CmdContext): Promise<void> {
   const { env, conf, deps } = ctx;
   if (!conf.prevResult) {
-    throw new CniError(CniCode.InvalidNetworkConfig, 'prevResult: required for CHECK (the result of the last ADD)');
+    throw new CniError(
+      CniCode.InvalidNetworkConfig,
+      'prevResult: required for CHECK (the result of the last ADD)',
+    );
   }
   assertNetnsExists(ctx);
   const prev: Result = parseResult(conf.prevResult);

@@ -14,7 +14,11 @@ export async function cmdGc(ctx: CmdContext): Promise<void> {
     if (await deleteHostLink(deps.runner, name)) links.push(name);
   }
   deps.log.info(
-    { released: released.map((a) => `${a.owner.containerID}/${a.owner.ifname}=${a.ip}`), links, debrisRemoved },
+    {
+      released: released.map((a) => `${a.owner.containerID}/${a.owner.ifname}=${a.ip}`),
+      links,
+      debrisRemoved,
+    },
     'garbage collected',
   );
 }

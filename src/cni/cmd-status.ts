@@ -11,6 +11,9 @@ export async function cmdStatus(ctx: CmdContext): Promise<void> {
     throw new CniError(CniCode.PluginNotAvailable, 'IPAM store is not usable', String(err), { cause: err });
   }
   if (free === 0) {
-    throw new CniError(CniCode.PluginNotAvailable, 'no free addresses: every range of the network is allocated');
+    throw new CniError(
+      CniCode.PluginNotAvailable,
+      'no free addresses: every range of the network is allocated',
+    );
   }
 }

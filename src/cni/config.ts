@@ -1,7 +1,7 @@
 // The network configuration a runtime streams on stdin: decode, validate (every problem at once), type. Pure.
 import { type IpamConfig, parseIpamConfig } from '../ipam/config.js';
 import { CniCode, CniError } from './errors.js';
-import { type Verb, assertVersionAllows } from './version.js';
+import { assertVersionAllows, type Verb } from './version.js';
 
 export type Mode = 'routed';
 export const MODES: readonly Mode[] = ['routed'];
@@ -90,14 +90,19 @@ function parseMtu(raw: unknown, problems: string[]): number {
 export function parseNetConf(raw: Record<string, unknown>, verb: Verb): NetConf {
   const cniVersion = raw.cniVersion;
   if (typeof cniVersion !== 'string') {
-    throw new CniError(CniCode.InvalidNetworkConfig, `cniVersion: must be a string, got ${JSON.stringify(cniVersion)}`);
+    throw new CniError(
+      CniCode.InvalidNetworkConfig,
+      `cniVersion: must be a string, got ${JSON.stringify(cniVersion)}`,
+    );
   }
   assertVersionAllows(cniVersion, verb);
 
   const problems: string[] = [];
   const name = raw.name;
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    problems.push(`name: ${JSON.stringify(name)} must be a non-empty network name (letters, digits, "_", ".", "-")`);
+    problems.push(
+      `name: ${JSON.stringify(name)} must be a non-empty network name (letters, digits, "_", ".", "-")`,
+    );
   }
   if (typeof raw.type !== 'string' || raw.type === '') {
     problems.push(`type: ${JSON.stringify(raw.type)} must be the plugin's executable name`);

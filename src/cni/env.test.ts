@@ -32,15 +32,30 @@ describe('parseCniEnv', () => {
 
   const cases: { name: string; env: Record<string, string | undefined>; code: number; msg: RegExp }[] = [
     { name: 'no command', env: { ...full, CNI_COMMAND: undefined }, code: 4, msg: /CNI_COMMAND is missing/ },
-    { name: 'unknown command', env: { ...full, CNI_COMMAND: 'ATTACH' }, code: 4, msg: /unknown command "ATTACH"/ },
-    { name: 'ADD without netns', env: { ...full, CNI_NETNS: '' }, code: 4, msg: /\[CNI_NETNS\] missing for ADD/ },
+    {
+      name: 'unknown command',
+      env: { ...full, CNI_COMMAND: 'ATTACH' },
+      code: 4,
+      msg: /unknown command "ATTACH"/,
+    },
+    {
+      name: 'ADD without netns',
+      env: { ...full, CNI_NETNS: '' },
+      code: 4,
+      msg: /\[CNI_NETNS\] missing for ADD/,
+    },
     {
       name: 'ADD without several',
       env: { CNI_COMMAND: 'ADD' },
       code: 4,
       msg: /\[CNI_CONTAINERID,CNI_NETNS,CNI_IFNAME,CNI_PATH\] missing/,
     },
-    { name: 'bad container id', env: { ...full, CNI_CONTAINERID: '-x' }, code: 4, msg: /CNI_CONTAINERID: "-x" must start/ },
+    {
+      name: 'bad container id',
+      env: { ...full, CNI_CONTAINERID: '-x' },
+      code: 4,
+      msg: /CNI_CONTAINERID: "-x" must start/,
+    },
     {
       name: 'long ifname',
       env: { ...full, CNI_IFNAME: 'averyveryverylongname' },
@@ -48,7 +63,12 @@ describe('parseCniEnv', () => {
       msg: /CNI_IFNAME: "averyveryverylongname" is 21 characters long/,
     },
     { name: 'ifname with slash', env: { ...full, CNI_IFNAME: 'a/b' }, code: 4, msg: /must not contain/ },
-    { name: 'bad CNI_ARGS pair', env: { ...full, CNI_ARGS: 'A=1;junk' }, code: 4, msg: /invalid pair "junk"/ },
+    {
+      name: 'bad CNI_ARGS pair',
+      env: { ...full, CNI_ARGS: 'A=1;junk' },
+      code: 4,
+      msg: /invalid pair "junk"/,
+    },
   ];
   for (const c of cases) {
     it(`rejects: ${c.name}`, () => {

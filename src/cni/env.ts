@@ -56,7 +56,8 @@ export function parseCniArgs(text: string): Record<string, string> {
 
 export function parseCniEnv(env: Readonly<Record<string, string | undefined>>): CniEnv {
   const command = env.CNI_COMMAND ?? '';
-  if (!command) throw new CniError(CniCode.InvalidEnvironment, 'required env variable CNI_COMMAND is missing');
+  if (!command)
+    throw new CniError(CniCode.InvalidEnvironment, 'required env variable CNI_COMMAND is missing');
   if (!(VERBS as readonly string[]).includes(command)) {
     throw new CniError(
       CniCode.InvalidEnvironment,

@@ -1,7 +1,7 @@
 // A small libcni: load a node's network list, run its plugins the way a container runtime does (ADD in order
 // with prevResult chaining, DEL in reverse, results cached on disk), and surface plugin errors as typed errors.
 // The lab, the integration tests and the benchmark all go through this, so the plugin never gets special care.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandError, type Runner } from '../dataplane/runner.js';
 
@@ -88,7 +88,11 @@ export async function execPlugin(
     CNI_PATH: opts.rt.binDirs.join(':'),
   };
   try {
-    const { stdout } = await runner.run([path], { input: JSON.stringify(opts.conf), env, netns: opts.rt.hostNetns });
+    const { stdout } = await runner.run([path], {
+      input: JSON.stringify(opts.conf),
+      env,
+      netns: opts.rt.hostNetns,
+    });
     return stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
   } catch (err) {
     if (!(err instanceof CommandError)) throw err;
@@ -98,7 +102,14 @@ export async function execPlugin(
     } catch {
       parsed = { msg: `plugin exited ${err.exitCode} without an error document` };
     }
-    throw new PluginError(type, opts.command, parsed.code ?? 999, parsed.msg ?? '', parsed.details ?? '', err.stderr);
+    throw new PluginError(
+      type,
+      opts.command,
+      parsed.code ?? 999,
+      parsed.msg ?? '',
+      parsed.details ?? '',
+      err.stderr,
+    );
   }
 }
 
@@ -133,7 +144,11 @@ export async function addNetworkList(runner: Runner, list: NetworkList, rt: Runt
 export async function delNetworkList(runner: Runner, list: NetworkList, rt: RuntimeConf): Promise<void> {
   const prev = cachedResult(list, rt);
   for (const plugin of [...list.plugins].reverse()) {
-    await execPlugin(runner, { command: 'DEL', conf: pluginConf(list, plugin, prev ? { prevResult: prev } : {}), rt });
+    await execPlugin(runner, {
+      command: 'DEL',
+      conf: pluginConf(list, plugin, prev ? { prevResult: prev } : {}),
+      rt,
+    });
   }
   rmSync(cacheFile(list, rt), { force: true });
 }

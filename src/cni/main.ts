@@ -10,7 +10,8 @@ function readStdin(): string {
     return readFileSync(0, 'utf8');
   } catch (err) {
     // No stdin at all (closed or a TTY that cannot be read): treated as empty, which VERSION accepts.
-    if ((err as NodeJS.ErrnoException).code === 'EAGAIN' || (err as NodeJS.ErrnoException).code === 'EOF') return '';
+    if ((err as NodeJS.ErrnoException).code === 'EAGAIN' || (err as NodeJS.ErrnoException).code === 'EOF')
+      return '';
     throw err;
   }
 }

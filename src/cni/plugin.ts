@@ -10,7 +10,7 @@ import { cmdStatus } from './cmd-status.js';
 import { decodeStdin, parseNetConf, requestedVersion } from './config.js';
 import { parseCniEnv } from './env.js';
 import { CniCode, CniError, errorToJson, toCniError } from './errors.js';
-import { LATEST_VERSION, isSupported, versionResult } from './version.js';
+import { isSupported, LATEST_VERSION, versionResult } from './version.js';
 
 export interface PluginDeps {
   readonly runner: Runner;
@@ -40,7 +40,11 @@ export async function runPlugin(
     if (cniEnv.command === 'VERSION') return answer(versionResult());
     raw = decodeStdin(stdin);
     const conf = parseNetConf(raw, cniEnv.command);
-    const log = deps.log.child({ cmd: cniEnv.command, containerID: cniEnv.containerID, ifname: cniEnv.ifname });
+    const log = deps.log.child({
+      cmd: cniEnv.command,
+      containerID: cniEnv.containerID,
+      ifname: cniEnv.ifname,
+    });
     const ctx = { env: cniEnv, conf, deps: { ...deps, log } };
     switch (cniEnv.command) {
       case 'ADD':

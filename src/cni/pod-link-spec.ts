@@ -1,5 +1,5 @@
 // Derives the veth pair's parameters for a container from the CNI inputs. Pure apart from the random MAC bytes.
-import { type PodLinkSpec, macFromBytes } from '../dataplane/pod-link-script.js';
+import { macFromBytes, type PodLinkSpec } from '../dataplane/pod-link-script.js';
 import { hostVethName } from '../dataplane/veth-name.js';
 import type { NetConf } from './config.js';
 import type { CniEnv } from './env.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Result, formatResult, parseResult } from './result.js';
+import { formatResult, parseResult, type Result } from './result.js';
 
 const result: Result = {
   interfaces: [

@@ -66,14 +66,20 @@ export function parseResult(raw: Record<string, unknown>): Result {
     const o = i as Record<string, unknown>;
     const name = str(o?.name);
     if (!name) return [];
-    return [{ name, mac: str(o.mac), sandbox: str(o.sandbox), mtu: typeof o.mtu === 'number' ? o.mtu : undefined }];
+    return [
+      { name, mac: str(o.mac), sandbox: str(o.sandbox), mtu: typeof o.mtu === 'number' ? o.mtu : undefined },
+    ];
   });
   const ips = asArray(raw.ips).flatMap((i): ResultIp[] => {
     const o = i as Record<string, unknown>;
     const address = str(o?.address);
     if (!address) return [];
     return [
-      { address, gateway: str(o.gateway), interface: typeof o.interface === 'number' ? o.interface : undefined },
+      {
+        address,
+        gateway: str(o.gateway),
+        interface: typeof o.interface === 'number' ? o.interface : undefined,
+      },
     ];
   });
   const routes = asArray(raw.routes).flatMap((r): ResultRoute[] => {

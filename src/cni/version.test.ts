@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CniError } from './errors.js';
-import { type Verb, assertVersionAllows, compareVersions, versionResult } from './version.js';
+import { assertVersionAllows, compareVersions, type Verb, versionResult } from './version.js';
 
 describe('versions', () => {
   it('compares numerically', () => {

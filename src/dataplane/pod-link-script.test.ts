@@ -41,7 +41,10 @@ describe('pod link scripts', () => {
     const s = podAddScript({ ...spec, addresses: ['10.244.1.5', 'fd00:10:244:1::5'] });
     assert.match(s, /^addr add fd00:10:244:1::5\/128 dev eth0 nodad$/m);
     assert.match(s, /^route add default via fe80::ecee:eeff:feee:eeee dev eth0$/m);
-    assert.match(hostAddScript({ ...spec, addresses: ['fd00::5'] }), /route add fd00::5\/128 dev pal0123456789a/);
+    assert.match(
+      hostAddScript({ ...spec, addresses: ['fd00::5'] }),
+      /route add fd00::5\/128 dev pal0123456789a/,
+    );
   });
 });
 

@@ -44,7 +44,8 @@ export function hostAddScript(spec: PodLinkSpec): string {
 export function podAddScript(spec: PodLinkSpec): string {
   const dev = spec.ifname;
   const lines: string[] = [];
-  for (const a of spec.addresses) lines.push(`addr add ${hostPrefix(a)} dev ${dev}${a.includes(':') ? ' nodad' : ''}`);
+  for (const a of spec.addresses)
+    lines.push(`addr add ${hostPrefix(a)} dev ${dev}${a.includes(':') ? ' nodad' : ''}`);
   lines.push(`link set ${dev} up`);
   if (spec.addresses.some((a) => !a.includes(':'))) {
     lines.push(

@@ -1,7 +1,7 @@
 // Creates, deletes and inspects a pod's veth pair through the Runner. The scripts come from pod-link-script.ts.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type PodLinkSpec, hostAddScript, podAddScript } from './pod-link-script.js';
-import { CommandError, type Runner, isNotFound } from './runner.js';
+import { hostAddScript, type PodLinkSpec, podAddScript } from './pod-link-script.js';
+import { CommandError, isNotFound, type Runner } from './runner.js';
 
 /** Interface names in the calling process's network namespace (/proc/self/net follows the netns). */
 export function localLinkNames(): Set<string> {
@@ -101,7 +101,9 @@ export async function inspectLink(
 ): Promise<{ link?: LinkState; routes: RouteState[] }> {
   let link: LinkState | undefined;
   try {
-    const { stdout } = await runner.run(['ip', '-j', 'addr', 'show', 'dev', opts.ifname], { netns: opts.netns });
+    const { stdout } = await runner.run(['ip', '-j', 'addr', 'show', 'dev', opts.ifname], {
+      netns: opts.netns,
+    });
     const parsed = (JSON.parse(stdout) as IpLinkJson[])[0];
     if (parsed) {
       link = {

@@ -1,6 +1,7 @@
 // The one seam through which Palisade runs external commands (ip, nft, nsenter, wg, sysctl...).
 // Everything that decides is pure; everything that acts takes a Runner, so tests can pass a fake.
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 
 export interface RunOptions {
   /** Written to the command's stdin, then stdin is closed. */
@@ -44,7 +45,11 @@ export class CommandError extends Error {
 /** Classifies the messages of ip, nft and nsenter into "not found" / "already exists". */
 export function classifyStderr(stderr: string): CommandErrorKind {
   const s = stderr.toLowerCase();
-  if (/cannot find device|no such file or directory|no such device|does not exist|no such process|not found/.test(s)) {
+  if (
+    /cannot find device|no such file or directory|no such device|does not exist|no such process|not found/.test(
+      s,
+    )
+  ) {
     return 'not-found';
   }
   if (/file exists|already exists/.test(s)) return 'exists';
@@ -94,7 +99,10 @@ export function createRunner(): Runner {
 
 /** A fake Runner for tests: records every call and answers through a handler. */
 export function createFakeRunner(
-  handler: (argv: readonly string[], opts: RunOptions) => RunResult | Error = () => ({ stdout: '', stderr: '' }),
+  handler: (argv: readonly string[], opts: RunOptions) => RunResult | Error = () => ({
+    stdout: '',
+    stderr: '',
+  }),
 ): Runner & { calls: { argv: string[]; opts: RunOptions }[] } {
   const calls: { argv: string[]; opts: RunOptions }[] = [];
   return {
@@ -106,4 +114,24 @@ export function createFakeRunner(
       return r;
     },
   };
+}
+
+/** Starts a long-running process in its own session with output appended to logFile; returns its PID. */
+export function startDetached(
+  argv: readonly string[],
+  opts: { logFile: string; env?: NodeJS.ProcessEnv },
+): number {
+  const fd = openSync(opts.logFile, 'a');
+  try {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: opts.env ?? process.env,
+    });
+    if (child.pid === undefined) throw new Error(`failed to start ${argv.join(' ')}`);
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,16 +1,15 @@
 // The lab's operations: up, apply, delete, status, probe, down. State lives in the lab directory so separate
 // commands work on the same lab; a lock serialises them. Nothing touches the root network namespace.
-import { existsSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Runner } from '../dataplane/runner.js';
 import type { KubeObject, OtherObject, PodObject } from '../model/k8s.js';
 import { podKey } from '../model/k8s.js';
-import type { Logger } from '../util/log.js';
 import { writeNodeFiles } from './node-files.js';
 import { nodeScript, planLab, switchScript } from './plan.js';
-import { type PodDeps, addPod, deleteNetns, removePod } from './pods.js';
+import { addPod, deleteNetns, type PodDeps, removePod } from './pods.js';
 import { type Matrix, type ProbeOptions, probeMatrix } from './probe.js';
-import { type LabState, type PodState, loadState, saveState, statePath, withLabLock } from './state.js';
+import { type LabState, loadState, type PodState, saveState, statePath, withLabLock } from './state.js';
 
 export interface LabDeps extends PodDeps {
   /** The built plugin executable (dist/palisade-cni), copied into every node's CNI bin dir. */
@@ -36,7 +35,11 @@ async function netnsWithPrefix(runner: Runner, prefix: string): Promise<string[]
 }
 
 /** Runs tasks with at most `limit` in flight; rejects with the first error after all have settled. */
-async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   const errors: unknown[] = [];
   let next = 0;
   const worker = async () => {
@@ -52,21 +55,38 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
 export async function labUp(deps: LabDeps, opts: { dir: string; nodes: number }): Promise<LabState> {
   const dir = resolve(opts.dir);
   return withLabLock(dir, async () => {
-    if (existsSync(statePath(dir))) throw new LabError(`a lab is already up in ${dir} (\`palisade lab down --dir ${dir}\`)`);
+    if (existsSync(statePath(dir)))
+      throw new LabError(`a lab is already up in ${dir} (\`palisade lab down --dir ${dir}\`)`);
     const plan = planLab(dir, opts.nodes);
     const leftovers = await netnsWithPrefix(deps.runner, plan.prefix);
     if (leftovers.length > 0) {
-      throw new LabError(`network namespaces of an earlier lab in ${dir} still exist (${leftovers.join(', ')}); run \`palisade lab down --dir ${dir}\``);
+      throw new LabError(
+        `network namespaces of an earlier lab in ${dir} still exist (${leftovers.join(', ')}); run \`palisade lab down --dir ${dir}\``,
+      );
     }
-    const state: LabState = { version: 1, dir, plan, namespaces: { default: { 'kubernetes.io/metadata.name': 'default' } }, pods: [] };
+    const state: LabState = {
+      version: 1,
+      dir,
+      plan,
+      namespaces: { default: { 'kubernetes.io/metadata.name': 'default' } },
+      pods: [],
+    };
     try {
       for (const ns of [plan.switchNetns, ...plan.nodes.map((n) => n.netns)]) {
         await deps.runner.run(['ip', 'netns', 'add', ns]);
       }
-      await deps.runner.run(['ip', '-batch', '-'], { netns: `/run/netns/${plan.switchNetns}`, input: switchScript(plan) });
+      await deps.runner.run(['ip', '-batch', '-'], {
+        netns: `/run/netns/${plan.switchNetns}`,
+        input: switchScript(plan),
+      });
       for (const node of plan.nodes) {
-        await deps.runner.run(['ip', '-batch', '-'], { netns: `/run/netns/${node.netns}`, input: nodeScript(plan, node) });
-        await deps.runner.run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns: `/run/netns/${node.netns}` });
+        await deps.runner.run(['ip', '-batch', '-'], {
+          netns: `/run/netns/${node.netns}`,
+          input: nodeScript(plan, node),
+        });
+        await deps.runner.run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], {
+          netns: `/run/netns/${node.netns}`,
+        });
         writeNodeFiles(dir, node, deps.pluginBinary);
       }
       saveState(state);
@@ -82,7 +102,9 @@ export async function labUp(deps: LabDeps, opts: { dir: string; nodes: number })
 function schedule(state: LabState, pods: readonly PodState[], pod: PodObject): string {
   if (pod.nodeName) {
     if (!state.plan.nodes.some((n) => n.name === pod.nodeName)) {
-      throw new LabError(`pod ${podKey(pod)}: spec.nodeName "${pod.nodeName}" is not a lab node (${state.plan.nodes.map((n) => n.name).join(', ')})`);
+      throw new LabError(
+        `pod ${podKey(pod)}: spec.nodeName "${pod.nodeName}" is not a lab node (${state.plan.nodes.map((n) => n.name).join(', ')})`,
+      );
     }
     return pod.nodeName;
   }
@@ -97,15 +119,26 @@ function samePlacement(p: PodState, pod: PodObject, node: string): boolean {
 /** Checks a whole manifest set against the lab before anything changes. */
 function validateApply(state: LabState, objects: readonly (KubeObject | OtherObject)[]): void {
   const problems: string[] = [];
-  const namespaces = new Set([...Object.keys(state.namespaces), ...objects.filter((o) => o.kind === 'Namespace').map((o) => o.name)]);
+  const namespaces = new Set([
+    ...Object.keys(state.namespaces),
+    ...objects.filter((o) => o.kind === 'Namespace').map((o) => o.name),
+  ]);
   for (const o of objects) {
-    if (o.kind === 'Other') problems.push(`${o.objectKind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}: kind ${o.apiVersion}/${o.objectKind} is not supported by the lab yet`);
-    if (o.kind === 'Pod' && !namespaces.has(o.namespace)) problems.push(`pod ${podKey(o)}: namespace "${o.namespace}" does not exist (declare a Namespace)`);
+    if (o.kind === 'Other')
+      problems.push(
+        `${o.objectKind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}: kind ${o.apiVersion}/${o.objectKind} is not supported by the lab yet`,
+      );
+    if (o.kind === 'Pod' && !namespaces.has(o.namespace))
+      problems.push(`pod ${podKey(o)}: namespace "${o.namespace}" does not exist (declare a Namespace)`);
   }
   if (problems.length > 0) throw new LabError(problems.join('; '));
 }
 
-export async function labApply(deps: LabDeps, dirIn: string, objects: readonly (KubeObject | OtherObject)[]): Promise<LabState> {
+export async function labApply(
+  deps: LabDeps,
+  dirIn: string,
+  objects: readonly (KubeObject | OtherObject)[],
+): Promise<LabState> {
   const dir = resolve(dirIn);
   return withLabLock(dir, async () => {
     let state = requireState(dir);
@@ -138,7 +171,8 @@ export async function labApply(deps: LabDeps, dirIn: string, objects: readonly (
       });
     } finally {
       for (const c of created) pods.set(podKey(c), c);
-      for (const { pod } of toCreate) if (!created.some((c) => podKey(c) === podKey(pod))) pods.delete(podKey(pod));
+      for (const { pod } of toCreate)
+        if (!created.some((c) => podKey(c) === podKey(pod))) pods.delete(podKey(pod));
       state = { ...state, pods: [...pods.values()].sort((a, b) => podKey(a).localeCompare(podKey(b))) };
       saveState(state);
     }
@@ -146,7 +180,11 @@ export async function labApply(deps: LabDeps, dirIn: string, objects: readonly (
   });
 }
 
-export async function labDelete(deps: LabDeps, dirIn: string, objects: readonly (KubeObject | OtherObject)[]): Promise<LabState> {
+export async function labDelete(
+  deps: LabDeps,
+  dirIn: string,
+  objects: readonly (KubeObject | OtherObject)[],
+): Promise<LabState> {
   const dir = resolve(dirIn);
   return withLabLock(dir, async () => {
     let state = requireState(dir);
@@ -160,7 +198,9 @@ export async function labDelete(deps: LabDeps, dirIn: string, objects: readonly 
         removed.add(podKey(p));
       });
     } finally {
-      const namespaces = Object.fromEntries(Object.entries(state.namespaces).filter(([n]) => !goneNamespaces.has(n) || n === 'default'));
+      const namespaces = Object.fromEntries(
+        Object.entries(state.namespaces).filter(([n]) => !goneNamespaces.has(n) || n === 'default'),
+      );
       state = { ...state, namespaces, pods: state.pods.filter((p) => !removed.has(podKey(p))) };
       saveState(state);
     }
@@ -172,21 +212,44 @@ export function labStatus(dirIn: string) {
   const state = requireState(resolve(dirIn));
   return {
     nodes: state.plan.nodes.map((n) => ({ name: n.name, underlayIP: n.underlayIP, podCIDR: n.podCIDR })),
-    pods: state.pods.map((p) => ({ namespace: p.namespace, name: p.name, node: p.node, ip: p.ip, labels: { ...p.labels } })),
+    pods: state.pods.map((p) => ({
+      namespace: p.namespace,
+      name: p.name,
+      node: p.node,
+      ip: p.ip,
+      labels: { ...p.labels },
+    })),
   };
+}
+
+/** SCTP needs the kernel's SCTP stack (CONFIG_IP_SCTP); without it every probe would fail, so say why. */
+export function sctpAvailable(): boolean {
+  return existsSync('/proc/sys/net/sctp');
 }
 
 export async function labProbe(dirIn: string, opts: ProbeOptions): Promise<Matrix> {
   const state = requireState(resolve(dirIn));
+  if (opts.protocol === 'SCTP' && !sctpAvailable()) {
+    throw new LabError(
+      'cannot probe SCTP: this kernel has no SCTP support (CONFIG_IP_SCTP), so no pod can serve it',
+    );
+  }
   const pods = state.pods.map((p) => ({ key: podKey(p), ip: p.ip, controlSocket: p.controlSocket }));
   return (await probeMatrix(pods, opts)).matrix;
 }
 
-async function teardown(deps: LabDeps, dir: string, prefix: string, pods: readonly PodState[]): Promise<string[]> {
+async function teardown(
+  deps: LabDeps,
+  dir: string,
+  prefix: string,
+  pods: readonly PodState[],
+): Promise<string[]> {
   const problems: string[] = [];
   const state = loadState(dir);
   if (state) {
-    await inParallel(pods, 8, (p) => removePod(deps, state, p)).catch((e: unknown) => problems.push(String(e)));
+    await inParallel(pods, 8, (p) => removePod(deps, state, p)).catch((e: unknown) =>
+      problems.push(String(e)),
+    );
   }
   for (const ns of await netnsWithPrefix(deps.runner, prefix)) {
     await deleteNetns(deps.runner, ns).catch((e: unknown) => problems.push(String(e)));

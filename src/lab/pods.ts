@@ -4,13 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addNetworkList, delNetworkList, loadNetworkList, type RuntimeConf } from '../cni/invoke.js';
-import { type Runner, isNotFound } from '../dataplane/runner.js';
+import { isNotFound, type Runner, startDetached } from '../dataplane/runner.js';
 import type { PodObject } from '../model/k8s.js';
 import type { Logger } from '../util/log.js';
 import { nodePaths } from './node-files.js';
 import { podNetnsName, shortHash } from './plan.js';
 import { waitForPodServer } from './probe.js';
-import { startDetached, stopProcess } from './processes.js';
+import { stopProcess } from './processes.js';
 import type { LabState, PodState } from './state.js';
 
 export interface PodDeps {
@@ -25,7 +25,12 @@ function podFiles(dir: string, namespace: string, name: string) {
   return { config: `${base}.json`, socket: `${base}.sock`, log: `${base}.log` };
 }
 
-function runtimeConf(state: LabState, pod: { namespace: string; name: string; node: string }, containerID: string, netns: string): RuntimeConf {
+function runtimeConf(
+  state: LabState,
+  pod: { namespace: string; name: string; node: string },
+  containerID: string,
+  netns: string,
+): RuntimeConf {
   const node = state.plan.nodes.find((n) => n.name === pod.node)!;
   const paths = nodePaths(state.dir, node.name);
   return {
@@ -50,7 +55,12 @@ function serverEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function addPod(deps: PodDeps, state: LabState, pod: PodObject, node: string): Promise<PodState> {
+export async function addPod(
+  deps: PodDeps,
+  state: LabState,
+  pod: PodObject,
+  node: string,
+): Promise<PodState> {
   const netns = podNetnsName(state.plan.prefix, pod.namespace, pod.name);
   const containerID = randomBytes(32).toString('hex');
   const rt = runtimeConf(state, { ...pod, node }, containerID, netns);
@@ -67,7 +77,10 @@ export async function addPod(deps: PodDeps, state: LabState, pod: PodObject, nod
     const files = podFiles(state.dir, pod.namespace, pod.name);
     mkdirSync(join(state.dir, 'pods'), { recursive: true });
     const ports = pod.ports.map((p) => ({ name: p.name, port: p.containerPort, protocol: p.protocol }));
-    writeFileSync(files.config, JSON.stringify({ id: `${pod.namespace}/${pod.name}`, controlSocket: files.socket, ports }));
+    writeFileSync(
+      files.config,
+      JSON.stringify({ id: `${pod.namespace}/${pod.name}`, controlSocket: files.socket, ports }),
+    );
     const serverPid = startDetached(
       ['nsenter', `--net=/run/netns/${netns}`, process.execPath, deps.podServer, files.config],
       { logFile: files.log, env: serverEnv() },
@@ -93,7 +106,10 @@ export async function addPod(deps: PodDeps, state: LabState, pod: PodObject, nod
     }
     return podState;
   } catch (err) {
-    if (wired) await delNetworkList(deps.runner, list, rt).catch((e: unknown) => deps.log.warn({ err: e }, 'DEL after failed ADD failed'));
+    if (wired)
+      await delNetworkList(deps.runner, list, rt).catch((e: unknown) =>
+        deps.log.warn({ err: e }, 'DEL after failed ADD failed'),
+      );
     await deleteNetns(deps.runner, netns);
     throw err;
   }

@@ -1,28 +1,13 @@
-// Long-running helper processes of the lab (pod servers): started detached, stopped by PID only after
-// checking that the PID still runs what we started (a PID can be reused once a process is gone).
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-
-export function startDetached(argv: readonly string[], opts: { logFile: string; env?: NodeJS.ProcessEnv }): number {
-  const fd = openSync(opts.logFile, 'a');
-  try {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      detached: true,
-      stdio: ['ignore', fd, fd],
-      env: opts.env ?? process.env,
-    });
-    if (child.pid === undefined) throw new Error(`failed to start ${argv.join(' ')}`);
-    child.unref();
-    return child.pid;
-  } finally {
-    closeSync(fd);
-  }
-}
+// Long-running helper processes of the lab (pod servers, started with startDetached from the runner) are
+// stopped by PID only after checking that the PID still runs what we started (a PID can be reused once a process is gone).
+import { readFileSync } from 'node:fs';
 
 /** True when pid is alive and its command line contains marker (e.g. the pod's config path). */
 export function runsMarker(pid: number, marker: string): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.includes(marker));
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .some((a) => a.includes(marker));
   } catch {
     return false; // no such process: /proc/<pid> is gone
   }

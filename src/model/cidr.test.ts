@@ -27,22 +27,39 @@ describe('parseIp / formatIp round trip', () => {
   for (const [input, want] of cases) {
     it(input, () => assert.equal(formatIp(parseIp(input)), want));
   }
-  for (const bad of ['', '10.0.0', '10.0.0.256', '10.0.0.01', 'a.b.c.d', '1::2::3', ':::', '12345::', 'fd00::g']) {
-    it(`rejects ${JSON.stringify(bad)}`, () => assert.throws(() => parseIp(bad), /is not an IPv4 or IPv6 address/));
+  for (const bad of [
+    '',
+    '10.0.0',
+    '10.0.0.256',
+    '10.0.0.01',
+    'a.b.c.d',
+    '1::2::3',
+    ':::',
+    '12345::',
+    'fd00::g',
+  ]) {
+    it(`rejects ${JSON.stringify(bad)}`, () =>
+      assert.throws(() => parseIp(bad), /is not an IPv4 or IPv6 address/));
   }
 });
 
 describe('parseCidr', () => {
   it('clears host bits unless strict', () => {
     assert.equal(formatCidr(parseCidr('10.244.1.7/24')), '10.244.1.0/24');
-    assert.throws(() => parseCidr('10.244.1.7/24', { strict: true }), /host bits set; the network is 10.244.1.0\/24/);
+    assert.throws(
+      () => parseCidr('10.244.1.7/24', { strict: true }),
+      /host bits set; the network is 10.244.1.0\/24/,
+    );
   });
   it('treats a bare address as a host prefix', () => {
     assert.equal(formatCidr(parseCidr('10.0.0.1')), '10.0.0.1/32');
     assert.equal(formatCidr(parseCidr('fd00::1')), 'fd00::1/128');
   });
   it('rejects bad prefixes naming the input', () => {
-    assert.throws(() => parseCidr('10.0.0.0/33'), /"10.0.0.0\/33" has an invalid prefix length \(must be 0-32\)/);
+    assert.throws(
+      () => parseCidr('10.0.0.0/33'),
+      /"10.0.0.0\/33" has an invalid prefix length \(must be 0-32\)/,
+    );
     assert.throws(() => parseCidr('fd00::/129'), /must be 0-128/);
     assert.throws(() => parseCidr('10.0.0.0/x'), /invalid prefix length/);
   });

@@ -115,7 +115,9 @@ export function parseCidr(text: string, opts: { strict?: boolean } = {}): Cidr {
   }
   const network = addr.value & maskOf(addr.family, prefix);
   if (opts.strict && network !== addr.value) {
-    throw new CidrError(`"${text}" has host bits set; the network is ${formatCidr({ family: addr.family, network, prefix })}`);
+    throw new CidrError(
+      `"${text}" has host bits set; the network is ${formatCidr({ family: addr.family, network, prefix })}`,
+    );
   }
   return { family: addr.family, network, prefix };
 }
@@ -180,7 +182,9 @@ export function subnetAt(parent: Cidr, prefix: number, index: number): Cidr {
   }
   const count = 1n << BigInt(prefix - parent.prefix);
   if (index < 0 || BigInt(index) >= count) {
-    throw new CidrError(`${formatCidr(parent)} has only ${count} /${prefix} subnets; index ${index} is out of range`);
+    throw new CidrError(
+      `${formatCidr(parent)} has only ${count} /${prefix} subnets; index ${index} is out of range`,
+    );
   }
   const step = 1n << BigInt(bitsOf(parent.family) - prefix);
   return { family: parent.family, network: parent.network + step * BigInt(index), prefix };

@@ -47,7 +47,8 @@ export class ValidationError extends Error {
 // RFC 1123 label (namespaces, port names are IANA_SVC_NAME, checked separately) and subdomain (pod names).
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_NAME = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_NAME =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 const PORT_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
@@ -80,7 +81,9 @@ function parseMeta(doc: Record<string, unknown>, problems: string[], namespaced:
   const name = meta.name;
   const nameRe = namespaced ? DNS_SUBDOMAIN : DNS_LABEL;
   if (typeof name !== 'string' || !nameRe.test(name) || name.length > (namespaced ? 253 : 63)) {
-    problems.push(`metadata.name: ${JSON.stringify(name)} is not a valid ${namespaced ? 'pod' : 'namespace'} name`);
+    problems.push(
+      `metadata.name: ${JSON.stringify(name)} is not a valid ${namespaced ? 'pod' : 'namespace'} name`,
+    );
   }
   const namespace = meta.namespace ?? 'default';
   if (namespaced && (typeof namespace !== 'string' || !DNS_LABEL.test(namespace))) {
@@ -106,9 +109,15 @@ function parsePort(p: unknown, path: string, problems: string[]): ContainerPort 
   }
   const name = p.name;
   if (name !== undefined && (typeof name !== 'string' || !PORT_NAME.test(name) || name.length > 15)) {
-    problems.push(`${path}.name: ${JSON.stringify(name)} is not a valid port name (IANA_SVC_NAME, at most 15 chars)`);
+    problems.push(
+      `${path}.name: ${JSON.stringify(name)} is not a valid port name (IANA_SVC_NAME, at most 15 chars)`,
+    );
   }
-  return { name: typeof name === 'string' ? name : undefined, containerPort: Number(port), protocol: protocol as Protocol };
+  return {
+    name: typeof name === 'string' ? name : undefined,
+    containerPort: Number(port),
+    protocol: protocol as Protocol,
+  };
 }
 
 function parsePodSpec(spec: unknown, problems: string[]): { nodeName?: string; ports: ContainerPort[] } {
@@ -126,16 +135,22 @@ function parsePodSpec(spec: unknown, problems: string[]): { nodeName?: string; p
     return { ports: [] };
   }
   const ports: ContainerPort[] = [];
-  containers.forEach((c, i) => {
+  for (const [i, c] of containers.entries()) {
     const path = `spec.containers[${i}]`;
-    if (!isObject(c)) return problems.push(`${path}: must be an object`);
+    if (!isObject(c)) {
+      problems.push(`${path}: must be an object`);
+      continue;
+    }
     const list = c.ports ?? [];
-    if (!Array.isArray(list)) return problems.push(`${path}.ports: must be a list`);
-    list.forEach((p, j) => {
+    if (!Array.isArray(list)) {
+      problems.push(`${path}.ports: must be a list`);
+      continue;
+    }
+    for (const [j, p] of list.entries()) {
       const port = parsePort(p, `${path}.ports[${j}]`, problems);
       if (port) ports.push(port);
-    });
-  });
+    }
+  }
   const seen = new Set<string>();
   for (const p of ports) {
     const key = `${p.containerPort}/${p.protocol}`;
@@ -152,7 +167,8 @@ export function parseKubeObject(doc: unknown): KubeObject | OtherObject {
   const apiVersion = doc.apiVersion;
   const problems: string[] = [];
   if (kind === 'Namespace' || kind === 'Pod') {
-    if (apiVersion !== 'v1') problems.push(`apiVersion: ${JSON.stringify(apiVersion)} must be "v1" for ${kind}`);
+    if (apiVersion !== 'v1')
+      problems.push(`apiVersion: ${JSON.stringify(apiVersion)} must be "v1" for ${kind}`);
   }
   if (kind === 'Namespace') {
     const meta = parseMeta(doc, problems, false);
@@ -166,7 +182,9 @@ export function parseKubeObject(doc: unknown): KubeObject | OtherObject {
     return { kind, namespace: meta.namespace, name: meta.name, labels: meta.labels, ...spec };
   }
   if (typeof kind !== 'string' || typeof apiVersion !== 'string') {
-    throw new ValidationError([`kind and apiVersion: required strings, got ${JSON.stringify({ kind, apiVersion })}`]);
+    throw new ValidationError([
+      `kind and apiVersion: required strings, got ${JSON.stringify({ kind, apiVersion })}`,
+    ]);
   }
   const meta = isObject(doc.metadata) ? doc.metadata : {};
   return {

@@ -81,7 +81,10 @@ spec:
       ).join('\n'),
       /port 80\/TCP is declared twice/,
     );
-    assert.match(problems('apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {}\n').join('\n'), /spec.containers: must list/);
+    assert.match(
+      problems('apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {}\n').join('\n'),
+      /spec.containers: must list/,
+    );
   });
   it('reports invalid YAML with its document number', () => {
     assert.match(problems('a: b\n---\nkey: [unclosed\n').join('\n'), /f.yaml: document 2: invalid YAML/);

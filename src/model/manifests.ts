@@ -1,7 +1,7 @@
 // Multi-document YAML (or JSON) manifests → validated objects; List kinds are flattened. Every document's
 // problems are reported together, each prefixed with the document's position and name.
 import { parseAllDocuments } from 'yaml';
-import { type KubeObject, type OtherObject, ValidationError, parseKubeObject } from './k8s.js';
+import { type KubeObject, type OtherObject, parseKubeObject, ValidationError } from './k8s.js';
 
 function describe(doc: unknown, index: number): string {
   const d = doc as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
