@@ -2,10 +2,9 @@
 
 import { createPodLink, ensureForwarding } from '../dataplane/pod-link.js';
 import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from '../dataplane/pod-link-script.js';
-import { IpamExhaustedError } from '../ipam/errors.js';
 import { allocate, release } from '../ipam/ipam.js';
 import { assertNetnsExists, type CmdContext, ipamStore, ownerOf } from './context.js';
-import { CniCode, CniError } from './errors.js';
+import { CniCode, CniError, ipamToCniError } from './errors.js';
 import { podLinkSpecFor } from './pod-link-spec.js';
 import { formatResult, type Result } from './result.js';
 
@@ -18,9 +17,7 @@ export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> 
   try {
     allocations = await allocate(store, conf.ipam, owner);
   } catch (err) {
-    if (err instanceof IpamExhaustedError)
-      throw new CniError(CniCode.RangeExhausted, err.message, '', { cause: err });
-    throw new CniError(CniCode.IoFailure, 'failed to reserve an address', String(err), { cause: err });
+    throw ipamToCniError(err, 'reserve an address');
   }
   const spec = podLinkSpecFor(env, conf, {
     addresses: allocations.map((a) => a.ip),

@@ -6,12 +6,15 @@ import { hostVethName } from '../dataplane/veth-name.js';
 import { release } from '../ipam/ipam.js';
 import { podName } from './cmd-add.js';
 import { type CmdContext, ipamStore, ownerOf } from './context.js';
+import { ipamToCniError } from './errors.js';
 
 export async function cmdDel(ctx: CmdContext): Promise<void> {
   const { env, conf, deps } = ctx;
   const hostIfname = hostVethName(env.containerID, env.ifname);
   const removedLink = await deleteHostLink(deps.runner, hostIfname);
-  const released = await release(ipamStore(conf), ownerOf(env));
+  const released = await release(ipamStore(conf), ownerOf(env)).catch((err: unknown) => {
+    throw ipamToCniError(err, 'release addresses');
+  });
   deps.log.info(
     { pod: podName(env.args), hostIfname, removedLink, released: released.map((a) => a.ip) },
     'pod network deleted',

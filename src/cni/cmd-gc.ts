@@ -4,20 +4,24 @@ import { deleteHostLink } from '../dataplane/pod-link.js';
 import { hostVethName } from '../dataplane/veth-name.js';
 import { gc } from '../ipam/ipam.js';
 import { type CmdContext, ipamStore } from './context.js';
+import { ipamToCniError } from './errors.js';
 
 export async function cmdGc(ctx: CmdContext): Promise<void> {
   const { conf, deps } = ctx;
-  const { released, debrisRemoved } = await gc(ipamStore(conf), conf.validAttachments ?? []);
+  const result = await gc(ipamStore(conf), conf.validAttachments ?? []).catch((err: unknown) => {
+    throw ipamToCniError(err, 'garbage-collect addresses');
+  });
   const links: string[] = [];
-  for (const a of released) {
+  for (const a of result.released) {
     const name = hostVethName(a.owner.containerID, a.owner.ifname);
     if (await deleteHostLink(deps.runner, name)) links.push(name);
   }
   deps.log.info(
     {
-      released: released.map((a) => `${a.owner.containerID}/${a.owner.ifname}=${a.ip}`),
+      released: result.released.map((a) => `${a.owner.containerID}/${a.owner.ifname}=${a.ip}`),
       links,
-      debrisRemoved,
+      debrisRemoved: result.debrisRemoved,
+      unreadable: result.unreadable,
     },
     'garbage collected',
   );

@@ -1,5 +1,6 @@
 // CNI error codes and the one place that maps failures to them (CNI SPEC 1.1 "Error" section).
 // Pure: no node:* imports.
+import { IpamExhaustedError, IpamInvalidArgumentError } from '../ipam/errors.js';
 
 /** Well-known codes 0-99 from the SPEC; 100+ are Palisade's own. */
 export const CniCode = {
@@ -52,4 +53,19 @@ export function toCniError(err: unknown): CniError {
   if (err instanceof CniError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new CniError(CniCode.Internal, 'internal error', message, { cause: err });
+}
+
+/**
+ * IPAM failures as CNI errors: a full range is Palisade's 100, an owner the IPAM refuses (container ID or
+ * interface name it cannot key on) is the SPEC's 4, anything else from the store is an I/O failure (5).
+ */
+export function ipamToCniError(err: unknown, action: string): CniError {
+  if (err instanceof CniError) return err;
+  if (err instanceof IpamExhaustedError)
+    return new CniError(CniCode.RangeExhausted, err.message, '', { cause: err });
+  if (err instanceof IpamInvalidArgumentError) {
+    return new CniError(CniCode.InvalidEnvironment, err.message, '', { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new CniError(CniCode.IoFailure, `failed to ${action}`, message, { cause: err });
 }

@@ -36,6 +36,9 @@ export function nodeConflist(node: NodePlan, ipamDir: string): Record<string, un
 export function writeNodeFiles(dir: string, node: NodePlan, pluginBinary: string): void {
   const p = nodePaths(dir, node.name);
   for (const d of [p.confDir, p.binDir, p.ipamDir, p.resultsDir]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(p.confDir, '10-palisade.conflist'), `${JSON.stringify(nodeConflist(node, p.ipamDir), null, 2)}\n`);
+  writeFileSync(
+    join(p.confDir, '10-palisade.conflist'),
+    `${JSON.stringify(nodeConflist(node, p.ipamDir), null, 2)}\n`,
+  );
   copyFileSync(pluginBinary, join(p.binDir, 'palisade-cni'));
 }

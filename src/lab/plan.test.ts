@@ -41,6 +41,9 @@ describe('lab plan', () => {
         '',
       ].join('\n'),
     );
-    assert.match(switchScript(plan), new RegExp(`link add n2 type veth peer name eth0 netns ${plan.prefix}-n2`));
+    assert.match(
+      switchScript(plan),
+      new RegExp(`link add n2 type veth peer name eth0 netns ${plan.prefix}-n2`),
+    );
   });
 });

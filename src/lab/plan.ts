@@ -1,5 +1,5 @@
 // Names and addresses of a lab, derived from its directory and size. Pure: the same inputs give the same lab.
-import { type Cidr, addressAt, formatCidr, formatIp, parseCidr, subnetAt } from '../model/cidr.js';
+import { addressAt, type Cidr, formatCidr, formatIp, parseCidr, subnetAt } from '../model/cidr.js';
 
 export const UNDERLAY = parseCidr('198.18.0.0/15');
 export const CLUSTER_POD_CIDR = parseCidr('10.244.0.0/16');
@@ -87,7 +87,8 @@ export function nodeScript(plan: LabPlan, node: NodePlan): string {
     `route add blackhole ${node.podCIDR}`,
   ];
   for (const other of plan.nodes) {
-    if (other.name !== node.name) lines.push(`route add ${other.podCIDR} via ${other.underlayIP} dev ${node.uplink}`);
+    if (other.name !== node.name)
+      lines.push(`route add ${other.podCIDR} via ${other.underlayIP} dev ${node.uplink}`);
   }
   return `${lines.join('\n')}\n`;
 }

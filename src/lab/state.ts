@@ -1,5 +1,14 @@
 // The lab's state file (<dir>/lab.json) and the lock that serialises lab commands on one directory.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerPort } from '../model/k8s.js';
 import type { LabPlan } from './plan.js';
