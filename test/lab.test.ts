@@ -141,6 +141,33 @@ spec: { containers: [{ name: x, ports: [{ containerPort: 80 }] }] }
     assert.equal((await status()).pods.length, 5);
   });
 
+  it('a second lab in another directory coexists with the first and goes down alone', async () => {
+    const dir2 = join(fx.tmp, 'lab2');
+    const env2 = { ...env, PALISADE_LAB_DIR: dir2 };
+    const pod = join(fx.tmp, 'one.yaml');
+    writeFileSync(
+      pod,
+      'apiVersion: v1\nkind: Pod\nmetadata: { name: solo }\nspec: { containers: [{ ports: [{ containerPort: 80 }] }] }\n',
+    );
+    const lab2 = (...args: string[]) => run(join(REPO, 'bin', 'palisade'), args, { env: env2 });
+    try {
+      await lab2('lab', 'up', '--nodes', '1', '-f', pod);
+      assert.notEqual(labPrefix(dir2), labPrefix(dir));
+      const solo = JSON.parse((await lab2('lab', 'probe', '--json')).stdout) as {
+        matrix: Record<string, Record<string, boolean>>;
+      };
+      assert.deepEqual(solo.matrix, { 'default/solo': { 'default/solo': true } });
+      assert.equal((await status()).pods.length, 5, 'the first lab is untouched');
+    } finally {
+      await lab2('lab', 'down');
+    }
+    assert.deepEqual(
+      listNetns().filter((n) => n.startsWith(`${labPrefix(dir2)}-`)),
+      [],
+    );
+    assert.ok(allTrue((await probe('tcp', 80)).matrix), 'the first lab still works');
+  });
+
   it('down removes every namespace, process, allocation and file', async () => {
     const prefix = labPrefix(dir);
     assert.ok(listNetns().some((n) => n.startsWith(`${prefix}-`)));
