@@ -1,0 +1,302 @@
+// CNI ADD/DEL latency of palisade-cni against the reference bridge + host-local plugins (Debian's
+// containernetworking-plugins), in one run, interleaved round by round so machine noise hits both alike.
+//
+//   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/cni-add.ts [--rounds 100] [--warmup 5] [--json] [--no-breakdown]
+//
+// Each plugin is exec'd the way a runtime on the node execs it (src/cni/invoke.ts: CNI_* env, config on stdin,
+// run in the node's netns through nsenter) and the wall time of each exec is measured, spawn to exit. Every
+// round uses a fresh pod netns, made and removed outside the timed part. Needs root; touches nothing outside
+// the netns and temp dir it makes, and removes them on exit, failure or Ctrl-C.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { execPlugin, type RuntimeConf } from '../src/cni/invoke.js';
+import { createRunner, type RunOptions } from '../src/dataplane/runner.js';
+import { Sandbox } from './sandbox.js';
+import { addSamples, formatTable, ms, ratio, type Summary, summarize } from './stats.js';
+
+const REPO = resolve(import.meta.dirname, '..');
+const REF_BIN = '/usr/lib/cni';
+const runner = createRunner();
+
+interface Options {
+  readonly rounds: number;
+  readonly warmup: number;
+  readonly json: boolean;
+  readonly breakdown: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const opts = { rounds: 100, warmup: 5, json: false, breakdown: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--json') opts.json = true;
+    else if (a === '--no-breakdown') opts.breakdown = false;
+    else if (a === '--rounds' || a === '--warmup') {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < (a === '--rounds' ? 1 : 0))
+        throw new Error(`${a}: "${argv[i]}" is not a count`);
+      opts[a === '--rounds' ? 'rounds' : 'warmup'] = n;
+    } else throw new Error(`unknown argument "${a}" (use --rounds N, --warmup N, --json, --no-breakdown)`);
+  }
+  return opts;
+}
+
+/** One plugin under test: its node netns, its config (as libcni passes it) and where it is found. */
+interface Subject {
+  readonly label: string;
+  readonly tag: string;
+  readonly nodeNs: string;
+  readonly conf: Record<string, unknown>;
+  readonly binDirs: readonly string[];
+  readonly ipamDir: string;
+  readonly add: number[];
+  readonly del: number[];
+}
+
+async function makeSubjects(sb: Sandbox): Promise<[Subject, Subject]> {
+  const palBin = join(sb.tmp, 'bin');
+  mkdirSync(palBin);
+  copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(palBin, 'palisade-cni'));
+  const palIpam = join(sb.tmp, 'ipam-palisade');
+  const refIpam = join(sb.tmp, 'ipam-reference');
+  const palisade: Subject = {
+    label: 'palisade-cni',
+    tag: 'p',
+    nodeNs: await sb.netns('npal'),
+    conf: {
+      cniVersion: '1.0.0',
+      name: `${sb.prefix}net`,
+      type: 'palisade-cni',
+      mtu: 1500,
+      ipam: { type: 'palisade', subnet: '10.244.9.0/24', dataDir: palIpam },
+    },
+    binDirs: [palBin],
+    ipamDir: palIpam,
+    add: [],
+    del: [],
+  };
+  const reference: Subject = {
+    label: 'bridge+host-local',
+    tag: 'r',
+    nodeNs: await sb.netns('nref'),
+    conf: {
+      cniVersion: '1.0.0',
+      name: 'ref',
+      type: 'bridge',
+      bridge: `${sb.prefix}br0`,
+      isGateway: true,
+      ipMasq: false,
+      ipam: { type: 'host-local', subnet: '10.244.8.0/24', dataDir: refIpam },
+    },
+    binDirs: [REF_BIN],
+    ipamDir: refIpam,
+    add: [],
+    del: [],
+  };
+  return [palisade, reference];
+}
+
+/** ADD then DEL (with the ADD result as prevResult, as libcni does) of one pod; returns both wall times. */
+async function addDel(s: Subject, sb: Sandbox, round: number): Promise<{ add: number; del: number }> {
+  const pod = await sb.netns(`${s.tag}${round}`);
+  const rt: RuntimeConf = {
+    containerID: `${sb.prefix}-${s.tag}-${round}`,
+    netns: pod,
+    ifname: 'eth0',
+    binDirs: s.binDirs,
+    hostNetns: s.nodeNs,
+    cacheDir: join(sb.tmp, 'cache'),
+  };
+  let t0 = performance.now();
+  const result = await execPlugin(runner, { command: 'ADD', conf: s.conf, rt });
+  const add = performance.now() - t0;
+  const ips = (result as { ips?: { address: string }[] } | undefined)?.ips ?? [];
+  if (ips.length === 0) throw new Error(`${s.label} ADD returned no address: ${JSON.stringify(result)}`);
+  t0 = performance.now();
+  await execPlugin(runner, { command: 'DEL', conf: { ...s.conf, prevResult: result }, rt });
+  const del = performance.now() - t0;
+  await sb.dropNetns(pod);
+  return { add, del };
+}
+
+/** Commands that split a plugin exec into parts, each spawned the same way (nsenter into a node netns). */
+function probes(pal: Subject, ref: Subject): { name: string; argv: string[]; opts: RunOptions }[] {
+  const version = (s: Subject) => ({
+    input: JSON.stringify({ cniVersion: '1.0.0' }),
+    netns: s.nodeNs,
+    env: { ...process.env, CNI_COMMAND: 'VERSION', CNI_PATH: s.binDirs.join(':') },
+  });
+  return [
+    { name: 'nsenter + true (spawn floor)', argv: ['true'], opts: { netns: pal.nodeNs } },
+    {
+      name: 'nsenter + ip -batch (link show lo)',
+      argv: ['ip', '-batch', '-'],
+      opts: { netns: pal.nodeNs, input: 'link show lo\n' },
+    },
+    {
+      name: 'nsenter + node -e 0 (no NODE_EXTRA_CA_CERTS)',
+      argv: ['env', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0'],
+      opts: { netns: pal.nodeNs },
+    },
+    { name: 'palisade-cni VERSION', argv: [join(pal.binDirs[0]!, 'palisade-cni')], opts: version(pal) },
+    { name: 'bridge VERSION', argv: [join(REF_BIN, 'bridge')], opts: version(ref) },
+  ];
+}
+
+async function timeRun(argv: readonly string[], opts: RunOptions): Promise<number> {
+  const t0 = performance.now();
+  await runner.run(argv, opts);
+  return performance.now() - t0;
+}
+
+/** Addresses still reserved in an IPAM dataDir (palisade and host-local both name a reservation by its IP). */
+function leftovers(dataDir: string): string[] {
+  if (!existsSync(dataDir)) return [];
+  return readdirSync(dataDir, { recursive: true, encoding: 'utf8' }).filter((f) =>
+    /(^|\/)\d+\.\d+\.\d+\.\d+$/.test(f),
+  );
+}
+
+interface Report {
+  readonly machine: { cpus: number; kernel: string; node: string; loadavg1mStartEnd: [number, number] };
+  readonly rounds: number;
+  readonly warmup: number;
+  readonly subjects: Record<string, { add: Summary; del: Summary; addDel: Summary }>;
+  readonly ratios: Record<'add' | 'del' | 'addDel', { p50: number; p99: number }>;
+  readonly breakdown: Record<string, Summary>;
+}
+
+async function measure(opts: Options, sb: Sandbox): Promise<Report> {
+  const load0 = loadavg()[0]!;
+  const [pal, ref] = await makeSubjects(sb);
+  const list = probes(pal, ref);
+  const probeSamples = new Map<string, number[]>(list.map((p) => [p.name, []]));
+  for (let round = 0; round < opts.warmup + opts.rounds; round++) {
+    const keep = round >= opts.warmup;
+    for (const s of round % 2 === 0 ? [pal, ref] : [ref, pal]) {
+      const t = await addDel(s, sb, round);
+      if (!keep) continue;
+      s.add.push(t.add);
+      s.del.push(t.del);
+    }
+    if (!opts.breakdown) continue;
+    for (const p of round % 2 === 0 ? list : [...list].reverse()) {
+      const t = await timeRun(p.argv, p.opts);
+      if (keep) probeSamples.get(p.name)!.push(t);
+    }
+  }
+  for (const s of [pal, ref]) {
+    const left = leftovers(s.ipamDir);
+    if (left.length)
+      throw new Error(`${s.label}: addresses still reserved after every DEL: ${left.join(', ')}`);
+  }
+  return report(opts, pal, ref, probeSamples, load0);
+}
+
+function report(
+  opts: Options,
+  pal: Subject,
+  ref: Subject,
+  probeSamples: Map<string, number[]>,
+  load0: number,
+): Report {
+  const sums = (s: Subject) => ({
+    add: summarize(s.add),
+    del: summarize(s.del),
+    addDel: summarize(addSamples(s.add, s.del)),
+  });
+  const p = sums(pal);
+  const r = sums(ref);
+  const rat = (k: 'add' | 'del' | 'addDel') => ({ p50: p[k].p50 / r[k].p50, p99: p[k].p99 / r[k].p99 });
+  return {
+    machine: {
+      cpus: cpus().length,
+      kernel: release(),
+      node: process.version,
+      loadavg1mStartEnd: [load0, loadavg()[0]!],
+    },
+    rounds: opts.rounds,
+    warmup: opts.warmup,
+    subjects: { [pal.label]: p, [ref.label]: r },
+    ratios: { add: rat('add'), del: rat('del'), addDel: rat('addDel') },
+    breakdown: Object.fromEntries(
+      [...probeSamples].filter(([, v]) => v.length).map(([k, v]) => [k, summarize(v)]),
+    ),
+  };
+}
+
+function printText(rep: Report): void {
+  const [pal, ref] = Object.values(rep.subjects) as [Report['subjects'][string], Report['subjects'][string]];
+  const [palName, refName] = Object.keys(rep.subjects);
+  console.log(`CNI ADD/DEL latency, ms: ${rep.rounds} rounds after ${rep.warmup} warm-up, interleaved`);
+  const [l0, l1] = rep.machine.loadavg1mStartEnd;
+  const load = `load average (1 min) ${l0.toFixed(2)} at start, ${l1.toFixed(2)} at end`;
+  console.log(
+    `machine: ${rep.machine.cpus} CPUs, kernel ${rep.machine.kernel}, node ${rep.machine.node}, ${load}\n`,
+  );
+  const rows = (['add', 'del', 'addDel'] as const).map((k) => [
+    { add: 'ADD', del: 'DEL', addDel: 'ADD+DEL' }[k],
+    ms(pal[k].p50),
+    ms(pal[k].p99),
+    ms(ref[k].p50),
+    ms(ref[k].p99),
+    ratio(pal[k].p50, ref[k].p50),
+    ratio(pal[k].p99, ref[k].p99),
+  ]);
+  const head = ['', `${palName} p50`, 'p99', `${refName} p50`, 'p99', 'ratio p50', 'ratio p99'];
+  console.log(formatTable(head, rows));
+  const addRatio = rep.ratios.add.p50;
+  const verdict = addRatio <= 2 ? 'met' : 'MISSED';
+  console.log(`\ntarget (palisade ADD p50 within 2x of the reference): ${verdict} (${addRatio.toFixed(2)}x)`);
+  const parts = Object.entries(rep.breakdown);
+  if (parts.length === 0) return;
+  console.log('\nbreakdown (same rounds, spawned like the plugins):');
+  console.log(
+    formatTable(
+      ['', 'p50', 'p99', 'min'],
+      parts.map(([k, s]) => [k, ms(s.p50), ms(s.p99), ms(s.min)]),
+    ),
+  );
+}
+
+/** JSON replacer: milliseconds to 3 decimals. */
+function roundNumbers(_key: string, v: unknown): unknown {
+  return typeof v === 'number' ? Math.round(v * 1000) / 1000 : v;
+}
+
+function preflight(): void {
+  if (process.getuid?.() !== 0) throw new Error('needs root (it creates network namespaces)');
+  for (const p of ['bridge', 'host-local']) {
+    if (!existsSync(join(REF_BIN, p)))
+      throw new Error(`${REF_BIN}/${p} missing (Debian package containernetworking-plugins)`);
+  }
+  if (!existsSync(join(REPO, 'dist', 'palisade-cni'))) {
+    execFileSync(process.execPath, [join(REPO, 'scripts', 'build.mjs')], { cwd: REPO, stdio: 'inherit' });
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  preflight();
+  const sb = new Sandbox(runner, 'pcb');
+  const stop = (signal: NodeJS.Signals) => {
+    void sb.cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    const rep = await measure(opts, sb);
+    if (opts.json) console.log(JSON.stringify(rep, roundNumbers, 2));
+    else printText(rep);
+  } finally {
+    await sb.cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+});
