@@ -19,10 +19,11 @@ export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> 
   } catch (err) {
     throw ipamToCniError(err, 'reserve an address');
   }
-  const spec = podLinkSpecFor(env, conf, {
-    addresses: allocations.map((a) => a.ip),
-    podMacBytes: deps.randomBytes(6),
-  });
+  const spec = podLinkSpecFor(
+    env,
+    conf,
+    allocations.map((a) => a.ip),
+  );
   try {
     ensureForwarding(new Set(allocations.map((a) => a.family)));
     await createPodLink(deps.runner, spec);

@@ -1,5 +1,4 @@
 // palisade-cni: the executable a container runtime execs. stdout carries only the result or error JSON.
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRunner } from '../dataplane/runner.js';
 import { createLineLogger, isLevel } from '../util/log.js';
@@ -28,7 +27,6 @@ async function main(): Promise<void> {
     runner: createRunner(),
     log,
     netnsExists: (path) => path !== '' && existsSync(path),
-    randomBytes: (n) => randomBytes(n),
   });
   process.stdout.write(out.stdout, () => process.exit(out.exitCode));
 }

@@ -17,7 +17,6 @@ export interface PluginDeps {
   readonly log: Logger;
   /** Whether a network namespace path exists (fs in production, a fake in tests). */
   readonly netnsExists: (path: string) => boolean;
-  readonly randomBytes: (n: number) => Uint8Array;
 }
 
 export interface PluginOutput {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { canonicalIp, hostAddScript, macFromBytes, podAddScript } from './pod-link-script.js';
-import { hostVethName } from './veth-name.js';
+import { hostVethName, podMac } from './veth-name.js';
 
 const spec = {
   netns: '/run/netns/pod1',
@@ -56,6 +56,13 @@ describe('names and addresses', () => {
     assert.notEqual(a, hostVethName('c0ffef', 'eth0'));
     assert.match(a, /^pal[0-9a-f]{11}$/);
     assert.ok(a.length <= 15);
+  });
+  it('pod MACs are stable per key, distinct per interface, locally administered unicast', () => {
+    const mac = podMac('c0ffee', 'eth0');
+    assert.equal(mac, podMac('c0ffee', 'eth0'));
+    assert.notEqual(mac, podMac('c0ffee', 'net1'));
+    assert.match(mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    assert.equal(Number.parseInt(mac.slice(0, 2), 16) & 0x03, 0x02);
   });
   it('MACs are locally administered unicast', () => {
     assert.equal(macFromBytes(new Uint8Array([0xff, 1, 2, 3, 4, 5])), 'fe:01:02:03:04:05');

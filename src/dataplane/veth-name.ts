@@ -1,10 +1,17 @@
-// Host-side veth names: stable for a (container ID, interface) pair, at most 15 characters.
-import { createHash } from 'node:crypto';
+// Host-side veth names and pod MACs: stable for a (container ID, interface) pair. Pure.
+import { fnv1a64 } from '../util/hash.js';
+import { macFromBytes } from './pod-link-script.js';
 
 export const HOST_VETH_PREFIX = 'pal';
 
-/** "pal" + 11 hex digits of sha256(containerID/ifname): 14 characters, within IFNAMSIZ-1. */
+/** "pal" + 11 hex digits of FNV-1a-64(containerID/ifname): 14 characters, within IFNAMSIZ-1. */
 export function hostVethName(containerID: string, ifname: string): string {
-  const digest = createHash('sha256').update(`${containerID}/${ifname}`).digest('hex');
-  return HOST_VETH_PREFIX + digest.slice(0, 11);
+  return HOST_VETH_PREFIX + fnv1a64(`${containerID}/${ifname}`).slice(0, 11);
+}
+
+/** The pod-side MAC: locally administered unicast, derived from the same key, so CHECK and logs can predict it. */
+export function podMac(containerID: string, ifname: string): string {
+  const hex = fnv1a64(`mac/${containerID}/${ifname}`);
+  const bytes = Uint8Array.from({ length: 6 }, (_, i) => Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+  return macFromBytes(bytes);
 }

@@ -1,5 +1,7 @@
 // Names and addresses of a lab, derived from its directory and size. Pure: the same inputs give the same lab.
+
 import { addressAt, type Cidr, formatCidr, formatIp, parseCidr, subnetAt } from '../model/cidr.js';
+import { fnv1a32 } from '../util/hash.js';
 
 export const UNDERLAY = parseCidr('198.18.0.0/15');
 export const CLUSTER_POD_CIDR = parseCidr('10.244.0.0/16');
@@ -24,19 +26,9 @@ export interface LabPlan {
   readonly nodes: readonly NodePlan[];
 }
 
-/** FNV-1a over the text, as 8 hex digits: short, stable names without node:crypto. */
-export function shortHash(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
-}
-
 /** Every netns of a lab starts with this, so two labs (different dirs) never collide. */
 export function labPrefix(absDir: string): string {
-  return `pl${shortHash(absDir).slice(0, 5)}`;
+  return `pl${fnv1a32(absDir).slice(0, 5)}`;
 }
 
 export function planLab(absDir: string, nodeCount: number): LabPlan {
@@ -61,7 +53,7 @@ export function planLab(absDir: string, nodeCount: number): LabPlan {
 
 /** The pod's netns name: the lab prefix and a hash of namespace/name (netns names must be short and safe). */
 export function podNetnsName(prefix: string, namespace: string, name: string): string {
-  return `${prefix}-p${shortHash(`${namespace}/${name}`)}`;
+  return `${prefix}-p${fnv1a32(`${namespace}/${name}`)}`;
 }
 
 /** ip -batch script that builds the switch: a bridge with one port per node. Runs in the switch netns. */

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { addNetworkList, delNetworkList, loadNetworkList, type RuntimeConf } from '../cni/invoke.js';
 import { isNotFound, type Runner, startDetached } from '../dataplane/runner.js';
 import type { PodObject } from '../model/k8s.js';
+import { fnv1a32 } from '../util/hash.js';
 import type { Logger } from '../util/log.js';
 import { nodePaths } from './node-files.js';
-import { podNetnsName, shortHash } from './plan.js';
+import { podNetnsName } from './plan.js';
 import { waitForPodServer } from './probe.js';
 import { stopProcess } from './processes.js';
 import type { LabState, PodState } from './state.js';
@@ -21,7 +22,7 @@ export interface PodDeps {
 }
 
 function podFiles(dir: string, namespace: string, name: string) {
-  const base = join(dir, 'pods', shortHash(`${namespace}/${name}`));
+  const base = join(dir, 'pods', fnv1a32(`${namespace}/${name}`));
   return { config: `${base}.json`, socket: `${base}.sock`, log: `${base}.log` };
 }
 
