@@ -25,7 +25,9 @@ fi
 
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: the registry these machines reach lacks some optional platform packages (e.g. biome's
+  # non-Linux binaries), which npm ci counts as a lock mismatch. npm install follows the lock all the same.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 node scripts/build.mjs
