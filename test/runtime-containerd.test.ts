@@ -4,21 +4,23 @@
 // bound over /etc/cni/net.d and a tmpfs put over /opt; the host's directories are checked to be unchanged.
 // Everything runs in a "node" netns of the test's own and a PID namespace that dies with the test's shell.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CommandError } from '../src/dataplane/runner.js';
 import { hostVethName } from '../src/dataplane/veth-name.js';
-import { createFixture, ensureBuilt, linksIn, listNetns, REPO, runner } from './helpers/netns.js';
+import { createFixture, ensureBuilt, listNetns, REPO, runner } from './helpers/netns.js';
 import {
+  assertContainerWired,
+  assertNodeSide,
+  awaitReport,
   buildBusyboxRootfs,
   isolatedShell,
+  palLinks,
   privateMountPrelude,
   removeCgroup,
   reportScript,
   reservations,
   snapshotDirs,
-  waitFor,
   which,
 } from './helpers/runtime.js';
 
@@ -113,48 +115,21 @@ describe('containerd `ctr run --cni` runs a container on a palisade-cni network'
   it('wires the container (10.244.9.x/32, default via 169.254.1.1), routes both ways, and DEL undoes it', async () => {
     const netnsBefore = listNetns();
     const hostBefore = snapshotDirs(HOST_PATHS);
-    let failed: unknown;
     run = ctrRun();
-    run.catch((err: unknown) => {
-      failed = err;
-    });
-    const report = await waitFor(
-      'the container report',
-      () => {
-        if (failed) {
-          const detail = failed instanceof CommandError ? failed.stderr : String(failed);
-          throw new Error(`ctr run failed before the container reported:\n${detail}`);
-        }
-        return existsSync(join(ctl, 'report')) ? readFileSync(join(ctl, 'report'), 'utf8') : undefined;
-      },
-      40_000,
-    );
-
-    const addr = /inet (10\.244\.9\.\d+)\/32 /.exec(report);
-    assert.ok(addr, `eth0 has no 10.244.9.x/32 address:\n${report}`);
-    const podIp = addr[1]!;
+    const report = await awaitReport(run, ctl, 'ctr');
+    const podIp = assertContainerWired(report, NODE_IP);
     assert.match(report, /default via 169\.254\.1\.1 dev eth0/, report);
     assert.match(report, /NODE-PING-OK/, `the container could not ping the node at ${NODE_IP}:\n${report}`);
 
     // ctr passes CNI_CONTAINERID as "<namespace>-<id>"; the host veth is named after it.
     const hostVeth = hostVethName(`${ns}-${id}`, 'eth0');
-    assert.deepEqual(
-      (await linksIn(nodeNs)).filter((l) => l.startsWith('pal')),
-      [hostVeth],
-    );
-    const { stdout: routes } = await runner.run(['ip', '-4', 'route'], { netns: nodeNs });
-    assert.match(routes, new RegExp(`^${podIp.replaceAll('.', '\\.')} dev ${hostVeth} scope link`, 'm'));
-    assert.deepEqual(reservations(ipamDir, net), [podIp]);
-    await runner.run(['ping', '-c1', '-W2', podIp], { netns: nodeNs });
+    await assertNodeSide({ nodeNs, hostVeth, podIp, ipamDir, network: net });
     assert.deepEqual(listNetns().sort(), netnsBefore.sort());
 
     // The task exits; ctr then calls DEL with an empty CNI_NETNS (the netns died with the task).
     writeFileSync(join(ctl, 'go'), '');
     await run;
-    assert.deepEqual(
-      (await linksIn(nodeNs)).filter((l) => l.startsWith('pal')),
-      [],
-    );
+    assert.deepEqual(await palLinks(nodeNs), [], 'the host veth outlived the container');
     assert.deepEqual(
       reservations(ipamDir, net),
       [],

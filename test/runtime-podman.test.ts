@@ -5,19 +5,21 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CommandError } from '../src/dataplane/runner.js';
 import { hostVethName } from '../src/dataplane/veth-name.js';
-import { createFixture, ensureBuilt, linksIn, listNetns, REPO, runner } from './helpers/netns.js';
+import { createFixture, ensureBuilt, listNetns, REPO, runner } from './helpers/netns.js';
 import {
+  assertContainerWired,
+  assertNodeSide,
+  awaitReport,
   buildBusyboxRootfs,
   isolatedShell,
+  palLinks,
   podmanContainersConf,
   privateMountPrelude,
   removeCgroup,
   reportScript,
   reservations,
   snapshotDirs,
-  waitFor,
   which,
 } from './helpers/runtime.js';
 
@@ -88,27 +90,9 @@ describe('podman runs a container on a palisade-cni network', { skip }, () => {
   it('wires the container (10.244.9.x/32, default via 169.254.1.1), routes both ways, and DEL undoes it', async () => {
     const netnsBefore = listNetns();
     const hostBefore = snapshotDirs(HOST_PATHS);
-    let failed: unknown;
     run = podmanRun();
-    run.catch((err: unknown) => {
-      failed = err;
-    });
-    const report = await waitFor(
-      'the container report',
-      () => {
-        if (failed) {
-          const detail = failed instanceof CommandError ? failed.stderr : String(failed);
-          throw new Error(`podman run failed before the container reported:\n${detail}`);
-        }
-        return existsSync(join(ctl, 'report')) ? readFileSync(join(ctl, 'report'), 'utf8') : undefined;
-      },
-      40_000,
-    );
-
-    // Inside the container: its address, its routes, and the node reached through the host veth.
-    const addr = /inet (10\.244\.9\.\d+)\/32 /.exec(report);
-    assert.ok(addr, `eth0 has no 10.244.9.x/32 address:\n${report}`);
-    const podIp = addr[1]!;
+    const report = await awaitReport(run, ctl, 'podman');
+    const podIp = assertContainerWired(report, NODE_IP);
     assert.match(report, /default via 169\.254\.1\.1 dev eth0/, report);
     assert.match(report, /NODE-PING-OK/, `the container could not ping the node at ${NODE_IP}:\n${report}`);
 
@@ -116,14 +100,7 @@ describe('podman runs a container on a palisade-cni network', { skip }, () => {
     // the reservation, and the node reaching the pod.
     const cid = readFileSync(join(ctl, 'cid'), 'utf8').trim();
     const hostVeth = hostVethName(cid, 'eth0');
-    assert.deepEqual(
-      (await linksIn(nodeNs)).filter((l) => l.startsWith('pal')),
-      [hostVeth],
-    );
-    const { stdout: routes } = await runner.run(['ip', '-4', 'route'], { netns: nodeNs });
-    assert.match(routes, new RegExp(`^${podIp.replaceAll('.', '\\.')} dev ${hostVeth} scope link`, 'm'));
-    assert.deepEqual(reservations(ipamDir, net), [podIp]);
-    await runner.run(['ping', '-c1', '-W2', podIp], { netns: nodeNs });
+    await assertNodeSide({ nodeNs, hostVeth, podIp, ipamDir, network: net });
     // The runtime's netns files stayed in the private mount namespace; the host's network is untouched.
     assert.deepEqual(listNetns().sort(), netnsBefore.sort());
     const { stdout: rootLinks } = await runner.run(['ip', '-o', 'link', 'show']);
@@ -132,8 +109,7 @@ describe('podman runs a container on a palisade-cni network', { skip }, () => {
     // Let the container exit: `run --rm` tears down through CNI DEL before podman returns.
     writeFileSync(join(ctl, 'go'), '');
     await run;
-    const hostLinks = async () => (await linksIn(nodeNs)).filter((l) => l.startsWith('pal'));
-    assert.deepEqual(await hostLinks(), [], 'the host veth outlived the container');
+    assert.deepEqual(await palLinks(nodeNs), [], 'the host veth outlived the container');
     assert.deepEqual(
       reservations(ipamDir, net),
       [],

@@ -1,9 +1,9 @@
 // The pod server's config file: which pod it is, where its control socket lives, which ports it serves.
 // Pure: parses text into a value or throws PodServerConfigError listing every problem at once.
 
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+import { PROTOCOLS, type Protocol } from '../model/k8s.js';
 
-export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+export { PROTOCOLS, type Protocol };
 
 export interface PortSpec {
   readonly name?: string;

@@ -1,10 +1,22 @@
 // Fixtures for running real container runtimes (podman, containerd) against palisade-cni without touching the
 // machine's own state: a busybox image built from the host's static busybox, runtime config under a temp dir,
 // and a shell prelude that hides every fixed path a runtime writes to behind tmpfs in a private mount namespace.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CommandError } from '../../src/dataplane/runner.js';
+import { linksIn, runner } from './netns.js';
 
 /** The applets the tests' containers use. */
 const APPLETS = ['sh', 'ip', 'ping', 'cat', 'ls', 'sleep', 'test', '[', 'echo', 'touch', 'mv'];
@@ -161,4 +173,53 @@ export function reservations(dataDir: string, network: string): string[] {
   } catch {
     return []; // the store directory does not exist yet
   }
+}
+
+/** Waits for the container's /ctl/report; fails at once with the runtime's stderr if the run died first. */
+export async function awaitReport(run: Promise<unknown>, ctl: string, runtime: string): Promise<string> {
+  let failed: unknown;
+  run.catch((err: unknown) => {
+    failed = err;
+  });
+  return waitFor(
+    'the container report',
+    () => {
+      if (failed) {
+        const detail = failed instanceof CommandError ? failed.stderr : String(failed);
+        throw new Error(`${runtime} run failed before the container reported:\n${detail}`);
+      }
+      return existsSync(join(ctl, 'report')) ? readFileSync(join(ctl, 'report'), 'utf8') : undefined;
+    },
+    40_000,
+  );
+}
+
+/** What the container must have reported: a 10.244.9.x/32 on eth0, the default route, the node reachable. */
+export function assertContainerWired(report: string, nodeIp: string): string {
+  const addr = /inet (10\.244\.9\.\d+)\/32 /.exec(report);
+  assert.ok(addr, `eth0 has no 10.244.9.x/32 address:\n${report}`);
+  assert.match(report, /default via 169\.254\.1\.1 dev eth0/, report);
+  assert.match(report, /NODE-PING-OK/, `the container could not ping the node at ${nodeIp}:\n${report}`);
+  return addr[1]!;
+}
+
+/** On the node while the container runs: only its host veth, the route to it, its reservation; pod reachable. */
+export async function assertNodeSide(opts: {
+  nodeNs: string;
+  hostVeth: string;
+  podIp: string;
+  ipamDir: string;
+  network: string;
+}): Promise<void> {
+  const { nodeNs, hostVeth, podIp } = opts;
+  assert.deepEqual(await palLinks(nodeNs), [hostVeth]);
+  const { stdout: routes } = await runner.run(['ip', '-4', 'route'], { netns: nodeNs });
+  assert.match(routes, new RegExp(`^${podIp.replaceAll('.', '\\.')} dev ${hostVeth} scope link`, 'm'));
+  assert.deepEqual(reservations(opts.ipamDir, opts.network), [podIp]);
+  await runner.run(['ping', '-c1', '-W2', podIp], { netns: nodeNs });
+}
+
+/** Host veths of palisade-cni in a netns. */
+export async function palLinks(netns: string): Promise<string[]> {
+  return (await linksIn(netns)).filter((l) => l.startsWith('pal'));
 }
