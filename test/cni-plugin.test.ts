@@ -47,9 +47,10 @@ async function expectCode(p: Promise<unknown>, code: number, msg: RegExp): Promi
   });
 }
 
+/** IPAM records are files named by their address (hint files and the owner index are not). */
 function reservations(network = 'palisade'): string[] {
   try {
-    return readdirSync(join(ipamDir, network)).filter((f) => /^\d+\.\d+\.\d+\.\d+$|:/.test(f));
+    return readdirSync(join(ipamDir, network)).filter((f) => /^(\d+\.\d+\.\d+\.\d+|[0-9a-f:]+)$/.test(f));
   } catch {
     return []; // the store directory does not exist yet
   }
@@ -64,6 +65,7 @@ before(async () => {
   nodeNs = await fx.netns('node');
   // A node has an address of its own (the source of its traffic to pods); this kernel has no dummy driver.
   await runner.run(['ip', 'addr', 'add', '10.250.0.1/32', 'dev', 'lo'], { netns: nodeNs });
+  await runner.run(['ip', 'addr', 'add', 'fd00:250::1/128', 'dev', 'lo'], { netns: nodeNs });
   binDir = join(fx.tmp, 'bin');
   ipamDir = join(fx.tmp, 'ipam');
   mkdirSync(binDir, { recursive: true });
@@ -109,6 +111,25 @@ describe('palisade-cni ADD / CHECK / DEL', () => {
     await runner.run(['ping', '-c1', '-W2', ipB], { netns: a });
     await cni('DEL', conf(), rt('ca', a));
     await cni('DEL', conf(), rt('cb', b));
+  });
+
+  it('dual stack: a /32 and a /128, both default routes, the node reaches the pod over both families', async () => {
+    const pod = await fx.netns('pds');
+    const ranges = [[{ subnet: '10.244.6.0/24' }], [{ subnet: 'fd00:10:244:6::/64' }]];
+    const dual = conf({ ipam: { type: 'palisade', ranges, dataDir: ipamDir } });
+    const r = (await cni('ADD', dual, rt('cds', pod))) as { ips: { address: string; gateway: string }[] };
+    assert.deepEqual(
+      r.ips.map((ip) => ip.gateway),
+      ['169.254.1.1', 'fe80::ecee:eeff:feee:eeee'],
+    );
+    const v6 = r.ips[1]!.address;
+    assert.match(v6, /^fd00:10:244:6::[0-9a-f]+\/128$/);
+    const { stdout: routes6 } = await runner.run(['ip', '-6', 'route'], { netns: pod });
+    assert.match(routes6, /default via fe80::ecee:eeff:feee:eeee dev eth0/);
+    await runner.run(['ping', '-6', '-c1', '-W2', v6.split('/')[0]!], { netns: nodeNs });
+    await cni('CHECK', { ...dual, prevResult: r }, rt('cds', pod));
+    await cni('DEL', dual, rt('cds', pod));
+    assert.deepEqual(await hostLinks(), []);
   });
 
   it('answers in the requested version format', async () => {

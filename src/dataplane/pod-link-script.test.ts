@@ -41,9 +41,16 @@ describe('pod link scripts', () => {
     const s = podAddScript({ ...spec, addresses: ['10.244.1.5', 'fd00:10:244:1::5'] });
     assert.match(s, /^addr add fd00:10:244:1::5\/128 dev eth0 nodad$/m);
     assert.match(s, /^route add default via fe80::ecee:eeff:feee:eeee dev eth0$/m);
-    assert.match(
+    assert.equal(
       hostAddScript({ ...spec, addresses: ['fd00::5'] }),
-      /route add fd00::5\/128 dev pal0123456789a/,
+      [
+        'link add pal0123456789a mtu 1450 address ee:ee:ee:ee:ee:ee type veth peer name eth0 mtu 1450 address 02:00:00:00:00:01 netns /run/netns/pod1',
+        'link set pal0123456789a addrgenmode none',
+        'addr add fe80::ecee:eeff:feee:eeee/64 dev pal0123456789a nodad',
+        'link set pal0123456789a up',
+        'route add fd00::5/128 dev pal0123456789a scope link',
+        '',
+      ].join('\n'),
     );
   });
 });

@@ -30,10 +30,21 @@ function hostPrefix(address: string): string {
   return address.includes(':') ? `${address}/128` : `${address}/32`;
 }
 
-/** Runs in the node's netns: create the pair (pod end straight into the pod netns), bring up, route. */
+/**
+ * Runs in the node's netns: create the pair (pod end straight into the pod netns), bring up, route. With IPv6,
+ * the host end gets the pod's gateway address as its only link-local, without DAD: an auto-generated one stays
+ * "tentative" for about a second, during which the node cannot resolve its pod's neighbour entry.
+ */
 export function hostAddScript(spec: PodLinkSpec): string {
+  const v6 = spec.addresses.some((a) => a.includes(':'));
   const lines = [
     `link add ${spec.hostIfname} mtu ${spec.mtu} address ${HOST_VETH_MAC} type veth peer name ${spec.ifname} mtu ${spec.mtu} address ${spec.podMac} netns ${spec.netns}`,
+    ...(v6
+      ? [
+          `link set ${spec.hostIfname} addrgenmode none`,
+          `addr add ${GATEWAY_V6}/64 dev ${spec.hostIfname} nodad`,
+        ]
+      : []),
     `link set ${spec.hostIfname} up`,
     ...spec.addresses.map((a) => `route add ${hostPrefix(a)} dev ${spec.hostIfname} scope link`),
   ];
