@@ -1,0 +1,44 @@
+// A snapshot of the cluster state that policy is decided from: what the compiler and the reference evaluator
+// read. Pure data.
+import type { ContainerPort, Protocol } from './k8s.js';
+import type { NetworkPolicy } from './network-policy.js';
+
+export interface NamespaceInfo {
+  readonly name: string;
+  /** Includes kubernetes.io/metadata.name, as the API server sets it. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface PodInfo {
+  readonly namespace: string;
+  readonly name: string;
+  /** spec.nodeName. */
+  readonly node: string;
+  /** Pod IPs (one per family); a pod without an IP yet is ignored as a peer. */
+  readonly ips: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly ports: readonly ContainerPort[];
+  /** The host-side interface of the pod on its node (known on that node once the CNI plugin has wired it). */
+  readonly interface?: string;
+}
+
+export interface NodeInfo {
+  readonly name: string;
+  /** The node's own addresses (traffic between a node and its own pods is always allowed). */
+  readonly ips: readonly string[];
+}
+
+export interface ClusterState {
+  readonly namespaces: readonly NamespaceInfo[];
+  readonly pods: readonly PodInfo[];
+  readonly nodes: readonly NodeInfo[];
+  readonly policies: readonly NetworkPolicy[];
+}
+
+/** The first packet of a connection, as policy sees it. */
+export interface Flow {
+  readonly srcIp: string;
+  readonly dstIp: string;
+  readonly protocol: Protocol;
+  readonly dstPort: number;
+}
