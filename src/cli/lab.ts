@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type LabDeps, labApply, labDelete, labDown, labProbe, labStatus, labUp } from '../lab/lab.js';
 import { matrixToJson, renderMatrixTable } from '../lab/probe.js';
-import type { KubeObject, OtherObject, Protocol } from '../model/k8s.js';
-import { parseManifests } from '../model/manifests.js';
+import type { Protocol } from '../model/k8s.js';
+import { type ManifestObject, parseManifests } from '../model/manifests.js';
 import { UsageError } from './usage.js';
 
 export const LAB_USAGE = `Usage: palisade lab <command> [options]
@@ -24,7 +24,7 @@ function defaultDir(): string {
   return process.env.PALISADE_LAB_DIR ?? '/tmp/palisade-lab';
 }
 
-function readManifests(files: readonly string[]): (KubeObject | OtherObject)[] {
+function readManifests(files: readonly string[]): ManifestObject[] {
   if (files.length === 0) throw new UsageError('-f FILE is required');
   return files.flatMap((f) => parseManifests(readFileSync(f === '-' ? 0 : f, 'utf8'), f));
 }

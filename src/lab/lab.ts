@@ -3,8 +3,9 @@
 import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Runner } from '../dataplane/runner.js';
-import type { KubeObject, OtherObject, PodObject } from '../model/k8s.js';
+import type { PodObject } from '../model/k8s.js';
 import { podKey } from '../model/k8s.js';
+import type { ManifestObject } from '../model/manifests.js';
 import { writeNodeFiles } from './node-files.js';
 import { nodeScript, planLab, switchScript } from './plan.js';
 import { addPod, deleteNetns, type PodDeps, removePod } from './pods.js';
@@ -116,18 +117,31 @@ function samePlacement(p: PodState, pod: PodObject, node: string): boolean {
   return p.node === node && JSON.stringify(p.ports) === JSON.stringify(pod.ports);
 }
 
+/** Kinds the lab cannot act on (yet): named, so nothing in a manifest is silently ignored. */
+function unsupportedProblems(objects: readonly ManifestObject[]): string[] {
+  return objects.flatMap((o) => {
+    if (o.kind === 'NetworkPolicy') {
+      return [`NetworkPolicy ${o.namespace}/${o.name}: the lab does not run policy agents yet (issue 3)`];
+    }
+    if (o.kind === 'Other') {
+      const where = o.namespace ? `${o.namespace}/` : '';
+      return [
+        `${o.objectKind} ${where}${o.name}: kind ${o.apiVersion}/${o.objectKind} is not supported by the lab yet`,
+      ];
+    }
+    return [];
+  });
+}
+
 /** Checks a whole manifest set against the lab before anything changes. */
-function validateApply(state: LabState, objects: readonly (KubeObject | OtherObject)[]): void {
+function validateApply(state: LabState, objects: readonly ManifestObject[]): void {
   const problems: string[] = [];
   const namespaces = new Set([
     ...Object.keys(state.namespaces),
     ...objects.filter((o) => o.kind === 'Namespace').map((o) => o.name),
   ]);
+  problems.push(...unsupportedProblems(objects));
   for (const o of objects) {
-    if (o.kind === 'Other')
-      problems.push(
-        `${o.objectKind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}: kind ${o.apiVersion}/${o.objectKind} is not supported by the lab yet`,
-      );
     if (o.kind === 'Pod' && !namespaces.has(o.namespace))
       problems.push(`pod ${podKey(o)}: namespace "${o.namespace}" does not exist (declare a Namespace)`);
   }
@@ -137,7 +151,7 @@ function validateApply(state: LabState, objects: readonly (KubeObject | OtherObj
 export async function labApply(
   deps: LabDeps,
   dirIn: string,
-  objects: readonly (KubeObject | OtherObject)[],
+  objects: readonly ManifestObject[],
 ): Promise<LabState> {
   const dir = resolve(dirIn);
   return withLabLock(dir, async () => {
@@ -183,11 +197,13 @@ export async function labApply(
 export async function labDelete(
   deps: LabDeps,
   dirIn: string,
-  objects: readonly (KubeObject | OtherObject)[],
+  objects: readonly ManifestObject[],
 ): Promise<LabState> {
   const dir = resolve(dirIn);
   return withLabLock(dir, async () => {
     let state = requireState(dir);
+    const unsupported = unsupportedProblems(objects);
+    if (unsupported.length > 0) throw new LabError(unsupported.join('; '));
     const goneNamespaces = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.name));
     const gonePods = new Set(objects.filter((o) => o.kind === 'Pod').map((o) => podKey(o as PodObject)));
     const victims = state.pods.filter((p) => gonePods.has(podKey(p)) || goneNamespaces.has(p.namespace));

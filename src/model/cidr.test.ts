@@ -4,11 +4,13 @@ import {
   cidrContains,
   cidrSize,
   cidrsOverlap,
+  disjointCidrs,
   formatCidr,
   formatIp,
   parseCidr,
   parseIp,
   subnetAt,
+  subtractCidrs,
 } from './cidr.js';
 
 describe('parseIp / formatIp round trip', () => {
@@ -81,5 +83,32 @@ describe('set arithmetic', () => {
     assert.equal(formatCidr(subnetAt(c, 24, 3)), '10.244.3.0/24');
     assert.throws(() => subnetAt(c, 24, 256), /has only 256 \/24 subnets; index 256 is out of range/);
     assert.throws(() => subnetAt(c, 8, 0), /cannot carve \/8 subnets/);
+  });
+});
+
+describe('subtractCidrs / disjointCidrs', () => {
+  const fmt = (cs: readonly { family: 4 | 6; network: bigint; prefix: number }[]) => cs.map(formatCidr);
+  it('subtracts excepts into disjoint prefixes', () => {
+    assert.deepEqual(fmt(subtractCidrs(parseCidr('10.0.0.0/24'), [parseCidr('10.0.0.0/25')])), [
+      '10.0.0.128/25',
+    ]);
+    assert.deepEqual(fmt(subtractCidrs(parseCidr('10.0.0.0/30'), [parseCidr('10.0.0.1/32')])), [
+      '10.0.0.0/32',
+      '10.0.0.2/31',
+    ]);
+    assert.deepEqual(fmt(subtractCidrs(parseCidr('10.0.0.0/24'), [parseCidr('10.0.0.0/16')])), []);
+    assert.deepEqual(fmt(subtractCidrs(parseCidr('10.0.0.0/24'), [parseCidr('192.168.0.0/16')])), [
+      '10.0.0.0/24',
+    ]);
+    assert.deepEqual(fmt(subtractCidrs(parseCidr('fd00::/126'), [parseCidr('fd00::3/128')])), [
+      'fd00::/127',
+      'fd00::2/128',
+    ]);
+  });
+  it('drops nested and duplicate prefixes', () => {
+    const got = disjointCidrs(
+      ['10.1.0.0/16', '10.0.0.0/8', '192.168.1.0/24', '10.0.0.0/8', 'fd00::/64'].map((c) => parseCidr(c)),
+    );
+    assert.deepEqual(fmt(got), ['10.0.0.0/8', '192.168.1.0/24', 'fd00::/64']);
   });
 });

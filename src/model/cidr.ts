@@ -193,3 +193,41 @@ export function subnetAt(parent: Cidr, prefix: number, index: number): Cidr {
 export function addressAt(c: Cidr, offset: bigint): IpAddress {
   return { family: c.family, value: c.network + offset };
 }
+
+export function cidrContainsCidr(outer: Cidr, inner: Cidr): boolean {
+  return (
+    outer.family === inner.family &&
+    outer.prefix <= inner.prefix &&
+    cidrContains(outer, { family: inner.family, value: inner.network })
+  );
+}
+
+/** The two halves of a prefix (one bit longer). */
+function halves(c: Cidr): [Cidr, Cidr] {
+  const bit = 1n << BigInt(bitsOf(c.family) - c.prefix - 1);
+  return [
+    { family: c.family, network: c.network, prefix: c.prefix + 1 },
+    { family: c.family, network: c.network | bit, prefix: c.prefix + 1 },
+  ];
+}
+
+/** base minus every except, as a minimal list of disjoint prefixes (ipBlock.cidr minus ipBlock.except). */
+export function subtractCidrs(base: Cidr, excepts: readonly Cidr[]): Cidr[] {
+  const relevant = excepts.filter((e) => cidrsOverlap(base, e));
+  if (relevant.length === 0) return [base];
+  if (relevant.some((e) => cidrContainsCidr(e, base))) return [];
+  const [lo, hi] = halves(base);
+  return [...subtractCidrs(lo, relevant), ...subtractCidrs(hi, relevant)];
+}
+
+/** Drops prefixes contained in others and duplicates: the result is disjoint (prefixes nest or are apart). */
+export function disjointCidrs(cidrs: readonly Cidr[]): Cidr[] {
+  const sorted = [...cidrs].sort((a, b) => a.prefix - b.prefix);
+  const out: Cidr[] = [];
+  for (const c of sorted) {
+    if (!out.some((o) => cidrContainsCidr(o, c))) out.push(c);
+  }
+  return out.sort(
+    (a, b) => a.family - b.family || (a.network < b.network ? -1 : a.network > b.network ? 1 : 0),
+  );
+}

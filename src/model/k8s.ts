@@ -52,8 +52,67 @@ const LABEL_NAME =
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 const PORT_NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// Shared field checks for the other model parsers (selector.ts, network-policy-parse.ts).
+
+/** An RFC 1123 label of at most 63 characters (namespace names). */
+export function isDnsLabel(s: string): boolean {
+  return s.length <= 63 && DNS_LABEL.test(s);
+}
+
+/** An RFC 1123 subdomain of at most 253 characters (most object names). */
+export function isDnsSubdomain(s: string): boolean {
+  return s.length <= 253 && DNS_SUBDOMAIN.test(s);
+}
+
+/** A label key: an optional DNS-subdomain prefix (at most 253 chars) and "/", then a name of at most 63. */
+export function isLabelKey(k: string): boolean {
+  const slash = k.indexOf('/');
+  return LABEL_NAME.test(k) && slash <= 253 && k.length - slash - 1 <= 63;
+}
+
+/** A label value: empty, or at most 63 alphanumerics, '-', '_', '.', starting and ending alphanumeric. */
+export function isLabelValue(v: string): boolean {
+  return v.length <= 63 && LABEL_VALUE.test(v);
+}
+
+/** Why `name` is not an IANA_SVC_NAME (apimachinery's IsValidPortName); empty when it is one. */
+export function portNameProblems(name: string): string[] {
+  const out: string[] = [];
+  if (name.length > 15) out.push('must be no more than 15 characters');
+  if (!/^[-a-z0-9]+$/.test(name)) out.push('must contain only lowercase letters, digits and hyphens');
+  if (name.includes('--')) out.push('must not contain consecutive hyphens');
+  if (!/[a-z]/.test(name)) out.push('must contain at least one letter (a-z)');
+  if (name.startsWith('-') || name.endsWith('-')) out.push('must not begin or end with a hyphen');
+  return out;
+}
+
+/** A value as it appears in a problem: JSON where possible, shortened; never throws. */
+export function showValue(v: unknown): string {
+  let text: string;
+  try {
+    text = typeof v === 'bigint' ? String(v) : (JSON.stringify(v) ?? String(v));
+  } catch (_err) {
+    // A cycle, or a toJSON that throws: the type tag is all that can be said.
+    text = Object.prototype.toString.call(v);
+  }
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/** One problem per key of `obj` that is not in `known` (the API server's strict field validation). */
+export function unknownFieldProblems(
+  obj: Readonly<Record<string, unknown>>,
+  known: readonly string[],
+  path: string,
+): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(obj)) {
+    if (!known.includes(k)) out.push(`${path ? `${path}.` : ''}${k}: unknown field`);
+  }
+  return out;
 }
 
 export function labelsProblems(labels: unknown, path: string): string[] {

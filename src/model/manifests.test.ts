@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from './k8s.js';
-import { parseManifests } from './manifests.js';
+import { networkPolicyProblems, parseManifests } from './manifests.js';
 
 function problems(text: string): string[] {
   try {
@@ -51,10 +51,31 @@ spec:
     assert.equal(objs.length, 1);
   });
   it('keeps other kinds for the caller to judge', () => {
-    const [o] = parseManifests(
-      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {}\n',
+    const [o, calico] = parseManifests(
+      'apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {}\n---\n' +
+        'apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\n',
     );
     assert.equal(o?.kind, 'Other');
+    assert.equal(calico?.kind, 'Other');
+  });
+  it('returns NetworkPolicies, with their problems rather than throwing', () => {
+    const objs = parseManifests(
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {}\n---\n' +
+        'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad}\n' +
+        'spec: {ingress: [{ports: [{protocol: ICMP}]}]}\n',
+    );
+    assert.deepEqual(
+      objs.map((o) =>
+        o.kind === 'NetworkPolicy' ? [o.namespace, o.name, o.policyTypes, o.problems.length] : o.kind,
+      ),
+      [
+        ['shop', 'deny', ['Ingress'], 0],
+        ['default', 'bad', ['Ingress'], 1],
+      ],
+    );
+    assert.deepEqual(networkPolicyProblems(objs), [
+      'default/bad: spec.ingress[0].ports[0].protocol: "ICMP" must be one of TCP, UDP, SCTP',
+    ]);
   });
   it('reports every problem with document, field and value', () => {
     const got = problems(`

@@ -2,6 +2,11 @@
 // problems are reported together, each prefixed with the document's position and name.
 import { parseAllDocuments } from 'yaml';
 import { type KubeObject, type OtherObject, parseKubeObject, ValidationError } from './k8s.js';
+import { type NetworkPolicy, policyKey } from './network-policy.js';
+import { isNetworkPolicyDoc, parseNetworkPolicy } from './network-policy-parse.js';
+
+/** What a manifest document becomes. A NetworkPolicy carries its own problems (it fails closed, not out). */
+export type ManifestObject = KubeObject | NetworkPolicy | OtherObject;
 
 function describe(doc: unknown, index: number): string {
   const d = doc as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
@@ -11,8 +16,12 @@ function describe(doc: unknown, index: number): string {
   return `document ${index + 1} (${kind} ${ns}${name})`;
 }
 
-/** Parses manifest text. `source` names the file in messages. Throws ValidationError with every problem. */
-export function parseManifests(text: string, source = 'manifest'): (KubeObject | OtherObject)[] {
+/**
+ * Parses manifest text. `source` names the file in messages. Throws ValidationError with every problem of
+ * the Namespaces, Pods and other documents; a NetworkPolicy with problems is returned, not thrown (the agent
+ * fails closed on it): list those with networkPolicyProblems.
+ */
+export function parseManifests(text: string, source = 'manifest'): ManifestObject[] {
   const docs = parseAllDocuments(text);
   const problems: string[] = [];
   const decoded: unknown[] = [];
@@ -30,8 +39,12 @@ export function parseManifests(text: string, source = 'manifest'): (KubeObject |
       decoded.push(value);
     }
   }
-  const out: (KubeObject | OtherObject)[] = [];
+  const out: ManifestObject[] = [];
   decoded.forEach((doc, i) => {
+    if (isNetworkPolicyDoc(doc)) {
+      out.push(parseNetworkPolicy(doc));
+      return;
+    }
     try {
       out.push(parseKubeObject(doc));
     } catch (err) {
@@ -41,4 +54,11 @@ export function parseManifests(text: string, source = 'manifest'): (KubeObject |
   });
   if (problems.length > 0) throw new ValidationError(problems);
   return out;
+}
+
+/** `<namespace>/<name>: <problem>` for every problem of every NetworkPolicy among `objects`. */
+export function networkPolicyProblems(objects: readonly ManifestObject[]): string[] {
+  return objects.flatMap((o) =>
+    o.kind === 'NetworkPolicy' ? o.problems.map((p) => `${policyKey(o)}: ${p}`) : [],
+  );
 }

@@ -1,0 +1,113 @@
+// Runs a packet through the IR the way the kernel runs it through the rendered table: base chains on the hook in
+// priority order, accept ends a base chain, drop ends everything, jump returns, goto does not. Used to check the
+// compiler against the reference semantics, and by the agent to judge which established connections a policy
+// change now denies. Pure.
+import { cidrContains, parseCidr, parseIp } from '../model/cidr.js';
+import type { Protocol } from '../model/k8s.js';
+import type { Chain, CtState, Match, NamedSet, Rule, Table, Verdict } from './ir.js';
+
+export interface Packet {
+  readonly iifname: string;
+  readonly oifname: string;
+  readonly saddr: string;
+  readonly daddr: string;
+  readonly protocol: Protocol;
+  readonly dport: number;
+  readonly ctState: CtState;
+}
+
+export interface PacketVerdict {
+  readonly verdict: 'accept' | 'drop';
+  /** Comments of the rules whose verdict was taken, outermost first (the trail of a decision). */
+  readonly trail: readonly string[];
+}
+
+type Outcome = 'accept' | 'drop' | 'continue';
+
+class Interpreter {
+  private readonly chains: Map<string, Chain>;
+  private readonly sets: Map<string, NamedSet>;
+  private readonly maps: Map<string, Table['maps'][number]>;
+  readonly trail: string[] = [];
+
+  constructor(
+    table: Table,
+    private readonly pkt: Packet,
+  ) {
+    this.chains = new Map(table.chains.map((c) => [c.name, c]));
+    this.sets = new Map(table.sets.map((s) => [s.name, s]));
+    this.maps = new Map(table.maps.map((m) => [m.name, m]));
+  }
+
+  private family(): 4 | 6 {
+    return this.pkt.saddr.includes(':') ? 6 : 4;
+  }
+
+  private inSet(setName: string, value: string): boolean {
+    const set = this.sets.get(setName);
+    if (!set) throw new Error(`rule refers to missing set ${setName}`);
+    if (!set.interval) return set.elements.includes(value);
+    const addr = parseIp(value);
+    return set.elements.some((e) => cidrContains(parseCidr(e), addr));
+  }
+
+  private matches(m: Match): boolean {
+    const p = this.pkt;
+    switch (m.kind) {
+      case 'ct-state':
+        return m.states.includes(p.ctState);
+      case 'family':
+        return this.family() === m.family;
+      case 'addr-in-set':
+        return this.family() === m.family && this.inSet(m.set, m.field === 'saddr' ? p.saddr : p.daddr);
+      case 'l4proto':
+        return p.protocol === m.protocol;
+      case 'dport':
+        return m.ports.some((r) => p.dport >= r.from && p.dport <= r.to);
+      case 'daddr-proto-port-in-set':
+        return (
+          this.family() === m.family &&
+          this.inSet(m.set, `${p.daddr} . ${p.protocol.toLowerCase()} . ${p.dport}`)
+        );
+    }
+  }
+
+  private verdictOf(r: Rule): Verdict | undefined {
+    if (!r.vmap) return r.verdict;
+    const map = this.maps.get(r.vmap.map);
+    if (!map) throw new Error(`rule refers to missing map ${r.vmap.map}`);
+    const key = r.vmap.key === 'iifname' ? this.pkt.iifname : this.pkt.oifname;
+    return map.elements.find((e) => e.key === key)?.verdict;
+  }
+
+  /** Runs a chain; 'continue' means it fell off the end or returned. */
+  run(chainName: string, depth = 0): Outcome {
+    if (depth > 16) throw new Error(`chain nesting too deep at ${chainName}`);
+    const chain = this.chains.get(chainName);
+    if (!chain) throw new Error(`jump to missing chain ${chainName}`);
+    for (const rule of chain.rules) {
+      if (!rule.matches.every((m) => this.matches(m))) continue;
+      const v = this.verdictOf(rule);
+      if (!v) continue;
+      this.trail.push(rule.comment);
+      if (v.kind === 'accept' || v.kind === 'drop') return v.kind;
+      if (v.kind === 'return') return 'continue';
+      const sub = this.run(v.chain, depth + 1);
+      if (sub !== 'continue' || v.kind === 'goto') return sub;
+    }
+    return 'continue';
+  }
+}
+
+export function evaluatePacket(table: Table, pkt: Packet): PacketVerdict {
+  const interp = new Interpreter(table, pkt);
+  const bases = table.chains
+    .filter((c) => c.base?.hook === 'forward')
+    .sort((a, b) => a.base!.priority - b.base!.priority);
+  for (const base of bases) {
+    const out = interp.run(base.name);
+    const final = out === 'continue' ? base.base!.policy : out;
+    if (final === 'drop') return { verdict: 'drop', trail: interp.trail };
+  }
+  return { verdict: 'accept', trail: interp.trail };
+}

@@ -1,0 +1,130 @@
+// The node IR: what the compiler decides and the renderer writes, in nftables' own terms (table, chain, set,
+// map, rule, verdict). Plain readonly data tagged with `kind`, built by the small create… functions. Pure.
+import type { Protocol } from '../model/k8s.js';
+
+export type Family = 4 | 6;
+
+export type Verdict =
+  | { readonly kind: 'accept' }
+  | { readonly kind: 'drop' }
+  | { readonly kind: 'return' }
+  | { readonly kind: 'jump'; readonly chain: string }
+  | { readonly kind: 'goto'; readonly chain: string };
+
+export type CtState = 'established' | 'related' | 'invalid' | 'new';
+
+export interface PortRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+export type Match =
+  /** ct state { ... } */
+  | { readonly kind: 'ct-state'; readonly states: readonly CtState[] }
+  /** ip saddr @set / ip6 daddr @set (also restricts the packet to that family). */
+  | {
+      readonly kind: 'addr-in-set';
+      readonly field: 'saddr' | 'daddr';
+      readonly family: Family;
+      readonly set: string;
+    }
+  /** meta nfproto ipv4|ipv6 */
+  | { readonly kind: 'family'; readonly family: Family }
+  /** meta l4proto tcp */
+  | { readonly kind: 'l4proto'; readonly protocol: Protocol }
+  /** th dport { 80, 1000-2000 } (needs an l4proto match before it) */
+  | { readonly kind: 'dport'; readonly ports: readonly PortRange[] }
+  /** ip daddr . meta l4proto . th dport @set: named ports resolved per pod address. */
+  | { readonly kind: 'daddr-proto-port-in-set'; readonly family: Family; readonly set: string };
+
+export interface Rule {
+  readonly kind: 'rule';
+  readonly matches: readonly Match[];
+  readonly verdict?: Verdict;
+  /** Dispatch through a verdict map keyed by the packet's interface instead of a fixed verdict. */
+  readonly vmap?: { readonly key: 'iifname' | 'oifname'; readonly map: string };
+  readonly counter: boolean;
+  /** Origin of the rule, e.g. "np:shop/allow-web:ingress[0]". */
+  readonly comment: string;
+}
+
+export interface BaseHook {
+  readonly hook: 'forward';
+  readonly priority: number;
+  readonly policy: 'accept' | 'drop';
+}
+
+export interface Chain {
+  readonly kind: 'chain';
+  readonly name: string;
+  readonly base?: BaseHook;
+  readonly rules: readonly Rule[];
+  readonly comment?: string;
+}
+
+export type SetType =
+  | 'ipv4_addr'
+  | 'ipv6_addr'
+  | 'ipv4_addr . inet_proto . inet_service'
+  | 'ipv6_addr . inet_proto . inet_service';
+
+/** Set elements in canonical text: "10.0.0.1", "10.0.0.0/8" (interval sets), "10.0.0.1 . tcp . 80". */
+export interface NamedSet {
+  readonly kind: 'set';
+  readonly name: string;
+  readonly type: SetType;
+  readonly interval: boolean;
+  readonly elements: readonly string[];
+  readonly comment?: string;
+}
+
+export interface VerdictMap {
+  readonly kind: 'map';
+  readonly name: string;
+  readonly key: 'ifname';
+  /** Interface name → verdict (jump/goto an endpoint chain). */
+  readonly elements: readonly { readonly key: string; readonly verdict: Verdict }[];
+}
+
+export interface Table {
+  readonly kind: 'table';
+  readonly family: 'inet';
+  readonly name: string;
+  readonly sets: readonly NamedSet[];
+  readonly maps: readonly VerdictMap[];
+  readonly chains: readonly Chain[];
+}
+
+export const accept: Verdict = { kind: 'accept' };
+export const drop: Verdict = { kind: 'drop' };
+export const jump = (chain: string): Verdict => ({ kind: 'jump', chain });
+export const goto = (chain: string): Verdict => ({ kind: 'goto', chain });
+
+export function createRule(opts: {
+  matches?: readonly Match[];
+  verdict?: Verdict;
+  vmap?: Rule['vmap'];
+  comment: string;
+  counter?: boolean;
+}): Rule {
+  return {
+    kind: 'rule',
+    matches: opts.matches ?? [],
+    verdict: opts.verdict,
+    vmap: opts.vmap,
+    counter: opts.counter ?? true,
+    comment: opts.comment,
+  };
+}
+
+export function createChain(
+  name: string,
+  rules: readonly Rule[],
+  opts: { base?: BaseHook; comment?: string } = {},
+): Chain {
+  return { kind: 'chain', name, rules, base: opts.base, comment: opts.comment };
+}
+
+export function createSet(opts: Omit<NamedSet, 'kind'>): NamedSet {
+  return { kind: 'set', ...opts, elements: [...opts.elements].sort() };
+}

@@ -1,0 +1,51 @@
+// Names of the nftables objects the compiler emits: stable, short, derived from what they stand for. Pure.
+import { fnv1a64 } from '../util/hash.js';
+import type { Family } from './ir.js';
+
+export const TABLE_NAME = 'palisade';
+export type Direction = 'ingress' | 'egress';
+
+const SHORT: Record<Direction, string> = { ingress: 'in', egress: 'eg' };
+
+function id(text: string): string {
+  return fnv1a64(text).slice(0, 12);
+}
+
+/** Base chains, one per direction, both on the forward hook (egress first). */
+export function baseChainName(d: Direction): string {
+  return d;
+}
+
+/** The verdict map that dispatches packets of a direction to the endpoint's chain, keyed by interface. */
+export function endpointMapName(d: Direction): string {
+  return `endpoints_${SHORT[d]}`;
+}
+
+export function endpointChainName(podKey: string, d: Direction): string {
+  return `ep_${id(podKey)}_${SHORT[d]}`;
+}
+
+/** One chain per policy and direction, shared by every endpoint the policy selects. */
+export function policyChainName(policyKey: string, d: Direction): string {
+  return `np_${id(policyKey)}_${SHORT[d]}`;
+}
+
+export type SetRole = 'pods' | 'blocks' | 'named';
+const ROLE: Record<SetRole, string> = { pods: 'p', blocks: 'b', named: 'n' };
+
+/** A set of one rule of one policy: peer pod addresses, peer CIDRs, or named-port triples. */
+export function ruleSetName(
+  policyKey: string,
+  d: Direction,
+  rule: number,
+  role: SetRole,
+  family: Family,
+): string {
+  return `np_${id(policyKey)}_${SHORT[d]}${rule}_${ROLE[role]}${family}`;
+}
+
+/** The origin comment every rule carries, so a drop can be traced back (nft keeps at most 127 bytes). */
+export function originComment(text: string): string {
+  const clean = text.replace(/["\\\n]/g, '_');
+  return clean.length <= 127 ? clean : `${clean.slice(0, 124)}...`;
+}

@@ -1,0 +1,32 @@
+// Named policy sets over the demo cluster, shared by the golden and semantic tests.
+import type { NetworkPolicy } from '../../model/network-policy.js';
+import { makePolicy, rule, sel, tcp, udp } from './builders.js';
+
+export const SCENARIOS: Record<string, NetworkPolicy[]> = {
+  'no-policies': [],
+  'default-deny-shop': [makePolicy('shop', 'default-deny')],
+  mixed: [
+    makePolicy('shop', 'default-deny'),
+    makePolicy('shop', 'allow-web-from-billing', {
+      podSelector: sel({ app: 'web' }),
+      ingress: [rule([{ namespaceSelector: sel({ team: 'billing' }) }], [tcp(80)])],
+    }),
+    makePolicy('shop', 'db-from-shop', {
+      podSelector: sel({ app: 'db' }),
+      ingress: [rule([{ podSelector: sel() }], [tcp('pg')])],
+    }),
+    makePolicy('billing', 'egress', {
+      policyTypes: ['Egress'],
+      egress: [
+        rule([{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.244.0.0/16'] } }], [udp(53)]),
+        rule([{ namespaceSelector: sel({ team: 'shop' }) }], [tcp('http'), tcp(5000, 5010)]),
+      ],
+    }),
+    makePolicy('shop', 'broken', {
+      podSelector: sel({ app: 'cart' }),
+      problems: [
+        'spec.ingress[0].from[0].ipBlock.cidr: "10.0.0.0/33" has an invalid prefix length (must be 0-32)',
+      ],
+    }),
+  ],
+};
