@@ -1,0 +1,26 @@
+// Where cluster state comes from: Kubernetes informers or a watched directory of manifests. Both produce the
+// same snapshot; events only say "something changed" and the agent reads the snapshot (level-triggered).
+import type { NamespaceInfo, NodeInfo, PodInfo } from '../model/cluster.js';
+import type { NetworkPolicy } from '../model/network-policy.js';
+
+export interface DatastoreSnapshot {
+  /**
+   * An opaque, increasing marker of the state this snapshot reflects: the Kubernetes resourceVersion of the
+   * newest event seen, or the dir datastore's generation. Agents report the revision they have programmed.
+   */
+  readonly revision: string;
+  readonly namespaces: readonly NamespaceInfo[];
+  /** Pods as the API has them (no host interface: the node's CNI hand-off adds that). */
+  readonly pods: readonly PodInfo[];
+  readonly nodes: readonly NodeInfo[];
+  readonly policies: readonly NetworkPolicy[];
+  /** True once every source has delivered its initial list. */
+  readonly synced: boolean;
+}
+
+export interface Datastore {
+  /** Starts watching; onChange is called (possibly many times, possibly in bursts) after each change. */
+  start(onChange: () => void): Promise<void>;
+  snapshot(): DatastoreSnapshot;
+  stop(): Promise<void>;
+}
