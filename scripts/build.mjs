@@ -12,8 +12,12 @@ writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
 await Promise.all([
   build({
     ...common,
-    entryPoints: ['src/cli/main.ts'],
-    outfile: 'dist/palisade.mjs',
+    // Split, so that what only some commands need (the Kubernetes client) loads only when they run.
+    entryPoints: { palisade: 'src/cli/main.ts' },
+    outdir: 'dist',
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    splitting: true,
     format: 'esm',
     packages: 'external',
   }),

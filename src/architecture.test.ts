@@ -30,6 +30,7 @@ const PURE = [
   'cni/result.ts',
   'dataplane/pod-link-script.ts',
   'dataplane/nft-render.ts',
+  'dataplane/nft-diff.ts',
   'policy/',
   'util/hash.ts',
   'ipam/allocator.ts',

@@ -1,10 +1,12 @@
 // `palisade lab ...`: argument parsing and output only; the work is in src/lab.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type LabDeps, labApply, labDelete, labDown, labProbe, labStatus, labUp } from '../lab/lab.js';
+import { labDown, labProbe, labStatus, labUp } from '../lab/lab.js';
+import { labApply, labDelete } from '../lab/lab-apply.js';
+import type { LabDeps } from '../lab/lab-common.js';
 import { matrixToJson, renderMatrixTable } from '../lab/probe.js';
 import type { Protocol } from '../model/k8s.js';
-import { type ManifestObject, parseManifests } from '../model/manifests.js';
+import { type ManifestEntry, networkPolicyProblems, parseManifestEntries } from '../model/manifests.js';
 import { UsageError } from './usage.js';
 
 export const LAB_USAGE = `Usage: palisade lab <command> [options]
@@ -24,9 +26,15 @@ function defaultDir(): string {
   return process.env.PALISADE_LAB_DIR ?? '/tmp/palisade-lab';
 }
 
-function readManifests(files: readonly string[]): ManifestObject[] {
+function readManifests(files: readonly string[]): ManifestEntry[] {
   if (files.length === 0) throw new UsageError('-f FILE is required');
-  return files.flatMap((f) => parseManifests(readFileSync(f === '-' ? 0 : f, 'utf8'), f));
+  const entries = files.flatMap((f) => parseManifestEntries(readFileSync(f === '-' ? 0 : f, 'utf8'), f));
+  for (const p of networkPolicyProblems(entries.map((e) => e.object))) {
+    process.stderr.write(
+      `palisade: warning: policy ${p} (applied; it fails closed: isolates what it selects, allows nothing)\n`,
+    );
+  }
+  return entries;
 }
 
 function printStatus(dir: string, out: (s: string) => void): void {

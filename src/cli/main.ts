@@ -5,12 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { createRunner } from '../dataplane/runner.js';
 import { ValidationError } from '../model/k8s.js';
 import { createLineLogger, isLevel } from '../util/log.js';
+import { AGENT_USAGE, runAgentCommand } from './agent.js';
 import { LAB_USAGE, runLab } from './lab.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: palisade <command> [options]
 
 Commands:
+  agent      the node agent: NetworkPolicy in nftables (palisade agent --help)
   lab        a cluster of network namespaces on this machine (palisade lab --help)
   version    print the version
 
@@ -44,10 +46,17 @@ async function main(argv: readonly string[]): Promise<number> {
             runner: createRunner(),
             log: log.child({ component: 'lab' }),
             pluginBinary: join(root, 'dist', 'palisade-cni'),
+            cliEntry: join(root, 'dist', 'palisade.mjs'),
             podServer: join(root, 'dist', 'pod-server.cjs'),
           },
           out,
         );
+      case 'agent':
+        if (rest[0] === '--help' || rest[0] === '-h') {
+          out(`${AGENT_USAGE}\n`);
+          return 0;
+        }
+        return await runAgentCommand(rest);
       case 'version': {
         const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
         out(`palisade ${pkg.version}\n`);
@@ -64,7 +73,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`palisade: ${err.message}\n${command === 'lab' ? LAB_USAGE : USAGE}\n`);
+      const usage = command === 'lab' ? LAB_USAGE : command === 'agent' ? AGENT_USAGE : USAGE;
+      process.stderr.write(`palisade: ${err.message}\n${usage}\n`);
       return 2;
     }
     if (err instanceof ValidationError) {

@@ -1,8 +1,9 @@
 // ADD: reserve addresses, wire the veth pair, route; unwind everything if any step fails.
 
-import { createPodLink, ensureForwarding } from '../dataplane/pod-link.js';
+import { createPodLink, deleteHostLink, ensureForwarding } from '../dataplane/pod-link.js';
 import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from '../dataplane/pod-link-script.js';
 import { allocate, release } from '../ipam/ipam.js';
+import { AgentUnreachableError, askAgent } from './agent-client.js';
 import { assertNetnsExists, type CmdContext, ipamStore, ownerOf } from './context.js';
 import { CniCode, CniError, ipamToCniError } from './errors.js';
 import { podLinkSpecFor } from './pod-link-spec.js';
@@ -35,6 +36,34 @@ export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> 
     throw new CniError(CniCode.DataplaneFailed, `failed to wire ${env.ifname} in ${env.netns}`, message, {
       cause: err,
     });
+  }
+  if (conf.agentSocket) {
+    try {
+      await askAgent(
+        conf.agentSocket,
+        {
+          op: 'add',
+          containerID: env.containerID,
+          ifname: env.ifname,
+          interface: spec.hostIfname,
+          ips: spec.addresses,
+          namespace: env.args.K8S_POD_NAMESPACE,
+          name: env.args.K8S_POD_NAME,
+        },
+        conf.agentTimeoutMs,
+      );
+    } catch (err) {
+      // No pod runs without its policy: undo the wiring and let the runtime retry.
+      await deleteHostLink(deps.runner, spec.hostIfname).catch((e: unknown) =>
+        deps.log.error({ err: e }, 'unwind failed'),
+      );
+      await release(store, owner).catch((e: unknown) => deps.log.error({ err: e }, 'unwind failed'));
+      if (!(err instanceof AgentUnreachableError)) throw err;
+      throw new CniError(
+        CniCode.TryAgainLater,
+        `${err.message}; pod not wired until its policy can be programmed`,
+      );
+    }
   }
   deps.log.info(
     { pod: podName(env.args), addresses: spec.addresses, hostIfname: spec.hostIfname },

@@ -4,6 +4,7 @@
 import { deleteHostLink } from '../dataplane/pod-link.js';
 import { hostVethName } from '../dataplane/veth-name.js';
 import { release } from '../ipam/ipam.js';
+import { askAgent } from './agent-client.js';
 import { podName } from './cmd-add.js';
 import { type CmdContext, ipamStore, ownerOf } from './context.js';
 import { ipamToCniError } from './errors.js';
@@ -12,6 +13,14 @@ export async function cmdDel(ctx: CmdContext): Promise<void> {
   const { env, conf, deps } = ctx;
   const hostIfname = hostVethName(env.containerID, env.ifname);
   const removedLink = await deleteHostLink(deps.runner, hostIfname);
+  if (conf.agentSocket) {
+    // Best effort: the agent also forgets endpoints whose IPAM record is gone.
+    await askAgent(
+      conf.agentSocket,
+      { op: 'del', containerID: env.containerID, ifname: env.ifname },
+      conf.agentTimeoutMs,
+    ).catch((err: unknown) => deps.log.warn({ err }, 'agent not told of DEL'));
+  }
   const released = await release(ipamStore(conf), ownerOf(env)).catch((err: unknown) => {
     throw ipamToCniError(err, 'release addresses');
   });

@@ -18,6 +18,12 @@ export interface NetConf {
   readonly mode: Mode;
   readonly mtu: number;
   readonly ipam: IpamConfig;
+  /**
+   * The node agent's hand-off socket. When set, ADD returns only after the agent has programmed policy for the
+   * new pod, and fails with code 11 (try again later) when the agent cannot be reached.
+   */
+  readonly agentSocket?: string;
+  readonly agentTimeoutMs: number;
   /** The raw prevResult (CHECK, DEL and chained ADD), in the config's version format. */
   readonly prevResult?: Record<string, unknown>;
   /** GC only: the attachments the runtime still knows. */
@@ -115,6 +121,18 @@ export function parseNetConf(raw: Record<string, unknown>, verb: Verb): NetConf 
     );
   }
   const mtu = parseMtu(raw.mtu, problems);
+  if (
+    raw.agentSocket !== undefined &&
+    (typeof raw.agentSocket !== 'string' || !raw.agentSocket.startsWith('/'))
+  ) {
+    problems.push(`agentSocket: ${JSON.stringify(raw.agentSocket)} must be an absolute path`);
+  }
+  const timeout = raw.agentTimeoutMs ?? 10_000;
+  if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 300_000) {
+    problems.push(
+      `agentTimeoutMs: ${JSON.stringify(raw.agentTimeoutMs)} must be an integer from 1 to 300000`,
+    );
+  }
   const ipam = parseIpamConfig(raw.ipam ?? {}, 'ipam');
   if (!ipam.ok) problems.push(...ipam.errors);
   if (raw.prevResult !== undefined && !isObject(raw.prevResult)) {
@@ -131,6 +149,8 @@ export function parseNetConf(raw: Record<string, unknown>, verb: Verb): NetConf 
     mode: mode as Mode,
     mtu,
     ipam: ipam.config,
+    agentSocket: typeof raw.agentSocket === 'string' ? raw.agentSocket : undefined,
+    agentTimeoutMs: typeof timeout === 'number' ? timeout : 10_000,
     prevResult: isObject(raw.prevResult) ? raw.prevResult : undefined,
     validAttachments,
   };

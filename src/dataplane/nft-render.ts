@@ -3,7 +3,7 @@ import type { Chain, Match, NamedSet, Rule, Table, Verdict, VerdictMap } from '.
 
 const TAB = '\t';
 
-function quote(s: string): string {
+export function quote(s: string): string {
   return `"${s.replace(/["\\]/g, '_')}"`;
 }
 

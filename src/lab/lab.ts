@@ -3,29 +3,15 @@
 import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Runner } from '../dataplane/runner.js';
-import type { PodObject } from '../model/k8s.js';
 import { podKey } from '../model/k8s.js';
-import type { ManifestObject } from '../model/manifests.js';
+import { agentPaths, startNodeAgent, stopNodeAgent, waitForAgent } from './agents.js';
+import { writeObject, writeRevision } from './cluster-dir.js';
+import { inParallel, type LabDeps, LabError, requireState } from './lab-common.js';
 import { writeNodeFiles } from './node-files.js';
 import { nodeScript, planLab, switchScript } from './plan.js';
-import { addPod, deleteNetns, type PodDeps, removePod } from './pods.js';
+import { deleteNetns, removePod } from './pods.js';
 import { type Matrix, type ProbeOptions, probeMatrix } from './probe.js';
-import { type LabState, loadState, type PodState, saveState, statePath, withLabLock } from './state.js';
-
-export interface LabDeps extends PodDeps {
-  /** The built plugin executable (dist/palisade-cni), copied into every node's CNI bin dir. */
-  readonly pluginBinary: string;
-}
-
-export class LabError extends Error {
-  override readonly name = 'LabError';
-}
-
-function requireState(dir: string): LabState {
-  const state = loadState(dir);
-  if (!state) throw new LabError(`no lab in ${dir} (start one with \`palisade lab up --dir ${dir}\`)`);
-  return state;
-}
+import { type LabState, loadState, saveState, statePath, withLabLock } from './state.js';
 
 async function netnsWithPrefix(runner: Runner, prefix: string): Promise<string[]> {
   const { stdout } = await runner.run(['ip', 'netns', 'list']);
@@ -33,24 +19,6 @@ async function netnsWithPrefix(runner: Runner, prefix: string): Promise<string[]
     .split('\n')
     .map((l) => l.split(' ')[0] ?? '')
     .filter((n) => n.startsWith(`${prefix}-`));
-}
-
-/** Runs tasks with at most `limit` in flight; rejects with the first error after all have settled. */
-async function inParallel<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  const errors: unknown[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item).catch((e: unknown) => errors.push(e));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
 }
 
 export async function labUp(deps: LabDeps, opts: { dir: string; nodes: number }): Promise<LabState> {
@@ -71,6 +39,9 @@ export async function labUp(deps: LabDeps, opts: { dir: string; nodes: number })
       plan,
       namespaces: { default: { 'kubernetes.io/metadata.name': 'default' } },
       pods: [],
+      policies: [],
+      revision: 1,
+      agents: {},
     };
     try {
       for (const ns of [plan.switchNetns, ...plan.nodes.map((n) => n.netns)]) {
@@ -89,138 +60,27 @@ export async function labUp(deps: LabDeps, opts: { dir: string; nodes: number })
           netns: `/run/netns/${node.netns}`,
         });
         writeNodeFiles(dir, node, deps.pluginBinary);
+        writeObject(dir, {
+          apiVersion: 'v1',
+          kind: 'Node',
+          metadata: { name: node.name },
+          status: { addresses: [{ type: 'InternalIP', address: node.underlayIP }] },
+        });
       }
-      saveState(state);
+      writeObject(dir, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+      writeRevision(dir, state.revision);
+      const agents = Object.fromEntries(
+        plan.nodes.map((node) => [node.name, startNodeAgent({ labDir: dir, node, cliEntry: deps.cliEntry })]),
+      );
+      saveState({ ...state, agents });
+      await Promise.all(
+        plan.nodes.map((n) => waitForAgent(agentPaths(dir, n.name).statusSocket, state.revision, 20_000)),
+      );
+      return { ...state, agents };
     } catch (err) {
-      await teardown(deps, dir, plan.prefix, []);
+      await teardown(deps, dir, plan.prefix);
       throw err;
     }
-    deps.log.info({ dir, prefix: plan.prefix, nodes: plan.nodes.length }, 'lab up');
-    return state;
-  });
-}
-
-function schedule(state: LabState, pods: readonly PodState[], pod: PodObject): string {
-  if (pod.nodeName) {
-    if (!state.plan.nodes.some((n) => n.name === pod.nodeName)) {
-      throw new LabError(
-        `pod ${podKey(pod)}: spec.nodeName "${pod.nodeName}" is not a lab node (${state.plan.nodes.map((n) => n.name).join(', ')})`,
-      );
-    }
-    return pod.nodeName;
-  }
-  const load = (n: string) => pods.filter((p) => p.node === n).length;
-  return [...state.plan.nodes].sort((a, b) => load(a.name) - load(b.name))[0]!.name;
-}
-
-function samePlacement(p: PodState, pod: PodObject, node: string): boolean {
-  return p.node === node && JSON.stringify(p.ports) === JSON.stringify(pod.ports);
-}
-
-/** Kinds the lab cannot act on (yet): named, so nothing in a manifest is silently ignored. */
-function unsupportedProblems(objects: readonly ManifestObject[]): string[] {
-  return objects.flatMap((o) => {
-    if (o.kind === 'NetworkPolicy') {
-      return [`NetworkPolicy ${o.namespace}/${o.name}: the lab does not run policy agents yet (issue 3)`];
-    }
-    if (o.kind === 'Other') {
-      const where = o.namespace ? `${o.namespace}/` : '';
-      return [
-        `${o.objectKind} ${where}${o.name}: kind ${o.apiVersion}/${o.objectKind} is not supported by the lab yet`,
-      ];
-    }
-    return [];
-  });
-}
-
-/** Checks a whole manifest set against the lab before anything changes. */
-function validateApply(state: LabState, objects: readonly ManifestObject[]): void {
-  const problems: string[] = [];
-  const namespaces = new Set([
-    ...Object.keys(state.namespaces),
-    ...objects.filter((o) => o.kind === 'Namespace').map((o) => o.name),
-  ]);
-  problems.push(...unsupportedProblems(objects));
-  for (const o of objects) {
-    if (o.kind === 'Pod' && !namespaces.has(o.namespace))
-      problems.push(`pod ${podKey(o)}: namespace "${o.namespace}" does not exist (declare a Namespace)`);
-  }
-  if (problems.length > 0) throw new LabError(problems.join('; '));
-}
-
-export async function labApply(
-  deps: LabDeps,
-  dirIn: string,
-  objects: readonly ManifestObject[],
-): Promise<LabState> {
-  const dir = resolve(dirIn);
-  return withLabLock(dir, async () => {
-    let state = requireState(dir);
-    validateApply(state, objects);
-    const namespaces = { ...state.namespaces };
-    for (const o of objects) {
-      if (o.kind === 'Namespace') namespaces[o.name] = { ...o.labels, 'kubernetes.io/metadata.name': o.name };
-    }
-    state = { ...state, namespaces };
-    const pods = new Map(state.pods.map((p) => [podKey(p), p]));
-    const toCreate: { pod: PodObject; node: string }[] = [];
-    const toRecreate: PodState[] = [];
-    for (const o of objects) {
-      if (o.kind !== 'Pod') continue;
-      const existing = pods.get(podKey(o));
-      const node = existing && !o.nodeName ? existing.node : schedule(state, [...pods.values()], o);
-      if (existing && samePlacement(existing, o, node)) {
-        pods.set(podKey(o), { ...existing, labels: o.labels });
-        continue;
-      }
-      if (existing) toRecreate.push(existing);
-      toCreate.push({ pod: o, node });
-      pods.set(podKey(o), { namespace: o.namespace, name: o.name, node } as PodState); // placeholder for scheduling
-    }
-    await inParallel(toRecreate, 8, (p) => removePod(deps, state, p));
-    const created: PodState[] = [];
-    try {
-      await inParallel(toCreate, 8, async ({ pod, node }) => {
-        created.push(await addPod(deps, state, pod, node));
-      });
-    } finally {
-      for (const c of created) pods.set(podKey(c), c);
-      for (const { pod } of toCreate)
-        if (!created.some((c) => podKey(c) === podKey(pod))) pods.delete(podKey(pod));
-      state = { ...state, pods: [...pods.values()].sort((a, b) => podKey(a).localeCompare(podKey(b))) };
-      saveState(state);
-    }
-    return state;
-  });
-}
-
-export async function labDelete(
-  deps: LabDeps,
-  dirIn: string,
-  objects: readonly ManifestObject[],
-): Promise<LabState> {
-  const dir = resolve(dirIn);
-  return withLabLock(dir, async () => {
-    let state = requireState(dir);
-    const unsupported = unsupportedProblems(objects);
-    if (unsupported.length > 0) throw new LabError(unsupported.join('; '));
-    const goneNamespaces = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.name));
-    const gonePods = new Set(objects.filter((o) => o.kind === 'Pod').map((o) => podKey(o as PodObject)));
-    const victims = state.pods.filter((p) => gonePods.has(podKey(p)) || goneNamespaces.has(p.namespace));
-    const removed = new Set<string>();
-    try {
-      await inParallel(victims, 8, async (p) => {
-        await removePod(deps, state, p);
-        removed.add(podKey(p));
-      });
-    } finally {
-      const namespaces = Object.fromEntries(
-        Object.entries(state.namespaces).filter(([n]) => !goneNamespaces.has(n) || n === 'default'),
-      );
-      state = { ...state, namespaces, pods: state.pods.filter((p) => !removed.has(podKey(p))) };
-      saveState(state);
-    }
-    return state;
   });
 }
 
@@ -254,23 +114,20 @@ export async function labProbe(dirIn: string, opts: ProbeOptions): Promise<Matri
   return (await probeMatrix(pods, opts)).matrix;
 }
 
-async function teardown(
-  deps: LabDeps,
-  dir: string,
-  prefix: string,
-  pods: readonly PodState[],
-): Promise<string[]> {
+async function teardown(deps: LabDeps, dir: string, prefix: string): Promise<string[]> {
   const problems: string[] = [];
   const state = loadState(dir);
   if (state) {
-    await inParallel(pods, 8, (p) => removePod(deps, state, p)).catch((e: unknown) =>
+    await inParallel(state.pods, 8, (p) => removePod(deps, state, p)).catch((e: unknown) =>
       problems.push(String(e)),
     );
+    for (const pid of Object.values(state.agents ?? {})) await stopNodeAgent(dir, pid);
   }
   for (const ns of await netnsWithPrefix(deps.runner, prefix)) {
     await deleteNetns(deps.runner, ns).catch((e: unknown) => problems.push(String(e)));
   }
-  for (const sub of ['nodes', 'pods', 'lab.json']) rmSync(join(dir, sub), { recursive: true, force: true });
+  for (const sub of ['nodes', 'pods', 'cluster', 'lab.json'])
+    rmSync(join(dir, sub), { recursive: true, force: true });
   return problems;
 }
 
@@ -280,7 +137,7 @@ export async function labDown(deps: LabDeps, dirIn: string): Promise<void> {
   await withLabLock(dir, async () => {
     const state = loadState(dir);
     const prefix = state?.plan.prefix ?? planLab(dir, 1).prefix;
-    const problems = await teardown(deps, dir, prefix, state?.pods ?? []);
+    const problems = await teardown(deps, dir, prefix);
     if (problems.length > 0) deps.log.warn({ problems }, 'lab down: some resources needed a second attempt');
     deps.log.info({ dir }, 'lab down');
   });

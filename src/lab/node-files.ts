@@ -1,7 +1,7 @@
 // Each lab node looks like a real node to the plugin: its CNI config in <dir>/nodes/<node>/etc/cni/net.d/ and
 // its plugin binaries in <dir>/nodes/<node>/opt/cni/bin/, so anything can invoke the plugin as a runtime would.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { NodePlan } from './plan.js';
 
 export const NETWORK_NAME = 'palisade';
@@ -14,11 +14,18 @@ export function nodePaths(dir: string, node: string) {
     binDir: join(root, 'opt/cni/bin'),
     ipamDir: join(root, 'var/lib/cni/palisade'),
     resultsDir: join(root, 'var/lib/cni/results'),
+    /** The node agent's CNI hand-off socket and its status/metrics socket, and its log. */
+    cniSocket: join(root, 'run', 'cni.sock'),
+    statusSocket: join(root, 'run', 'agent.sock'),
+    agentLog: join(root, 'agent.log'),
   };
 }
 
 /** The conflist the lab installs on a node (what `palisade install-cni` writes in main mode). */
-export function nodeConflist(node: NodePlan, ipamDir: string): Record<string, unknown> {
+export function nodeConflist(
+  node: NodePlan,
+  paths: { ipamDir: string; cniSocket: string },
+): Record<string, unknown> {
   return {
     cniVersion: '1.1.0',
     name: NETWORK_NAME,
@@ -27,7 +34,8 @@ export function nodeConflist(node: NodePlan, ipamDir: string): Record<string, un
         type: 'palisade-cni',
         mode: 'routed',
         mtu: 1500,
-        ipam: { type: 'palisade', subnet: node.podCIDR, dataDir: ipamDir },
+        ipam: { type: 'palisade', subnet: node.podCIDR, dataDir: paths.ipamDir },
+        agentSocket: paths.cniSocket,
       },
     ],
   };
@@ -35,10 +43,11 @@ export function nodeConflist(node: NodePlan, ipamDir: string): Record<string, un
 
 export function writeNodeFiles(dir: string, node: NodePlan, pluginBinary: string): void {
   const p = nodePaths(dir, node.name);
-  for (const d of [p.confDir, p.binDir, p.ipamDir, p.resultsDir]) mkdirSync(d, { recursive: true });
+  for (const d of [p.confDir, p.binDir, p.ipamDir, p.resultsDir, dirname(p.cniSocket)])
+    mkdirSync(d, { recursive: true });
   writeFileSync(
     join(p.confDir, '10-palisade.conflist'),
-    `${JSON.stringify(nodeConflist(node, p.ipamDir), null, 2)}\n`,
+    `${JSON.stringify(nodeConflist(node, p), null, 2)}\n`,
   );
   copyFileSync(pluginBinary, join(p.binDir, 'palisade-cni'));
 }

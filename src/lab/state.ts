@@ -33,6 +33,12 @@ export interface LabState {
   readonly plan: LabPlan;
   readonly namespaces: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly pods: readonly PodState[];
+  /** NetworkPolicies applied, as namespace/name (so deleting a namespace deletes its policies). */
+  readonly policies: readonly string[];
+  /** The cluster directory's revision; every agent reports the one it has programmed. */
+  readonly revision: number;
+  /** Node name → PID of its agent. */
+  readonly agents: Readonly<Record<string, number>>;
 }
 
 export function statePath(dir: string): string {

@@ -23,9 +23,18 @@ export interface PodObject {
   readonly labels: Readonly<Record<string, string>>;
   readonly nodeName?: string;
   readonly ports: readonly ContainerPort[];
+  /** status.podIPs (or status.podIP): set by the kubelet (in the lab: by the lab) once the pod is wired. */
+  readonly ips: readonly string[];
 }
 
-export type KubeObject = NamespaceObject | PodObject;
+export interface NodeObject {
+  readonly kind: 'Node';
+  readonly name: string;
+  /** status.addresses of type InternalIP and ExternalIP. */
+  readonly ips: readonly string[];
+}
+
+export type KubeObject = NamespaceObject | PodObject | NodeObject;
 
 /** A decoded document that is not one of ours (e.g. NetworkPolicy before the agent exists), kept as is. */
 export interface OtherObject {
@@ -219,6 +228,45 @@ function parsePodSpec(spec: unknown, problems: string[]): { nodeName?: string; p
   return { nodeName: typeof nodeName === 'string' ? nodeName : undefined, ports };
 }
 
+const IP_RE = /^[0-9a-fA-F.:]+$/;
+
+function ipProblem(v: unknown, path: string): string | undefined {
+  return typeof v === 'string' && IP_RE.test(v) && (v.includes('.') || v.includes(':'))
+    ? undefined
+    : `${path}: ${JSON.stringify(v)} is not an IP address`;
+}
+
+/** status.podIPs[].ip, else status.podIP; absent status = no addresses yet. */
+function parseAddresses(status: unknown, problems: string[]): string[] {
+  if (!isObject(status)) return [];
+  if (Array.isArray(status.podIPs)) {
+    const out: string[] = [];
+    status.podIPs.forEach((entry, i) => {
+      const ip = isObject(entry) ? entry.ip : undefined;
+      const p = ipProblem(ip, `status.podIPs[${i}].ip`);
+      if (p) problems.push(p);
+      else out.push(ip as string);
+    });
+    return out;
+  }
+  if (status.podIP === undefined) return [];
+  const p = ipProblem(status.podIP, 'status.podIP');
+  if (p) problems.push(p);
+  return p ? [] : [status.podIP as string];
+}
+
+function parseNodeAddresses(status: unknown, problems: string[]): string[] {
+  if (!isObject(status) || !Array.isArray(status.addresses)) return [];
+  const out: string[] = [];
+  status.addresses.forEach((a, i) => {
+    if (!isObject(a) || (a.type !== 'InternalIP' && a.type !== 'ExternalIP')) return;
+    const p = ipProblem(a.address, `status.addresses[${i}].address`);
+    if (p) problems.push(p);
+    else out.push(a.address as string);
+  });
+  return out;
+}
+
 /** Validates one decoded manifest document. Throws ValidationError listing every problem. */
 export function parseKubeObject(doc: unknown): KubeObject | OtherObject {
   if (!isObject(doc)) throw new ValidationError([`document must be an object, got ${JSON.stringify(doc)}`]);
@@ -237,8 +285,16 @@ export function parseKubeObject(doc: unknown): KubeObject | OtherObject {
   if (kind === 'Pod') {
     const meta = parseMeta(doc, problems, true);
     const spec = parsePodSpec(doc.spec, problems);
+    const ips = parseAddresses(doc.status, problems);
     if (problems.length) throw new ValidationError(problems);
-    return { kind, namespace: meta.namespace, name: meta.name, labels: meta.labels, ...spec };
+    return { kind, namespace: meta.namespace, name: meta.name, labels: meta.labels, ...spec, ips };
+  }
+  if (kind === 'Node') {
+    if (apiVersion !== 'v1') problems.push(`apiVersion: ${JSON.stringify(apiVersion)} must be "v1" for Node`);
+    const meta = parseMeta(doc, problems, false);
+    const ips = parseNodeAddresses(doc.status, problems);
+    if (problems.length) throw new ValidationError(problems);
+    return { kind, name: meta.name, ips };
   }
   if (typeof kind !== 'string' || typeof apiVersion !== 'string') {
     throw new ValidationError([

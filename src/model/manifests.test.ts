@@ -41,8 +41,31 @@ spec:
           { name: 'http', containerPort: 80, protocol: 'TCP' },
           { name: undefined, containerPort: 53, protocol: 'UDP' },
         ],
+        ips: [],
       },
     ]);
+  });
+  it('reads pod and node addresses from status', () => {
+    const [pod, node] = parseManifests(`
+apiVersion: v1
+kind: Pod
+metadata: { name: web, namespace: shop }
+spec: { containers: [{ name: c }] }
+status: { podIP: 10.244.1.5, podIPs: [{ ip: 10.244.1.5 }, { ip: "fd00::5" }] }
+---
+apiVersion: v1
+kind: Node
+metadata: { name: node-1 }
+status: { addresses: [{ type: Hostname, address: node-1 }, { type: InternalIP, address: 198.18.0.11 }] }
+`);
+    assert.deepEqual(pod?.kind === 'Pod' && pod.ips, ['10.244.1.5', 'fd00::5']);
+    assert.deepEqual(node, { kind: 'Node', name: 'node-1', ips: ['198.18.0.11'] });
+    assert.match(
+      problems(
+        'apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{}]}\nstatus: {podIP: nope}\n',
+      ).join('\n'),
+      /status.podIP: "nope" is not an IP address/,
+    );
   });
   it('flattens a List and skips empty documents', () => {
     const objs = parseManifests(

@@ -16,12 +16,23 @@ function describe(doc: unknown, index: number): string {
   return `document ${index + 1} (${kind} ${ns}${name})`;
 }
 
+export interface ManifestEntry {
+  readonly object: ManifestObject;
+  /** The decoded document as written (e.g. to hand a NetworkPolicy on exactly as given, problems and all). */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
 /**
  * Parses manifest text. `source` names the file in messages. Throws ValidationError with every problem of
  * the Namespaces, Pods and other documents; a NetworkPolicy with problems is returned, not thrown (the agent
  * fails closed on it): list those with networkPolicyProblems.
  */
 export function parseManifests(text: string, source = 'manifest'): ManifestObject[] {
+  return parseManifestEntries(text, source).map((e) => e.object);
+}
+
+/** parseManifests, keeping each object's decoded document beside it. */
+export function parseManifestEntries(text: string, source = 'manifest'): ManifestEntry[] {
   const docs = parseAllDocuments(text);
   const problems: string[] = [];
   const decoded: unknown[] = [];
@@ -39,14 +50,15 @@ export function parseManifests(text: string, source = 'manifest'): ManifestObjec
       decoded.push(value);
     }
   }
-  const out: ManifestObject[] = [];
+  const out: ManifestEntry[] = [];
   decoded.forEach((doc, i) => {
+    const raw = doc as Record<string, unknown>;
     if (isNetworkPolicyDoc(doc)) {
-      out.push(parseNetworkPolicy(doc));
+      out.push({ object: parseNetworkPolicy(doc), raw });
       return;
     }
     try {
-      out.push(parseKubeObject(doc));
+      out.push({ object: parseKubeObject(doc), raw });
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       for (const p of err.problems) problems.push(`${source}: ${describe(doc, i)}: ${p}`);

@@ -1,0 +1,133 @@
+// The node agent's composition root: datastore → reconciler (compile, apply) → kernel; the CNI hand-off
+// socket; health, metrics and status over HTTP; periodic drift repair. Everything is wired here by hand.
+import type { Server } from 'node:net';
+import { createNftApplier } from '../dataplane/nft-apply.js';
+import type { Runner } from '../dataplane/runner.js';
+import type { Datastore } from '../datastore/types.js';
+import type { Logger } from '../util/log.js';
+import { serveHandoff } from './cni-socket.js';
+import { EndpointRegistry } from './endpoints.js';
+import { serveHttp } from './http.js';
+import { endpointsFromIpam } from './ipam-endpoints.js';
+import { createAgentMetrics } from './metrics.js';
+import { Reconciler, type SyncStats } from './reconciler.js';
+
+export interface AgentOptions {
+  readonly node: string;
+  readonly datastore: Datastore;
+  /** The node's IPAM store (palisade-cni's ipam.dataDir) and network name: endpoints after a restart. */
+  readonly ipamDir: string;
+  readonly network: string;
+  readonly cniSocket: string;
+  /** host:port or unix:/path */
+  readonly listen: string;
+  readonly resyncMs: number;
+}
+
+export interface RunningAgent {
+  readonly reconciler: Reconciler;
+  stop(): Promise<void>;
+}
+
+/** How long a CNI hand-off waits for the datastore to know its pod (the API can lag the kubelet). */
+const POD_WAIT_MS = 10_000;
+
+/**
+ * Policy is decided by the pod's labels, so programming an endpoint the datastore does not know yet would
+ * leave it unprotected: wait for the pod to appear, or fail (the plugin then answers "try again later").
+ */
+async function waitForPod(datastore: Datastore, key: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const known = () => datastore.snapshot().pods.some((p) => `${p.namespace}/${p.name}` === key);
+  while (!known()) {
+    if (Date.now() > deadline)
+      throw new Error(`pod ${key} is not known to the datastore after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function closeServer(s: Server): Promise<void> {
+  return new Promise((resolve) => s.close(() => resolve()));
+}
+
+export async function startAgent(
+  opts: AgentOptions,
+  deps: { runner: Runner; log: Logger },
+): Promise<RunningAgent> {
+  const log = deps.log.child({ component: 'agent', node: opts.node });
+  const metrics = createAgentMetrics(opts.node);
+  const registry = new EndpointRegistry();
+  let last: SyncStats | undefined;
+  const reconciler = new Reconciler({
+    node: opts.node,
+    snapshot: () => opts.datastore.snapshot(),
+    endpoints: async () =>
+      registry.merged(await endpointsFromIpam({ dataDir: opts.ipamDir, network: opts.network })),
+    // No read-back after each update: on big tables it costs as much as a replace. Drift (a table flushed by
+    // hand) is found and repaired by the periodic resync instead.
+    applier: createNftApplier({ runner: deps.runner, log, verify: false }),
+    log,
+    onSynced: (s) => {
+      last = s;
+      metrics.synced(s);
+      log.debug({ revision: s.revision, mode: s.mode, ms: s.durationMs, rules: s.rules }, 'synced');
+    },
+    onError: () => metrics.syncFailed(),
+  });
+  await opts.datastore.start(() => void reconciler.kick().catch(() => undefined));
+  const handoff = await serveHandoff(
+    opts.cniSocket,
+    {
+      add: async (e) => {
+        if (e.namespace && e.name) await waitForPod(opts.datastore, `${e.namespace}/${e.name}`, POD_WAIT_MS);
+        registry.register(e);
+        await reconciler.kick();
+        log.info(
+          { pod: `${e.namespace}/${e.name}`, interface: e.interface, ips: e.ips },
+          'endpoint programmed',
+        );
+        return reconciler.revision;
+      },
+      del: async (containerID, ifname) => {
+        if (registry.unregister(containerID, ifname)) await reconciler.kick();
+      },
+      status: () => ({ ready: reconciler.ready, revision: reconciler.revision }),
+    },
+    log,
+  );
+  const http = await serveHttp(
+    opts.listen,
+    {
+      ready: () => reconciler.ready,
+      status: () => ({
+        node: opts.node,
+        ready: reconciler.ready,
+        revision: reconciler.revision,
+        lastSync: last ?? null,
+      }),
+      metrics: async () => ({
+        contentType: metrics.registry.contentType,
+        body: await metrics.registry.metrics(),
+      }),
+    },
+    log,
+  );
+  const resync = setInterval(() => {
+    reconciler
+      .resync()
+      .then((repaired) => {
+        if (repaired) metrics.driftRepaired();
+      })
+      .catch((err: unknown) => log.error({ err }, 'resync failed'));
+  }, opts.resyncMs);
+  log.info({ datastore: opts.listen, cniSocket: opts.cniSocket }, 'agent started');
+  return {
+    reconciler,
+    async stop() {
+      clearInterval(resync);
+      reconciler.stop();
+      await opts.datastore.stop();
+      await Promise.all([closeServer(handoff), closeServer(http)]);
+    },
+  };
+}

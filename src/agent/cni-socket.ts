@@ -1,0 +1,88 @@
+// The agent's local socket for the CNI plugin. The plugin's ADD registers the new endpoint and waits until the
+// agent has programmed policy that includes it, so no pod runs unprotected; DEL unregisters it.
+// Protocol: one JSON request line, one JSON answer line. Socket mode 0600 (root only).
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../util/log.js';
+import type { LocalEndpoint } from './endpoints.js';
+
+export type HandoffRequest =
+  | ({ readonly op: 'add' } & LocalEndpoint)
+  | { readonly op: 'del'; readonly containerID: string; readonly ifname: string }
+  | { readonly op: 'status' };
+
+export interface HandoffHandlers {
+  /** Resolves once policy including the endpoint is in the kernel; returns the programmed revision. */
+  add(e: LocalEndpoint): Promise<string>;
+  del(containerID: string, ifname: string): Promise<void>;
+  status(): { ready: boolean; revision: string };
+}
+
+function isString(v: unknown): v is string {
+  return typeof v === 'string' && v.length > 0;
+}
+
+/** Validates a request line; returns a message naming the bad field otherwise. */
+export function parseHandoff(line: string): HandoffRequest | string {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(line) as Record<string, unknown>;
+  } catch (err) {
+    return `request is not JSON: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (raw.op === 'status') return { op: 'status' };
+  if (!isString(raw.containerID) || !isString(raw.ifname)) return 'containerID and ifname: required strings';
+  if (raw.op === 'del') return { op: 'del', containerID: raw.containerID, ifname: raw.ifname };
+  if (raw.op !== 'add') return `op: ${JSON.stringify(raw.op)} must be add, del or status`;
+  if (!isString(raw.interface)) return 'interface: required string';
+  if (!Array.isArray(raw.ips) || !raw.ips.every(isString)) return 'ips: required list of addresses';
+  return {
+    op: 'add',
+    containerID: raw.containerID,
+    ifname: raw.ifname,
+    interface: raw.interface,
+    ips: raw.ips as string[],
+    namespace: isString(raw.namespace) ? raw.namespace : undefined,
+    name: isString(raw.name) ? raw.name : undefined,
+  };
+}
+
+async function answer(req: HandoffRequest, h: HandoffHandlers): Promise<Record<string, unknown>> {
+  switch (req.op) {
+    case 'add':
+      return { ok: true, revision: await h.add(req) };
+    case 'del':
+      await h.del(req.containerID, req.ifname);
+      return { ok: true };
+    case 'status':
+      return { ok: true, ...h.status() };
+  }
+}
+
+export function serveHandoff(path: string, h: HandoffHandlers, log: Logger): Promise<Server> {
+  rmSync(path, { force: true }); // a socket file left by a previous agent
+  const server = createServer((sock: Socket) => {
+    let buf = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const line = buf.slice(0, nl);
+      buf = '';
+      const req = parseHandoff(line);
+      const reply = typeof req === 'string' ? Promise.resolve({ ok: false, error: req }) : answer(req, h);
+      reply
+        .catch((err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }))
+        .then((doc) => sock.end(`${JSON.stringify(doc)}\n`));
+    });
+    sock.on('error', (err) => log.warn({ err }, 'cni socket connection failed'));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,67 @@
+// The agent's Prometheus metrics, on a registry of its own (no global default registry).
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SyncStats } from './reconciler.js';
+
+export interface AgentMetrics {
+  readonly registry: Registry;
+  synced(stats: SyncStats): void;
+  syncFailed(): void;
+  driftRepaired(): void;
+}
+
+export function createAgentMetrics(node: string): AgentMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ node });
+  const duration = new Histogram({
+    name: 'palisade_sync_duration_seconds',
+    help: 'Time from reading the datastore snapshot to the nftables transaction committed',
+    labelNames: ['mode'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'palisade_sync_errors_total',
+    help: 'Syncs that failed and were retried',
+    registers: [registry],
+  });
+  const drift = new Counter({
+    name: 'palisade_drift_repairs_total',
+    help: 'Times the table was found changed and replaced',
+    registers: [registry],
+  });
+  const rules = new Gauge({
+    name: 'palisade_rules',
+    help: 'Rules in the programmed table',
+    registers: [registry],
+  });
+  const sets = new Gauge({
+    name: 'palisade_sets',
+    help: 'Named sets in the programmed table',
+    registers: [registry],
+  });
+  const rejected = new Gauge({
+    name: 'palisade_policy_rejected',
+    help: 'Policies the compiler could not accept (1 per policy); they fail closed',
+    labelNames: ['policy'],
+    registers: [registry],
+  });
+  const revision = new Gauge({
+    name: 'palisade_programmed_revision',
+    help: 'Datastore revision last programmed (when numeric)',
+    registers: [registry],
+  });
+  return {
+    registry,
+    synced(s) {
+      duration.observe({ mode: s.mode }, s.durationMs / 1000);
+      rules.set(s.rules);
+      sets.set(s.sets);
+      rejected.reset();
+      for (const d of s.diagnostics) rejected.set({ policy: d.policy }, 1);
+      const n = Number(s.revision);
+      if (Number.isFinite(n)) revision.set(n);
+    },
+    syncFailed: () => errors.inc(),
+    driftRepaired: () => drift.inc(),
+  };
+}

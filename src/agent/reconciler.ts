@@ -1,0 +1,139 @@
+// The agent's reconcile loop: level-triggered and coalesced. Any number of kicks while a sync runs lead to one
+// more sync; each sync reads the latest snapshot, compiles the node's table and applies the difference in one
+// transaction. A periodic resync checks the kernel still holds the table and replaces it when it drifted.
+import type { DatastoreSnapshot } from '../datastore/types.js';
+import { compileNode, type Diagnostic } from '../policy/compile.js';
+import type { Table } from '../policy/ir.js';
+import type { Logger } from '../util/log.js';
+import { type LocalEndpoint, mergeEndpoints } from './endpoints.js';
+
+/** What the reconciler needs of the nftables applier (src/dataplane/nft-apply.ts). */
+export interface TableApplier {
+  replace(table: Table): Promise<void>;
+  update(prev: Table, next: Table): Promise<{ mode: 'noop' | 'incremental' | 'replace'; error?: string }>;
+  matches(expected: Table): Promise<boolean>;
+}
+
+export interface SyncStats {
+  readonly revision: string;
+  readonly durationMs: number;
+  readonly mode: 'noop' | 'incremental' | 'replace';
+  readonly rules: number;
+  readonly sets: number;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export interface ReconcilerDeps {
+  readonly node: string;
+  readonly snapshot: () => DatastoreSnapshot;
+  readonly endpoints: () => Promise<readonly LocalEndpoint[]>;
+  readonly applier: TableApplier;
+  readonly log: Logger;
+  readonly onSynced?: (stats: SyncStats) => void;
+  readonly onError?: (err: unknown) => void;
+  readonly now?: () => number;
+  readonly retryMs?: number;
+}
+
+export class Reconciler {
+  private programmed: Table | undefined;
+  private programmedRevision = '';
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private retry: NodeJS.Timeout | undefined;
+  private readonly waiters: { after: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private generation = 0;
+  private stopped = false;
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  get revision(): string {
+    return this.programmedRevision;
+  }
+
+  get ready(): boolean {
+    return this.programmed !== undefined;
+  }
+
+  /** Something changed: sync soon (coalesced with other kicks). Resolves once a sync that began after the kick finished. */
+  kick(): Promise<void> {
+    this.generation += 1;
+    const after = this.generation;
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ after, resolve, reject }));
+    this.dirty = true;
+    if (!this.running) this.running = this.loop();
+    return done;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      const gen = this.generation;
+      try {
+        // Until the datastore has its first full list, programming would open enforced pods: wait for it.
+        if (await this.syncOnce()) this.settle(gen);
+      } catch (err) {
+        this.deps.log.error({ err }, 'sync failed; retrying');
+        this.deps.onError?.(err);
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => void this.kick(), this.deps.retryMs ?? 1000);
+      }
+    }
+    this.running = undefined;
+  }
+
+  private settle(gen: number): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (w.after <= gen) {
+        w.resolve();
+        this.waiters.splice(i, 1);
+      }
+    }
+  }
+
+  private async syncOnce(): Promise<boolean> {
+    const now = this.deps.now ?? Date.now;
+    const t0 = now();
+    const snap = this.deps.snapshot();
+    if (!snap.synced) return false;
+    const state = mergeEndpoints(snap, this.deps.node, await this.deps.endpoints());
+    const { table, diagnostics } = compileNode(state, this.deps.node);
+    let mode: SyncStats['mode'] = 'replace';
+    if (this.programmed) {
+      const out = await this.deps.applier.update(this.programmed, table);
+      mode = out.mode;
+      if (out.error) this.deps.log.warn({ error: out.error }, 'incremental update failed; table replaced');
+    } else {
+      await this.deps.applier.replace(table);
+    }
+    this.programmed = table;
+    this.programmedRevision = snap.revision;
+    for (const d of diagnostics)
+      this.deps.log.error({ policy: d.policy, problems: d.problems }, 'policy rejected; it fails closed');
+    this.deps.onSynced?.({
+      revision: snap.revision,
+      durationMs: now() - t0,
+      mode,
+      rules: table.chains.reduce((n, c) => n + c.rules.length, 0),
+      sets: table.sets.length,
+      diagnostics,
+    });
+    return true;
+  }
+
+  /** Drift repair: if the kernel no longer holds what was programmed, put it back in one transaction. */
+  async resync(): Promise<boolean> {
+    const table = this.programmed;
+    if (!table || (await this.deps.applier.matches(table))) return false;
+    this.deps.log.warn({}, 'table drifted from what was programmed; replacing it');
+    await this.deps.applier.replace(table);
+    return true;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    for (const w of this.waiters.splice(0)) w.reject(new Error('agent stopping'));
+  }
+}

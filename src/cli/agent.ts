@@ -1,0 +1,73 @@
+// `palisade agent`: argument parsing and process lifetime only; the agent itself is src/agent.
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { startAgent } from '../agent/agent.js';
+import { createRunner } from '../dataplane/runner.js';
+import { createDirDatastore } from '../datastore/dir.js';
+import type { Datastore } from '../datastore/types.js';
+import type { Logger } from '../util/log.js';
+import { UsageError } from './usage.js';
+
+export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubernetes|dir:PATH [options]
+
+  --node NAME               this node's name (spec.nodeName of its pods)
+  --datastore SOURCE        kubernetes (kubeconfig from KUBECONFIG, or in-cluster) or dir:PATH (watched manifests)
+  --ipam-dir DIR            palisade-cni's ipam.dataDir on this node (default /var/lib/cni/palisade)
+  --network NAME            the CNI network name (default palisade)
+  --cni-socket PATH         socket for the CNI plugin's hand-off (default /run/palisade/cni.sock)
+  --listen ADDR             health, metrics, status: HOST:PORT or unix:PATH (default 127.0.0.1:9099)
+  --resync-interval MS      how often the kernel's table is checked and repaired (default 30000)
+  --log-level LEVEL         debug, info, warn, error (default info)`;
+
+async function makeDatastore(source: string, log: Logger): Promise<Datastore> {
+  if (source.startsWith('dir:')) return createDirDatastore({ dir: source.slice(4), log });
+  if (source === 'kubernetes') {
+    const { createKubeDatastore } = await import('../datastore/kube.js');
+    return createKubeDatastore({ log });
+  }
+  throw new UsageError(`--datastore: "${source}" must be kubernetes or dir:PATH`);
+}
+
+export async function runAgentCommand(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      node: { type: 'string' },
+      datastore: { type: 'string' },
+      'ipam-dir': { type: 'string', default: '/var/lib/cni/palisade' },
+      network: { type: 'string', default: 'palisade' },
+      'cni-socket': { type: 'string', default: '/run/palisade/cni.sock' },
+      listen: { type: 'string', default: '127.0.0.1:9099' },
+      'resync-interval': { type: 'string', default: '30000' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+    strict: true,
+  });
+  if (!values.node) throw new UsageError('--node is required');
+  if (!values.datastore) throw new UsageError('--datastore is required');
+  const resyncMs = Number(values['resync-interval']);
+  if (!Number.isInteger(resyncMs) || resyncMs < 100) {
+    throw new UsageError(
+      `--resync-interval: "${values['resync-interval']}" must be a whole number of ms >= 100`,
+    );
+  }
+  const log: Logger = pino({ level: values['log-level'], base: { pid: process.pid } }, pino.destination(2));
+  const agent = await startAgent(
+    {
+      node: values.node,
+      datastore: await makeDatastore(values.datastore, log),
+      ipamDir: values['ipam-dir'],
+      network: values.network,
+      cniSocket: values['cni-socket'],
+      listen: values.listen,
+      resyncMs,
+    },
+    { runner: createRunner(), log },
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await agent.stop();
+  return 0;
+}

@@ -1,0 +1,140 @@
+// The dir datastore: cluster state as a directory of manifests (Namespaces, Pods with status, Nodes,
+// NetworkPolicies), for the lab and standalone use. Reloaded on fs.watch events and on a poll (fs.watch can
+// miss events); a broken file is logged and skipped, never fatal.
+//
+// Writers (the lab) write each file atomically and then <dir>/REVISION; the revision is read before the files,
+// so the state read is at least as new as the revision reported.
+import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import type { NamespaceInfo, NodeInfo, PodInfo } from '../model/cluster.js';
+import { ValidationError } from '../model/k8s.js';
+import { type ManifestObject, parseManifests } from '../model/manifests.js';
+import type { NetworkPolicy } from '../model/network-policy.js';
+import type { Logger } from '../util/log.js';
+import type { Datastore, DatastoreSnapshot } from './types.js';
+
+const MANIFEST_RE = /\.(ya?ml|json)$/;
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && MANIFEST_RE.test(e.name))
+    .map((e) => join(e.parentPath ?? e.path, e.name))
+    .sort();
+}
+
+/** Names, sizes and mtimes: changes when any manifest or REVISION changes. */
+function signature(dir: string): string {
+  const parts: string[] = [];
+  for (const f of [...listFiles(dir), join(dir, 'REVISION')]) {
+    try {
+      const st = statSync(f);
+      parts.push(`${f}:${st.size}:${st.mtimeMs}`);
+    } catch {
+      parts.push(`${f}:gone`); // deleted between listing and stat, or no REVISION file
+    }
+  }
+  return parts.join('|');
+}
+
+export function snapshotFromObjects(objects: readonly ManifestObject[], revision: string): DatastoreSnapshot {
+  const namespaces = new Map<string, NamespaceInfo>([
+    ['default', { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } }],
+  ]);
+  const pods: PodInfo[] = [];
+  const nodes: NodeInfo[] = [];
+  const policies: NetworkPolicy[] = [];
+  for (const o of objects) {
+    if (o.kind === 'Namespace') {
+      namespaces.set(o.name, {
+        name: o.name,
+        labels: { ...o.labels, 'kubernetes.io/metadata.name': o.name },
+      });
+    } else if (o.kind === 'Pod') {
+      pods.push({
+        namespace: o.namespace,
+        name: o.name,
+        node: o.nodeName ?? '',
+        ips: o.ips,
+        labels: o.labels,
+        ports: o.ports,
+      });
+    } else if (o.kind === 'Node') {
+      nodes.push({ name: o.name, ips: o.ips });
+    } else if (o.kind === 'NetworkPolicy') {
+      policies.push(o);
+    }
+  }
+  return { revision, namespaces: [...namespaces.values()], pods, nodes, policies, synced: true };
+}
+
+/** Reads a manifest directory once (files that do not parse are skipped). */
+export function readManifestDir(
+  dir: string,
+  onSkip: (file: string, problems: readonly string[]) => void = () => {},
+): ManifestObject[] {
+  const objects: ManifestObject[] = [];
+  for (const file of listFiles(dir)) {
+    try {
+      objects.push(...parseManifests(readFileSync(file, 'utf8'), file));
+    } catch (err) {
+      onSkip(file, err instanceof ValidationError ? err.problems : [String(err)]);
+    }
+  }
+  return objects;
+}
+
+export function createDirDatastore(opts: { dir: string; log: Logger; pollMs?: number }): Datastore {
+  const log = opts.log.child({ component: 'datastore', dir: opts.dir });
+  let current: DatastoreSnapshot = {
+    revision: '0',
+    namespaces: [],
+    pods: [],
+    nodes: [],
+    policies: [],
+    synced: false,
+  };
+  let lastSignature = '';
+  let generation = 0;
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+
+  const load = (): boolean => {
+    const sig = signature(opts.dir);
+    if (sig === lastSignature) return false;
+    lastSignature = sig;
+    generation += 1;
+    let revision = String(generation);
+    try {
+      revision = readFileSync(join(opts.dir, 'REVISION'), 'utf8').trim() || revision;
+    } catch {
+      // no REVISION file: the generation stands in
+    }
+    const objects = readManifestDir(opts.dir, (file, problems) =>
+      log.error({ file, problems }, 'manifest skipped'),
+    );
+    current = snapshotFromObjects(objects, revision);
+    return true;
+  };
+
+  return {
+    async start(onChange) {
+      const reload = () => {
+        if (load()) onChange();
+      };
+      reload();
+      watcher = watch(opts.dir, { recursive: true }, () => {
+        clearTimeout(debounce);
+        debounce = setTimeout(reload, 5);
+      });
+      watcher.on('error', (err) => log.warn({ err }, 'watch failed; polling continues'));
+      timer = setInterval(reload, opts.pollMs ?? 1000);
+    },
+    snapshot: () => current,
+    async stop() {
+      watcher?.close();
+      clearInterval(timer);
+      clearTimeout(debounce);
+    },
+  };
+}

@@ -1,0 +1,197 @@
+// The two seams the informers use to reach the API server, built on @kubernetes/client-node:
+// - listObjects: LIST as raw JSON. The generated API clients decode into typed models, which drop fields they
+//   do not know and throw on a wrongly-typed one; the model's parsers must see the object as the server sent it
+//   (an unknown NetworkPolicy field has to fail closed, not vanish), and watch events arrive raw anyway.
+// - TrackingWatch: client-node's Watch with bookmarks requested, malformed events dropped, every event and every
+//   (re)opened watch reported, and a stop that also closes watches opened after ListWatch.stop() (see stop()).
+import {
+  HttpMethod,
+  IsomorphicFetchHttpLibrary,
+  KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  RequestContext,
+  Watch,
+} from '@kubernetes/client-node';
+import { isObject } from '../model/k8s.js';
+
+/** A failed API request: the status code (0 when no response) and the server's Status message. */
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  constructor(
+    readonly path: string,
+    readonly statusCode: number,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}
+
+/**
+ * The kubeconfig at `path`, else client-node's default: $KUBECONFIG, ~/.kube/config, then the pod's service
+ * account (in-cluster). Its last resort, an unauthenticated http://localhost:8080, is refused.
+ */
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (path) kc.loadFromFile(path);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new Error(
+      `kubeconfig ${path ?? '(default)'}: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`kubeconfig ${path ?? '(default)'}: no current cluster`);
+  if (!path && cluster.name === 'cluster' && cluster.server === 'http://localhost:8080') {
+    throw new Error(
+      'no kubeconfig: KUBECONFIG is unset, there is no ~/.kube/config and no service account (not in a pod)',
+    );
+  }
+  return kc;
+}
+
+/** What ListWatch needs of an object (metadata.name, or it throws inside the informer). */
+function isNamedObject(o: unknown): o is KubernetesObject {
+  return isObject(o) && isObject(o.metadata) && typeof o.metadata.name === 'string';
+}
+
+function statusMessage(body: string): string {
+  try {
+    const status: unknown = JSON.parse(body);
+    if (isObject(status) && typeof status.message === 'string') return status.message;
+  } catch (_err) {
+    // not a Status: the start of the body says more than nothing
+  }
+  return body.slice(0, 200);
+}
+
+/** LIST `path` across all namespaces, as raw JSON; items without metadata.name are dropped. */
+export async function listObjects(
+  kc: KubeConfig,
+  path: string,
+  signal: AbortSignal,
+): Promise<KubernetesListObject<KubernetesObject>> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new KubeApiError(path, 0, 'the kubeconfig has no current cluster');
+  const request = new RequestContext(`${cluster.server}${path}`, HttpMethod.GET);
+  request.setHeaderParam('Accept', 'application/json');
+  request.setSignal(signal);
+  await kc.applySecurityAuthentication(request);
+  const response = await new IsomorphicFetchHttpLibrary().send(request).toPromise();
+  const body = await response.body.text();
+  if (response.httpStatusCode !== 200) {
+    throw new KubeApiError(path, response.httpStatusCode, statusMessage(body));
+  }
+  let list: unknown;
+  try {
+    list = JSON.parse(body);
+  } catch (err) {
+    throw new KubeApiError(path, 200, 'the list is not JSON', { cause: err });
+  }
+  const items = isObject(list) && Array.isArray(list.items) ? list.items : undefined;
+  const meta = isObject(list) && isObject(list.metadata) ? list.metadata : {};
+  if (!items) throw new KubeApiError(path, 200, 'the list has no items array');
+  const resourceVersion = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
+  return { metadata: { resourceVersion }, items: items.filter(isNamedObject) };
+}
+
+export interface WatchHooks {
+  /** A watch is being opened from `resourceVersion` (right after a list, that list's version). */
+  onOpen(resourceVersion: string): void;
+  /** An event the informer is about to apply (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR). */
+  onEvent(type: string, object: Readonly<Record<string, unknown>>): void;
+  /** A watch ended: err null when the server closed it cleanly. */
+  onClose(err: unknown): void;
+  /**
+   * The informer threw: applying an event (`event`: the watch goes on), or handling a watch's end (`end`: it
+   * is left idle, neither listing nor watching, and needs a restart).
+   */
+  onFailure(err: unknown, during: 'event' | 'end'): void;
+}
+
+type WatchParams = Record<string, string | number | boolean | undefined>;
+type EventCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
+
+const OBJECT_EVENTS = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+export class TrackingWatch extends Watch {
+  private stopped = false;
+  private readonly open = new Set<AbortController>();
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    config: KubeConfig,
+    private readonly hooks: WatchHooks,
+  ) {
+    super(config);
+  }
+
+  override async watch(
+    path: string,
+    queryParams: WatchParams,
+    callback: EventCallback,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    if (this.stopped) {
+      const dead = new AbortController();
+      dead.abort();
+      return dead;
+    }
+    this.hooks.onOpen(String(queryParams.resourceVersion ?? ''));
+    let controller: AbortController | undefined;
+    const onEnd = (err: unknown) => {
+      if (controller) this.open.delete(controller);
+      this.hooks.onClose(err);
+      // ListWatch's done handler is async: a rejection there would otherwise be unhandled (a crash).
+      const result: unknown = done(err);
+      if (result instanceof Promise) result.catch((e: unknown) => this.hooks.onFailure(e, 'end'));
+    };
+    const params = { ...queryParams, allowWatchBookmarks: true };
+    const opening = super.watch(
+      path,
+      params,
+      (type, obj, raw) => this.deliver(callback, type, obj, raw),
+      onEnd,
+    );
+    this.pending.add(opening);
+    try {
+      controller = await opening;
+    } finally {
+      this.pending.delete(opening);
+    }
+    if (this.stopped) controller.abort();
+    else if (!controller.signal.aborted) this.open.add(controller);
+    return controller;
+  }
+
+  private deliver(callback: EventCallback, type: string, obj: unknown, raw: unknown): void {
+    if (this.stopped || !isObject(obj)) return;
+    if (OBJECT_EVENTS.has(type) && !isNamedObject(obj)) return;
+    this.hooks.onEvent(type, obj);
+    const result: unknown = callback(type, obj, raw);
+    if (result instanceof Promise) result.catch((e: unknown) => this.hooks.onFailure(e, 'event'));
+  }
+
+  /**
+   * Closes every watch and refuses new ones. Needed beside ListWatch.stop(): the informer checks its stopped
+   * flag only before listing, so a stop() during a list or while a watch request is in flight would otherwise
+   * leave a watch open for good. Waits (at most `graceMs`) for watch requests still waiting for headers.
+   */
+  async stop(graceMs = 2000): Promise<void> {
+    this.stopped = true;
+    for (const c of this.open) c.abort();
+    this.open.clear();
+    if (this.pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([Promise.allSettled([...this.pending]), grace]);
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PodInfo } from '../model/cluster.js';
+import {
+  isNewerResourceVersion,
+  toNamespaceInfo,
+  toNetworkPolicy,
+  toNodeInfo,
+  toPodInfo,
+} from './kube-convert.js';
+import { makePod, withIps } from './testdata/kube-testkit.js';
+
+type Pod = Parameters<Parameters<typeof makePod>[3]>[0];
+const finished = (phase: string) => (p: Pod) => {
+  withIps('10.0.0.3')(p);
+  p.status.phase = phase;
+};
+const HTTP = { name: 'http', containerPort: 8080, protocol: 'TCP' } as const;
+
+describe('toPodInfo', () => {
+  const base: PodInfo = {
+    namespace: 'ns',
+    name: 'p',
+    node: 'node-a',
+    ips: [],
+    labels: { app: 'a' },
+    ports: [HTTP],
+  };
+  const cases: { name: string; tweak: (p: Pod) => void; want: Partial<PodInfo> }[] = [
+    { name: 'pending, no IP yet', tweak: () => {}, want: {} },
+    {
+      name: 'podIPs, both families',
+      tweak: withIps('10.0.0.1', 'fd00::1'),
+      want: { ips: ['10.0.0.1', 'fd00::1'] },
+    },
+    {
+      name: 'only the older podIP',
+      tweak: (p) => {
+        p.status = { phase: 'Running', podIP: '10.0.0.2' };
+      },
+      want: { ips: ['10.0.0.2'] },
+    },
+    {
+      name: 'addresses canonical, invalid ones dropped',
+      tweak: (p) => {
+        p.status = {
+          phase: 'Running',
+          podIPs: [{ ip: 'FD00:0::1' }, { ip: 'nonsense' }, {}, { ip: 'fd00::1' }],
+        };
+      },
+      want: { ips: ['fd00::1'] },
+    },
+    {
+      name: 'hostNetwork: never an endpoint',
+      tweak: (p) => {
+        p.spec.hostNetwork = true;
+        withIps('192.168.1.10')(p);
+      },
+      want: {},
+    },
+    { name: 'Succeeded: its IP may be reused', tweak: finished('Succeeded'), want: {} },
+    { name: 'Failed: its IP may be reused', tweak: finished('Failed'), want: {} },
+    {
+      name: 'unscheduled',
+      tweak: (p) => {
+        delete p.spec.nodeName;
+      },
+      want: { node: '' },
+    },
+    {
+      name: 'ports of every container and of sidecars; protocol defaults to TCP; bad ports skipped',
+      tweak: (p) => {
+        p.spec.containers = [
+          {
+            name: 'a',
+            ports: [{ containerPort: 53, protocol: 'UDP', name: 'dns' }, { containerPort: 70000 }],
+          },
+          { name: 'b', ports: [{ containerPort: 9090 }, { containerPort: 1, protocol: 'ICMP' }] },
+        ];
+        p.spec.initContainers = [
+          { name: 'init', ports: [{ containerPort: 1111 }] },
+          { name: 'proxy', restartPolicy: 'Always', ports: [{ containerPort: 15001 }] },
+        ];
+      },
+      want: {
+        ports: [
+          { name: 'dns', containerPort: 53, protocol: 'UDP' },
+          { containerPort: 9090, protocol: 'TCP' },
+          { containerPort: 15001, protocol: 'TCP' },
+        ],
+      },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      assert.deepEqual(toPodInfo(makePod('ns', 'p', { app: 'a' }, c.tweak)), { ...base, ...c.want });
+    });
+  }
+
+  it('never throws on a malformed object', () => {
+    for (const o of [null, 42, 'pod', {}, { metadata: 'x', spec: [], status: { podIPs: 'no' } }]) {
+      assert.deepEqual(toPodInfo(o), { namespace: '', name: '', node: '', ips: [], labels: {}, ports: [] });
+    }
+  });
+});
+
+describe('toNodeInfo, toNamespaceInfo', () => {
+  it('a node has its InternalIP and ExternalIP addresses', () => {
+    const addresses = [
+      { type: 'Hostname', address: 'node-a' },
+      { type: 'InternalIP', address: '192.168.1.10' },
+      { type: 'InternalIP', address: 'fd00:1::10' },
+      { type: 'ExternalIP', address: '203.0.113.7' },
+      { type: 'InternalDNS', address: 'node-a.cluster' },
+    ];
+    assert.deepEqual(toNodeInfo({ metadata: { name: 'node-a' }, status: { addresses } }), {
+      name: 'node-a',
+      ips: ['192.168.1.10', 'fd00:1::10', '203.0.113.7'],
+    });
+  });
+
+  it('a namespace has its labels (string values only)', () => {
+    const labels = { 'kubernetes.io/metadata.name': 'prod', env: 'prod', bad: 7 };
+    assert.deepEqual(toNamespaceInfo({ metadata: { name: 'prod', labels } }), {
+      name: 'prod',
+      labels: { 'kubernetes.io/metadata.name': 'prod', env: 'prod' },
+    });
+  });
+});
+
+describe('toNetworkPolicy', () => {
+  const meta = { namespace: 'prod', name: 'p', resourceVersion: '7', uid: 'u' };
+
+  it('fills in kind and apiVersion that list items leave out', () => {
+    const p = toNetworkPolicy({ metadata: meta, spec: { podSelector: {} } });
+    assert.deepEqual(p.problems, []);
+    assert.deepEqual([p.namespace, p.name, p.policyTypes], ['prod', 'p', ['Ingress']]);
+  });
+
+  it('keeps a kind or apiVersion the object does name, so the parser reports it', () => {
+    const p = toNetworkPolicy({ apiVersion: 'networking.k8s.io/v2', metadata: meta, spec: {} });
+    assert.deepEqual(p.problems, ['apiVersion: "networking.k8s.io/v2" must be "networking.k8s.io/v1"']);
+  });
+
+  it('is total', () => {
+    assert.deepEqual(toNetworkPolicy(null).problems, ['document: must be an object, got null']);
+  });
+});
+
+describe('isNewerResourceVersion', () => {
+  const cases: [string, string, boolean][] = [
+    ['10', '9', true],
+    ['9', '10', false],
+    ['10', '10', false],
+    ['18446744073709551617', '18446744073709551616', true],
+    ['5', '', true],
+    ['', '5', false],
+    ['', '', false],
+    ['abc', '5', true],
+  ];
+  for (const [a, b, want] of cases) {
+    it(`${JSON.stringify(a)} newer than ${JSON.stringify(b)}: ${want}`, () => {
+      assert.equal(isNewerResourceVersion(a, b), want);
+    });
+  }
+});

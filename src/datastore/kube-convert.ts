@@ -1,0 +1,132 @@
+// Kubernetes API objects (decoded JSON, exactly as list and watch deliver them) → the cluster model. Pure and
+// total: an object of the wrong shape gives an entry with what could be read (never an exception), so one odd
+// object cannot stop the datastore. NetworkPolicy goes through parseNetworkPolicy, which fails closed.
+import { formatIp, tryParseIp } from '../model/cidr.js';
+import type { NamespaceInfo, NodeInfo, PodInfo } from '../model/cluster.js';
+import { type ContainerPort, isObject, PROTOCOLS } from '../model/k8s.js';
+import type { NetworkPolicy } from '../model/network-policy.js';
+import { NETWORK_POLICY_API_VERSION, parseNetworkPolicy } from '../model/network-policy-parse.js';
+
+type Json = Record<string, unknown>;
+
+const field = (o: unknown, key: string): unknown => (isObject(o) ? o[key] : undefined);
+const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!isObject(v)) return out;
+  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+/** Valid addresses in canonical text, each once; anything else is dropped (it could never be matched). */
+function addresses(values: readonly unknown[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    const ip = typeof v === 'string' ? tryParseIp(v) : undefined;
+    const canonical = ip && formatIp(ip);
+    if (canonical && !out.includes(canonical)) out.push(canonical);
+  }
+  return out;
+}
+
+export function metaOf(obj: unknown): { namespace: string; name: string; resourceVersion: string } {
+  const meta = field(obj, 'metadata');
+  return {
+    namespace: text(field(meta, 'namespace')),
+    name: text(field(meta, 'name')),
+    resourceVersion: text(field(meta, 'resourceVersion')),
+  };
+}
+
+export function toNamespaceInfo(obj: unknown): NamespaceInfo {
+  return { name: metaOf(obj).name, labels: stringMap(field(field(obj, 'metadata'), 'labels')) };
+}
+
+/** status.addresses of type InternalIP and ExternalIP. */
+export function toNodeInfo(obj: unknown): NodeInfo {
+  const ips = list(field(field(obj, 'status'), 'addresses'))
+    .filter((a) => {
+      const type = field(a, 'type');
+      return type === 'InternalIP' || type === 'ExternalIP';
+    })
+    .map((a) => field(a, 'address'));
+  return { name: metaOf(obj).name, ips: addresses(ips) };
+}
+
+function containerPorts(container: unknown): ContainerPort[] {
+  const out: ContainerPort[] = [];
+  for (const p of list(field(container, 'ports'))) {
+    const port = field(p, 'containerPort');
+    const protocol = PROTOCOLS.find((x) => x === (field(p, 'protocol') ?? 'TCP'));
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 || !protocol)
+      continue;
+    const name = field(p, 'name');
+    out.push(
+      typeof name === 'string' && name !== ''
+        ? { name, containerPort: port, protocol }
+        : { containerPort: port, protocol },
+    );
+  }
+  return out;
+}
+
+/**
+ * Pod IPs that may stand for the pod as a policy endpoint or peer. None for a hostNetwork pod (its IPs are the
+ * node's, which node policy covers), nor for a pod that has finished (Succeeded/Failed: its IPs may already
+ * belong to a new pod).
+ */
+function podIps(spec: unknown, status: unknown): string[] {
+  if (field(spec, 'hostNetwork') === true) return [];
+  const phase = field(status, 'phase');
+  if (phase === 'Succeeded' || phase === 'Failed') return [];
+  const podIPs = field(status, 'podIPs');
+  if (Array.isArray(podIPs) && podIPs.length > 0) return addresses(podIPs.map((e) => field(e, 'ip')));
+  return addresses([field(status, 'podIP')]);
+}
+
+/**
+ * Ports of every container, and of restartable init containers (native sidecars, restartPolicy: Always), which
+ * serve traffic like containers do; plain init containers have finished before the pod serves anything.
+ */
+export function toPodInfo(obj: unknown): PodInfo {
+  const { namespace, name } = metaOf(obj);
+  const spec = field(obj, 'spec');
+  const sidecars = list(field(spec, 'initContainers')).filter((c) => field(c, 'restartPolicy') === 'Always');
+  return {
+    namespace,
+    name,
+    node: text(field(spec, 'nodeName')),
+    ips: podIps(spec, field(obj, 'status')),
+    labels: stringMap(field(field(obj, 'metadata'), 'labels')),
+    ports: [...list(field(spec, 'containers')), ...sidecars].flatMap(containerPorts),
+  };
+}
+
+/**
+ * Items of a list come without kind and apiVersion (the list carries them); watch events have them. Filled in
+ * only when absent, so an object that really names another kind or version is reported by the parser.
+ */
+export function toNetworkPolicy(obj: unknown): NetworkPolicy {
+  if (!isObject(obj)) return parseNetworkPolicy(obj);
+  const doc: Json = { ...obj };
+  doc.kind ??= 'NetworkPolicy';
+  doc.apiVersion ??= NETWORK_POLICY_API_VERSION;
+  return parseNetworkPolicy(doc);
+}
+
+const NUMERIC = /^[0-9]+$/;
+
+/**
+ * Whether resourceVersion `a` is newer than `b`. resourceVersions are documented as opaque, but every
+ * etcd-backed API server uses etcd's revision, a decimal integer, and this relies on it: numeric values compare
+ * as integers (BigInt: no precision limit). A non-numeric value cannot be ordered, so it counts as newer (the
+ * latest one seen wins); the empty string is never newer.
+ */
+export function isNewerResourceVersion(a: string, b: string): boolean {
+  if (a === '') return false;
+  if (b === '') return true;
+  if (NUMERIC.test(a) && NUMERIC.test(b)) return BigInt(a) > BigInt(b);
+  return a !== b;
+}

@@ -1,0 +1,82 @@
+// What the kubernetes datastore knows beyond the informers' caches: which resources have delivered their
+// initial list, and the revision. snapshot() converts the cached API objects to the model, memoised per object
+// (an informer replaces an object on every change, so an unchanged object keeps its conversion).
+
+import {
+  isNewerResourceVersion,
+  metaOf,
+  toNamespaceInfo,
+  toNetworkPolicy,
+  toNodeInfo,
+  toPodInfo,
+} from './kube-convert.js';
+import type { DatastoreSnapshot } from './types.js';
+
+export type KubeResource = 'namespaces' | 'pods' | 'nodes' | 'networkpolicies';
+
+export const KUBE_RESOURCES: readonly KubeResource[] = ['namespaces', 'pods', 'nodes', 'networkpolicies'];
+
+/** An informer's cache, as far as the store reads it. */
+export interface ObjectList {
+  list(): ReadonlyArray<object>;
+}
+
+const OBJECT_EVENTS = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+const byKey = (a: { namespace?: string; name: string }, b: { namespace?: string; name: string }): number =>
+  (a.namespace ?? '').localeCompare(b.namespace ?? '') || a.name.localeCompare(b.name);
+
+export class KubeStore {
+  private readonly caches = new Map<KubeResource, ObjectList>();
+  private readonly synced = new Set<KubeResource>();
+  private readonly memo = new WeakMap<object, unknown>();
+  /** The newest resourceVersion applied: of a list, or of an object an event carried (not of a bookmark). */
+  private revision = '0';
+
+  setCache(resource: KubeResource, cache: ObjectList): void {
+    this.caches.set(resource, cache);
+  }
+
+  /** The informer has applied a list taken at `resourceVersion`. True when it is the resource's first. */
+  applyList(resource: KubeResource, resourceVersion: string): boolean {
+    this.advance(resourceVersion);
+    const first = !this.synced.has(resource);
+    this.synced.add(resource);
+    return first;
+  }
+
+  /**
+   * A watch event the informer is applying. A BOOKMARK says no more than "nothing changed up to here" for one
+   * resource, and ERROR carries a Status: neither moves the revision.
+   */
+  applyEvent(type: string, object: unknown): void {
+    if (OBJECT_EVENTS.has(type)) this.advance(metaOf(object).resourceVersion);
+  }
+
+  snapshot(): DatastoreSnapshot {
+    return {
+      revision: this.revision,
+      namespaces: this.convert('namespaces', toNamespaceInfo).sort(byKey),
+      pods: this.convert('pods', toPodInfo).sort(byKey),
+      nodes: this.convert('nodes', toNodeInfo).sort(byKey),
+      policies: this.convert('networkpolicies', toNetworkPolicy).sort(byKey),
+      synced: KUBE_RESOURCES.every((r) => this.synced.has(r)),
+    };
+  }
+
+  private advance(resourceVersion: string): void {
+    if (isNewerResourceVersion(resourceVersion, this.revision)) this.revision = resourceVersion;
+  }
+
+  private convert<T>(resource: KubeResource, fn: (obj: unknown) => T): T[] {
+    const objects = this.caches.get(resource)?.list() ?? [];
+    return objects.map((obj) => {
+      let out = this.memo.get(obj) as T | undefined;
+      if (out === undefined) {
+        out = fn(obj);
+        this.memo.set(obj, out);
+      }
+      return out;
+    });
+  }
+}

@@ -1,0 +1,272 @@
+// The kubernetes datastore against a fake API server speaking the real list/watch protocol
+// (testdata/fake-apiserver.ts): initial sync, watch events, bookmarks, server restarts, compaction (410), a
+// malformed policy, and a clean stop.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import type { FakeApiServer, Json } from './testdata/fake-apiserver.js';
+import {
+  eventually,
+  type Harness,
+  makeNamespace,
+  makeNode,
+  makePod,
+  makePolicy,
+  names,
+  startHarness,
+  withIps,
+} from './testdata/kube-testkit.js';
+
+const ALLOW_WEB = {
+  podSelector: { matchLabels: { app: 'db' } },
+  ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [{ port: 5432 }] }],
+};
+
+function seed(s: FakeApiServer): void {
+  s.add('namespaces', makeNamespace('default'));
+  s.add('namespaces', makeNamespace('prod', { env: 'prod' }));
+  s.add('nodes', makeNode('node-a', '192.168.1.10'));
+  s.add('pods', makePod('prod', 'web', { app: 'web' }, withIps('10.244.0.5', 'fd00::5')));
+  s.add('pods', makePod('prod', 'db', { app: 'db' }));
+  s.add('networkpolicies', makePolicy('prod', 'allow-web', ALLOW_WEB));
+}
+
+const lists = (s: FakeApiServer) => s.requests.filter((r) => r.verb === 'list').length;
+const labelsOf = (o: Json) => ((o.metadata as Json).labels ?? {}) as Json;
+const pod = (h: Harness, name: string) => h.snapshot().pods.find((p) => p.name === name);
+// Polled checks throw with a message of their own: a bare assert.ok(x) makes node:assert parse the test's
+// source to describe x, which under tsx costs seconds per failed poll.
+const policy = (h: Harness, name: string) => {
+  const p = h.snapshot().policies.find((x) => x.name === name);
+  if (!p) throw new Error(`no policy ${name} yet`);
+  return p;
+};
+
+let harness: Harness | undefined;
+async function open(seedWith: (s: FakeApiServer) => void): Promise<Harness> {
+  harness = await startHarness(seedWith);
+  return harness;
+}
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+describe('kubernetes datastore', () => {
+  it('converges on the initial list', async () => {
+    const h = await open(seed);
+    const s = await eventually(() => {
+      const s = h.snapshot();
+      assert.equal(s.synced, true);
+      return s;
+    });
+    assert.equal(s.revision, h.server.resourceVersion);
+    assert.ok(h.changes() >= 4, 'onChange fires for the initial sync');
+    assert.deepEqual(s.namespaces, [
+      { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } },
+      { name: 'prod', labels: { env: 'prod', 'kubernetes.io/metadata.name': 'prod' } },
+    ]);
+    assert.deepEqual(s.nodes, [{ name: 'node-a', ips: ['192.168.1.10'] }]);
+    const ports = [{ name: 'http', containerPort: 8080, protocol: 'TCP' }];
+    assert.deepEqual(s.pods, [
+      { namespace: 'prod', name: 'db', node: 'node-a', ips: [], labels: { app: 'db' }, ports },
+      {
+        namespace: 'prod',
+        name: 'web',
+        node: 'node-a',
+        ips: ['10.244.0.5', 'fd00::5'],
+        labels: { app: 'web' },
+        ports,
+      },
+    ]);
+    assert.equal(s.policies.length, 1);
+    assert.deepEqual(s.policies[0]?.problems, []);
+    assert.deepEqual(s.policies[0]?.ingress[0]?.ports, [{ protocol: 'TCP', port: 5432 }]);
+  });
+
+  it('refuses a second start()', async () => {
+    const h = await open(seed);
+    await assert.rejects(
+      h.datastore.start(() => {}),
+      /start\(\) when started/,
+    );
+  });
+
+  it('applies ADDED, MODIFIED and DELETED events', async () => {
+    const h = await open(seed);
+    await eventually(() => assert.equal(h.snapshot().synced, true));
+    const before = h.changes();
+
+    h.server.modify('pods', 'prod/web', (o) => {
+      (o.metadata as Json).labels = { app: 'web', tier: 'front' };
+    });
+    await eventually(() => assert.deepEqual(pod(h, 'web')?.labels, { app: 'web', tier: 'front' }));
+
+    h.server.modify('pods', 'prod/db', (o) => withIps('10.244.0.9')(o as { status: Json }));
+    await eventually(() => assert.deepEqual(pod(h, 'db')?.ips, ['10.244.0.9']));
+
+    h.server.modify('namespaces', 'prod', (o) => {
+      (o.metadata as Json).labels = { ...labelsOf(o), env: 'staging' };
+    });
+    await eventually(() => assert.equal(h.snapshot().namespaces[1]?.labels.env, 'staging'));
+
+    h.server.add('networkpolicies', makePolicy('prod', 'deny-all'));
+    await eventually(() =>
+      assert.deepEqual(names(h.snapshot()).policies, ['prod/allow-web', 'prod/deny-all']),
+    );
+    h.server.modify('networkpolicies', 'prod/allow-web', (o) => {
+      (o.spec as Json).policyTypes = ['Ingress', 'Egress'];
+    });
+    await eventually(() => assert.deepEqual(h.snapshot().policies[0]?.policyTypes, ['Ingress', 'Egress']));
+    h.server.remove('networkpolicies', 'prod/deny-all');
+    h.server.remove('pods', 'prod/db');
+    await eventually(() => {
+      assert.deepEqual(names(h.snapshot()).policies, ['prod/allow-web']);
+      assert.deepEqual(names(h.snapshot()).pods, ['prod/web']);
+    });
+
+    assert.equal(
+      h.snapshot().revision,
+      h.server.resourceVersion,
+      'a DELETED event carries the newest version',
+    );
+    assert.ok(h.changes() >= before + 7, `onChange per event (${h.changes() - before})`);
+    assert.equal(lists(h.server), 4, 'events alone never re-list');
+  });
+
+  it('accepts a BOOKMARK: nothing visible changes, and the next watch starts from it', async () => {
+    const h = await open(seed);
+    await eventually(() => assert.equal(h.server.watchCount(), 4));
+    h.server.modify('namespaces', 'default', (o) => {
+      (o.metadata as Json).labels = { ...labelsOf(o), team: 'a' };
+    });
+    const newest = h.server.resourceVersion;
+    await eventually(() => assert.equal(h.snapshot().revision, newest));
+    const snapshot = h.snapshot();
+    const changes = h.changes();
+
+    assert.equal(h.server.bookmark(), 4, 'every informer asked for bookmarks');
+    h.server.endWatches(); // as the server does when a watch times out
+    await eventually(() => assert.equal(h.server.watchCount(), 4));
+
+    const rewatch = h.server.requests.slice(8);
+    assert.ok(
+      rewatch.every((r) => r.verb === 'watch' && r.resourceVersion === newest),
+      JSON.stringify(rewatch),
+    );
+    assert.deepEqual(h.snapshot(), snapshot);
+    assert.equal(h.changes(), changes);
+  });
+
+  it('converges after the API server restarts with objects changed while it was down', async () => {
+    const h = await open(seed);
+    await eventually(() => assert.equal(h.snapshot().synced, true));
+    await h.server.stop();
+    h.server.add('pods', makePod('prod', 'cache', { app: 'cache' }, withIps('10.244.0.7')));
+    h.server.remove('networkpolicies', 'prod/allow-web');
+    h.server.modify('namespaces', 'prod', (o) => {
+      (o.metadata as Json).labels = { ...labelsOf(o), env: 'dr' };
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100)); // long enough for the informers to fail
+    const listsBefore = lists(h.server);
+    await h.server.start(); // a new watch cache: older versions get 410 Expired, so the informers re-list
+
+    await eventually(() => {
+      const s = h.snapshot();
+      assert.deepEqual(names(s).pods, ['prod/cache', 'prod/db', 'prod/web']);
+      assert.deepEqual(names(s).policies, []);
+      assert.equal(s.namespaces[1]?.labels.env, 'dr');
+      assert.equal(s.revision, h.server.resourceVersion);
+    });
+    assert.equal(lists(h.server), listsBefore + 4);
+    assert.ok(
+      h.records.some((r) => r.msg === 'list or watch failed; restarting'),
+      'the failures were logged',
+    );
+  });
+
+  it('converges after a restart that kept its history, by replaying the watch', async () => {
+    const h = await open(seed);
+    await eventually(() => assert.equal(h.server.watchCount(), 4));
+    await h.server.stop();
+    h.server.remove('pods', 'prod/db');
+    h.server.add('networkpolicies', makePolicy('default', 'deny-all'));
+    await h.server.start({ keepHistory: true });
+    await eventually(() => {
+      assert.deepEqual(names(h.snapshot()).pods, ['prod/web']);
+      assert.deepEqual(names(h.snapshot()).policies, ['default/deny-all', 'prod/allow-web']);
+      assert.equal(h.snapshot().revision, h.server.resourceVersion);
+    });
+    assert.equal(lists(h.server), 4, 'no re-list needed');
+  });
+
+  it('re-lists after 410 Expired (history compacted past its version) and converges', async () => {
+    const h = await open(seed);
+    await eventually(() => assert.equal(h.server.watchCount(), 4));
+    // Atomic for the datastore (one process): the watches end, things change unseen, history is compacted.
+    h.server.endWatches();
+    h.server.remove('networkpolicies', 'prod/allow-web');
+    h.server.add('pods', makePod('default', 'new', { app: 'new' }));
+    h.server.modify('nodes', 'node-a', (o) => {
+      (o.status as Json).addresses = [{ type: 'InternalIP', address: '192.168.1.11' }];
+    });
+    h.server.compact();
+
+    await eventually(() => {
+      const s = h.snapshot();
+      assert.deepEqual(names(s).policies, []);
+      assert.deepEqual(names(s).pods, ['default/new', 'prod/db', 'prod/web']);
+      assert.deepEqual(s.nodes, [{ name: 'node-a', ips: ['192.168.1.11'] }]);
+      assert.equal(s.revision, h.server.resourceVersion);
+    });
+    assert.equal(lists(h.server), 8, 'each informer re-listed once');
+    assert.equal(h.records.filter((r) => r.msg === 'watch expired; relisting').length, 4);
+  });
+
+  it('turns a malformed NetworkPolicy into a policy with problems (fail closed), from list and watch', async () => {
+    const broken = {
+      podSelector: { matchLabels: { app: 'db' } },
+      ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.1/8' } }] }],
+      futureField: true,
+    };
+    const h = await open((s) => {
+      seed(s);
+      s.add('networkpolicies', makePolicy('prod', 'broken', broken));
+    });
+    const listed = await eventually(() => policy(h, 'broken'));
+    assert.deepEqual(listed.ingress, [], 'allows nothing');
+    assert.deepEqual(listed.podSelector.matchLabels, { app: 'db' }, 'still isolates what it selects');
+    assert.ok(
+      listed.problems.some((m) => m.startsWith('spec.futureField')),
+      'unknown fields survive the list',
+    );
+    assert.ok(
+      listed.problems.some((m) => m.includes('10.0.0.1/8')),
+      listed.problems.join('; '),
+    );
+
+    h.server.add(
+      'networkpolicies',
+      makePolicy('prod', 'not-a-list', { podSelector: {}, ingress: 'everything' }),
+    );
+    const watched = await eventually(() => policy(h, 'not-a-list'));
+    assert.deepEqual(watched.problems, ['spec.ingress: must be a list, got "everything"']);
+    h.server.add('pods', makePod('prod', 'after'));
+    await eventually(() => assert.ok(pod(h, 'after'), 'the watch goes on'));
+  });
+
+  it('stops leaving nothing behind: the process exits by itself', () => {
+    const script = join(import.meta.dirname, 'testdata', 'stop-exits.ts');
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env,
+    });
+    assert.equal(run.signal, null, `killed after 30s: something kept it alive\n${run.stdout}${run.stderr}`);
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /stopped while synced\nstopped while listing\nstopped while backing off\n$/);
+  });
+});

@@ -1,0 +1,205 @@
+// The kubernetes datastore: one client-node informer (ListWatch) per resource, all namespaces: Namespaces,
+// Pods, Nodes and networking.k8s.io/v1 NetworkPolicies. The informers' caches hold the objects as the API
+// sent them; snapshot() converts them to the model (memoised per object). snapshot().revision is the newest
+// resourceVersion applied (of a list or of an object event; not of a bookmark), compared as integers (see
+// isNewerResourceVersion); with four watches, one resource may lag another, so it says "everything up to here
+// that the datastore has seen", not "every resource is at this version".
+//
+// Recovery. ListWatch handles a 410 itself (an ERROR event with code 410, or an HTTP 410, empties its
+// resourceVersion and the end of that watch re-lists), and re-watches when the server closes a watch cleanly.
+// Any other failure (connection refused or dropped, a failed list) only reaches its 'error' callbacks and
+// leaves it idle for good; here that schedules start() again after a backoff (1s doubling to 30s, reset once
+// a start gets through). start() re-lists if the informer has no resourceVersion, else re-watches from it
+// (a server that has compacted past it answers 410, and ListWatch re-lists). stop() has to do more than
+// ListWatch.stop(): see TrackingWatch.stop().
+import type {
+  Informer,
+  KubeConfig,
+  KubernetesObject,
+  ListPromise,
+  ObjectCache,
+} from '@kubernetes/client-node';
+import { ListWatch, type Watch } from '@kubernetes/client-node';
+import type { Logger } from '../util/log.js';
+import { listObjects, loadKubeConfig, TrackingWatch } from './kube-client.js';
+import { type KubeResource, KubeStore } from './kube-store.js';
+import type { Datastore, DatastoreSnapshot } from './types.js';
+
+export type KubeInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+
+/**
+ * Builds one informer, not started; the default is client-node's ListWatch, as its makeInformer builds it but
+ * with this datastore's listFn and watch. An informer must open its watch through `watch` after each list
+ * (ListWatch does): that is how the datastore knows a list has been applied.
+ */
+export type MakeInformer = (args: {
+  path: string;
+  listFn: ListPromise<KubernetesObject>;
+  watch: Watch;
+}) => KubeInformer;
+
+export interface KubeDatastoreOptions {
+  /** A kubeconfig file; default: $KUBECONFIG, ~/.kube/config, else in-cluster (the pod's service account). */
+  kubeConfig?: string;
+  log: Logger;
+  /** When set, onChange also fires this often with nothing changed (client-go's resync period). */
+  resyncMs?: number;
+  makeInformer?: MakeInformer;
+  /** Restart backoff after a failed list or watch; default 1s doubling to 30s. */
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+const RESOURCES: readonly { resource: KubeResource; path: string }[] = [
+  { resource: 'namespaces', path: '/api/v1/namespaces' },
+  { resource: 'pods', path: '/api/v1/pods' },
+  { resource: 'nodes', path: '/api/v1/nodes' },
+  { resource: 'networkpolicies', path: '/apis/networking.k8s.io/v1/networkpolicies' },
+];
+
+/** ListWatch's own test for "resourceVersion too old": it re-lists on these by itself. */
+function isGone(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    ((err as { statusCode?: unknown }).statusCode === 410 || (err as { code?: unknown }).code === 410)
+  );
+}
+
+/** A list slower than this is abandoned (and retried): a server that never answers must not hang start(). */
+const LIST_TIMEOUT_MS = 60_000;
+
+const defaultMakeInformer: MakeInformer = ({ path, listFn, watch }) =>
+  new ListWatch(path, watch, listFn, false);
+
+interface Source {
+  readonly resource: KubeResource;
+  readonly informer: KubeInformer;
+  readonly watch: TrackingWatch;
+  /** A list has returned and the informer has not opened its watch yet (so not yet applied it either). */
+  listed: boolean;
+  backoffMs: number;
+  /** Set by an error during the current start() attempt. */
+  failed: boolean;
+  timer?: NodeJS.Timeout;
+  attempt?: Promise<void>;
+}
+
+export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
+  const log = opts.log.child({ component: 'datastore', datastore: 'kubernetes' });
+  const kc: KubeConfig = loadKubeConfig(opts.kubeConfig);
+  const backoff = opts.backoff ?? { initialMs: 1000, maxMs: 30_000 };
+  const makeInformer = opts.makeInformer ?? defaultMakeInformer;
+  const lists = new AbortController();
+  const store = new KubeStore();
+  let notify: () => void = () => {};
+  const changed = () => {
+    try {
+      notify();
+    } catch (err) {
+      log.error({ err }, 'onChange threw');
+    }
+  };
+  let state: 'new' | 'started' | 'stopped' = 'new';
+  let resync: NodeJS.Timeout | undefined;
+
+  const restart = (s: Source, err: unknown, why: string) => {
+    if (state === 'stopped') return;
+    s.failed = true;
+    if (s.timer) return;
+    const delayMs = s.backoffMs;
+    s.backoffMs = Math.min(delayMs * 2, backoff.maxMs);
+    log.warn({ resource: s.resource, err, delayMs }, why);
+    s.timer = setTimeout(() => {
+      s.timer = undefined;
+      void begin(s);
+    }, delayMs);
+  };
+
+  const begin = (s: Source): Promise<void> => {
+    s.failed = false;
+    s.attempt = s.informer.start().then(
+      () => {
+        if (!s.failed) s.backoffMs = backoff.initialMs;
+      },
+      (err: unknown) => restart(s, err, 'informer start failed; restarting'),
+    );
+    return s.attempt;
+  };
+
+  const makeSource = (resource: KubeResource, path: string): Source => {
+    // The hooks and listFn run only once the informer does, so after `s` below is initialised.
+    const watch = new TrackingWatch(kc, {
+      onOpen: (resourceVersion) => {
+        if (!s.listed) return;
+        s.listed = false;
+        if (store.applyList(resource, resourceVersion)) log.info({ resource, resourceVersion }, 'synced');
+        changed();
+      },
+      onEvent: (type, object) => {
+        if (type !== 'ERROR') store.applyEvent(type, object);
+        else if (object.code === 410) log.info({ resource, status: object }, 'watch expired; relisting');
+        else log.warn({ resource, status: object }, 'watch error event');
+      },
+      onClose: (err) => {
+        // Other errors reach the informer's error callback, which logs them and restarts it.
+        if (err === null) log.debug({ resource }, 'watch closed by the server; watching again');
+        else if (isGone(err)) log.info({ resource, err }, 'watch expired; relisting');
+      },
+      onFailure: (err, during) => {
+        if (during === 'end') restart(s, err, 'informer failed; restarting');
+        else log.error({ resource, err }, 'informer failed applying an event');
+      },
+    });
+    const listFn = async () => {
+      const list = await listObjects(
+        kc,
+        path,
+        AbortSignal.any([lists.signal, AbortSignal.timeout(LIST_TIMEOUT_MS)]),
+      );
+      s.listed = true;
+      return list;
+    };
+    const informer = makeInformer({ path, listFn, watch });
+    const s: Source = {
+      resource,
+      informer,
+      watch,
+      listed: false,
+      backoffMs: backoff.initialMs,
+      failed: false,
+    };
+    store.setCache(resource, informer);
+    for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, changed);
+    informer.on('error', (err) => restart(s, err, 'list or watch failed; restarting'));
+    return s;
+  };
+
+  const sources = RESOURCES.map((r) => makeSource(r.resource, r.path));
+
+  return {
+    async start(onChange) {
+      if (state !== 'new') throw new Error(`kubernetes datastore: start() when ${state}`);
+      state = 'started';
+      notify = onChange;
+      log.info({ server: kc.getCurrentCluster()?.server }, 'starting informers');
+      await Promise.all(sources.map(begin));
+      if (opts.resyncMs && state === 'started') resync = setInterval(changed, opts.resyncMs);
+    },
+    snapshot(): DatastoreSnapshot {
+      return store.snapshot();
+    },
+    async stop() {
+      if (state === 'stopped') return;
+      state = 'stopped';
+      notify = () => {};
+      clearInterval(resync);
+      lists.abort();
+      for (const s of sources) clearTimeout(s.timer);
+      await Promise.all(sources.map((s) => s.informer.stop()));
+      await Promise.all(sources.map((s) => s.watch.stop()));
+      await Promise.allSettled(sources.map((s) => s.attempt));
+      // A start() that was listing when stopped goes on to open a watch: TrackingWatch refuses it or closes it.
+      await Promise.all(sources.map((s) => s.watch.stop()));
+    },
+  };
+}

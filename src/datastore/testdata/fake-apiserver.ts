@@ -1,0 +1,280 @@
+// A fake Kubernetes API server for the kubernetes datastore's tests: plain http on 127.0.0.1, the real list and
+// watch protocol for pods, namespaces, nodes and networking.k8s.io/v1 networkpolicies (all namespaces).
+// - One global resourceVersion counter, as etcd's revision. Every write takes the next value.
+// - LIST: {kind: XList, apiVersion, metadata: {resourceVersion}, items}; items without kind/apiVersion, as the
+//   real server serialises lists.
+// - WATCH (?watch=true&resourceVersion=N): every event after N, then live ones, newline-delimited
+//   {type, object}. No resourceVersion (or "0"): synthetic ADDED events for the current objects first. N older
+//   than the compaction point: one ERROR event carrying a 410 "Expired" Status, then the response ends, as
+//   the real server does (ListWatch then empties its resourceVersion and re-lists when the watch ends).
+//   BOOKMARKs ({kind, apiVersion, metadata: {resourceVersion}}) go only to watches that asked for them.
+// - stop()/start() on the same port; a restarted server remembers no history (its watch cache is new), so a
+//   watch from before the restart gets 410, unless start({ keepHistory: true }).
+// - With a token, requests without "Authorization: Bearer <token>" get 401.
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+export type Json = Record<string, unknown>;
+export type FakeResource = 'pods' | 'namespaces' | 'nodes' | 'networkpolicies';
+type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+const RESOURCES: Record<FakeResource, { path: string; kind: string; apiVersion: string }> = {
+  pods: { path: '/api/v1/pods', kind: 'Pod', apiVersion: 'v1' },
+  namespaces: { path: '/api/v1/namespaces', kind: 'Namespace', apiVersion: 'v1' },
+  nodes: { path: '/api/v1/nodes', kind: 'Node', apiVersion: 'v1' },
+  networkpolicies: {
+    path: '/apis/networking.k8s.io/v1/networkpolicies',
+    kind: 'NetworkPolicy',
+    apiVersion: 'networking.k8s.io/v1',
+  },
+};
+
+interface HistoryEvent {
+  readonly resource: FakeResource;
+  readonly type: EventType;
+  readonly object: Json;
+  readonly rv: number;
+}
+
+interface Watcher {
+  readonly resource: FakeResource;
+  readonly res: ServerResponse;
+  readonly bookmarks: boolean;
+}
+
+export interface RequestRecord {
+  readonly resource: FakeResource;
+  readonly verb: 'list' | 'watch';
+  readonly resourceVersion: string | null;
+}
+
+const metaOf = (o: Json): Json => (o.metadata ?? {}) as Json;
+const keyOf = (o: Json): string => `${metaOf(o).namespace ?? ''}/${metaOf(o).name}`;
+const clone = (o: Json): Json => structuredClone(o);
+
+function status(code: number, reason: string, message: string): Json {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+export class FakeApiServer {
+  readonly requests: RequestRecord[] = [];
+  private readonly objects = new Map<FakeResource, Map<string, Json>>();
+  private readonly watchers = new Set<Watcher>();
+  private history: HistoryEvent[] = [];
+  private rv = 100;
+  private listDelayMs = 0;
+  private compactedRv = 0;
+  private server: Server | undefined;
+  private port = 0;
+
+  private constructor(private readonly token: string | undefined) {
+    for (const r of Object.keys(RESOURCES) as FakeResource[]) this.objects.set(r, new Map());
+  }
+
+  static async create(opts: { token?: string } = {}): Promise<FakeApiServer> {
+    const s = new FakeApiServer(opts.token);
+    await s.start({ keepHistory: true });
+    return s;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get resourceVersion(): string {
+    return String(this.rv);
+  }
+
+  /** A kubeconfig for this server (insecure-skip-tls-verify: client-node refuses http:// without it). */
+  writeKubeconfig(dir: string): string {
+    const file = join(dir, 'kubeconfig');
+    const user = this.token ? { token: this.token } : {};
+    const config = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'fake', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'fake', user }],
+      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake' } }],
+      'current-context': 'fake',
+    };
+    writeFileSync(file, JSON.stringify(config, null, 2));
+    return file;
+  }
+
+  /** Creates an object; returns it as stored (resourceVersion, uid, ...). */
+  add(resource: FakeResource, object: Json): Json {
+    const o = clone(object);
+    const meta: Json = { ...metaOf(o), uid: randomUUID(), creationTimestamp: new Date().toISOString() };
+    if (resource === 'namespaces') {
+      meta.labels = { ...(meta.labels as Json), 'kubernetes.io/metadata.name': meta.name };
+    }
+    o.metadata = meta;
+    const objects = this.objects.get(resource)!;
+    if (objects.has(keyOf(o))) throw new Error(`${resource} ${keyOf(o)} already exists`);
+    return this.write(resource, 'ADDED', o);
+  }
+
+  /** Changes an object ("ns/name", or "name" for cluster-scoped ones) in place through `mutate`. */
+  modify(resource: FakeResource, key: string, mutate: (o: Json) => void): Json {
+    const current = this.get(resource, key);
+    const o = clone(current);
+    mutate(o);
+    return this.write(resource, 'MODIFIED', o);
+  }
+
+  remove(resource: FakeResource, key: string): Json {
+    const o = clone(this.get(resource, key));
+    return this.write(resource, 'DELETED', o);
+  }
+
+  /** Sends a BOOKMARK at the current resourceVersion to every watch that allowed bookmarks; how many got one. */
+  bookmark(): number {
+    let sent = 0;
+    for (const w of this.watchers) {
+      if (!w.bookmarks) continue;
+      const { kind, apiVersion } = RESOURCES[w.resource];
+      w.res.write(
+        `${JSON.stringify({ type: 'BOOKMARK', object: { kind, apiVersion, metadata: { resourceVersion: this.resourceVersion } } })}\n`,
+      );
+      sent += 1;
+    }
+    return sent;
+  }
+
+  /** Forgets all history up to now, as etcd compaction does: older watches get 410 Expired. */
+  compact(): void {
+    this.compactedRv = this.rv;
+    this.history = [];
+  }
+
+  /** Answers every LIST this much later (to catch a client in the middle of one). */
+  delayLists(ms: number): void {
+    this.listDelayMs = ms;
+  }
+
+  /** Ends every watch response cleanly, as the server does when a watch's timeout expires. */
+  endWatches(): void {
+    for (const w of this.watchers) w.res.end();
+    this.watchers.clear();
+  }
+
+  watchCount(resource?: FakeResource): number {
+    return [...this.watchers].filter((w) => !resource || w.resource === resource).length;
+  }
+
+  /** Stops listening and drops every connection. Objects can still be changed while it is down. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    this.watchers.clear();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  /** Listens again, on the same port once it has one. */
+  async start(opts: { keepHistory?: boolean } = {}): Promise<void> {
+    if (this.server) throw new Error('fake API server already running');
+    if (!opts.keepHistory) this.compact();
+    const server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.server = server;
+  }
+
+  private get(resource: FakeResource, key: string): Json {
+    const k = key.includes('/') ? key : `/${key}`;
+    const o = this.objects.get(resource)!.get(k);
+    if (!o) throw new Error(`${resource} ${key} not found`);
+    return o;
+  }
+
+  private write(resource: FakeResource, type: EventType, o: Json): Json {
+    this.rv += 1;
+    o.metadata = { ...metaOf(o), resourceVersion: String(this.rv) };
+    const objects = this.objects.get(resource)!;
+    if (type === 'DELETED') objects.delete(keyOf(o));
+    else objects.set(keyOf(o), o);
+    const event: HistoryEvent = { resource, type, object: clone(o), rv: this.rv };
+    this.history.push(event);
+    for (const w of this.watchers) if (w.resource === resource) this.send(w.res, event);
+    return clone(o);
+  }
+
+  private send(res: ServerResponse, e: HistoryEvent): void {
+    const { kind, apiVersion } = RESOURCES[e.resource];
+    res.write(`${JSON.stringify({ type: e.type, object: { kind, apiVersion, ...e.object } })}\n`);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.url);
+    const reply = (code: number, body: Json) => {
+      res.writeHead(code, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (this.token && req.headers.authorization !== `Bearer ${this.token}`) {
+      reply(401, status(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    const entry = Object.entries(RESOURCES).find(([, r]) => r.path === url.pathname);
+    if (req.method !== 'GET' || !entry) {
+      reply(404, status(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
+      return;
+    }
+    const resource = entry[0] as FakeResource;
+    const watch = url.searchParams.get('watch');
+    const resourceVersion = url.searchParams.get('resourceVersion');
+    if (watch === 'true' || watch === '1') {
+      this.requests.push({ resource, verb: 'watch', resourceVersion });
+      this.watch(resource, resourceVersion, url.searchParams.get('allowWatchBookmarks') === 'true', res);
+      return;
+    }
+    this.requests.push({ resource, verb: 'list', resourceVersion });
+    const { kind, apiVersion } = RESOURCES[resource];
+    const items = [...this.objects.get(resource)!.values()].map(clone);
+    const list = {
+      kind: `${kind}List`,
+      apiVersion,
+      metadata: { resourceVersion: this.resourceVersion },
+      items,
+    };
+    if (this.listDelayMs === 0) reply(200, list);
+    else {
+      const timer = setTimeout(() => reply(200, list), this.listDelayMs);
+      res.on('close', () => clearTimeout(timer));
+    }
+  }
+
+  private watch(resource: FakeResource, from: string | null, bookmarks: boolean, res: ServerResponse): void {
+    const fromStart = from === null || from === '' || from === '0';
+    const n = fromStart ? 0 : Number(from);
+    if (!Number.isSafeInteger(n) || n < 0) {
+      res.writeHead(400, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(status(400, 'BadRequest', `invalid resource version: ${from}`)));
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    if (fromStart) {
+      for (const o of this.objects.get(resource)!.values()) {
+        this.send(res, { resource, type: 'ADDED', object: o, rv: 0 });
+      }
+    } else if (n < this.compactedRv) {
+      const message = `too old resource version: ${from} (${this.compactedRv})`;
+      res.end(`${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', message) })}\n`);
+      return;
+    } else {
+      for (const e of this.history) if (e.resource === resource && e.rv > n) this.send(res, e);
+    }
+    const w: Watcher = { resource, res, bookmarks };
+    this.watchers.add(w);
+    res.on('close', () => this.watchers.delete(w));
+  }
+}

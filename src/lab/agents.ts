@@ -1,0 +1,96 @@
+// One palisade agent per lab node, inside the node's netns, watching the lab's cluster directory.
+import { request } from 'node:http';
+import { startDetached } from '../dataplane/runner.js';
+import { clusterDir } from './cluster-dir.js';
+import { nodePaths } from './node-files.js';
+import type { NodePlan } from './plan.js';
+import { stopProcess } from './processes.js';
+
+export function agentPaths(labDir: string, node: string) {
+  const p = nodePaths(labDir, node);
+  return { cniSocket: p.cniSocket, statusSocket: p.statusSocket, log: p.agentLog };
+}
+
+export function startNodeAgent(opts: { labDir: string; node: NodePlan; cliEntry: string }): number {
+  const p = agentPaths(opts.labDir, opts.node.name);
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return startDetached(
+    [
+      'nsenter',
+      `--net=/run/netns/${opts.node.netns}`,
+      process.execPath,
+      opts.cliEntry,
+      'agent',
+      '--node',
+      opts.node.name,
+      '--datastore',
+      `dir:${clusterDir(opts.labDir)}`,
+      '--ipam-dir',
+      nodePaths(opts.labDir, opts.node.name).ipamDir,
+      '--network',
+      'palisade',
+      '--cni-socket',
+      p.cniSocket,
+      '--listen',
+      `unix:${p.statusSocket}`,
+      '--resync-interval',
+      '2000',
+    ],
+    { logFile: p.log, env },
+  );
+}
+
+export async function stopNodeAgent(labDir: string, pid: number): Promise<void> {
+  await stopProcess(pid, labDir);
+}
+
+export interface AgentStatus {
+  readonly ready: boolean;
+  readonly revision: string;
+}
+
+export function agentStatus(statusSocket: string, timeoutMs = 1000): Promise<AgentStatus> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: statusSocket, path: '/status', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body) as AgentStatus);
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+    req.on('timeout', () =>
+      req.destroy(new Error(`agent at ${statusSocket}: no answer within ${timeoutMs} ms`)),
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Waits until the agent is ready and has programmed at least `revision`. */
+export async function waitForAgent(statusSocket: string, revision: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  for (;;) {
+    try {
+      const s = await agentStatus(statusSocket);
+      if (s.ready && Number(s.revision) >= revision) return;
+      last = `ready=${s.ready} revision=${s.revision}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `agent at ${statusSocket} did not program revision ${revision} within ${timeoutMs} ms (${last})`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,52 @@
+// The lab's "API server": a directory of manifests every node's agent watches (dir datastore). Each object is
+// one file written atomically; REVISION is written last, so an agent that reads revision R sees at least R.
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { fnv1a32 } from '../util/hash.js';
+
+export function clusterDir(labDir: string): string {
+  return join(labDir, 'cluster');
+}
+
+function objectFile(labDir: string, kind: string, namespace: string, name: string): string {
+  // Short, unique, safe names: the manifest itself carries the real identity.
+  return join(clusterDir(labDir), `${kind.toLowerCase()}-${fnv1a32(`${namespace}/${name}`)}.yaml`);
+}
+
+function writeAtomic(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+export function writeObject(labDir: string, obj: Record<string, unknown>): void {
+  mkdirSync(clusterDir(labDir), { recursive: true });
+  const meta = obj.metadata as { name: string; namespace?: string };
+  writeAtomic(objectFile(labDir, String(obj.kind), meta.namespace ?? '', meta.name), stringify(obj));
+}
+
+export function deleteObject(labDir: string, kind: string, namespace: string, name: string): void {
+  rmSync(objectFile(labDir, kind, namespace, name), { force: true });
+}
+
+export function writeRevision(labDir: string, revision: number): void {
+  mkdirSync(clusterDir(labDir), { recursive: true });
+  writeAtomic(join(clusterDir(labDir), 'REVISION'), `${revision}\n`);
+}
+
+export function podManifest(pod: {
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  node: string;
+  ports: readonly { name?: string; containerPort: number; protocol: string }[];
+  ip?: string;
+}): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: pod.name, namespace: pod.namespace, labels: { ...pod.labels } },
+    spec: { nodeName: pod.node, containers: [{ name: 'main', ports: pod.ports.map((p) => ({ ...p })) }] },
+    ...(pod.ip ? { status: { podIP: pod.ip, podIPs: [{ ip: pod.ip }] } } : {}),
+  };
+}

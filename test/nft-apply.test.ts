@@ -1,0 +1,249 @@
+// Incremental updates in the kernel: for scenario transitions and random cluster changes, prev loaded with
+// replace() and patched with update() lists back exactly like next loaded fresh in a second namespace.
+// Every nft command runs inside the fixture's namespaces; cleanup removes them even when a test fails.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createNftApplier, type NftApplier } from '../src/dataplane/nft-apply.js';
+import { diffTables } from '../src/dataplane/nft-diff.js';
+import type { ClusterState, PodInfo } from '../src/model/cluster.js';
+import type { NetworkPolicy } from '../src/model/network-policy.js';
+import { compileNode } from '../src/policy/compile.js';
+import type { Table } from '../src/policy/ir.js';
+import { demoCluster, makePod, makePolicy, rule, udp } from '../src/policy/testdata/builders.js';
+import {
+  Gen,
+  LABEL_KEYS,
+  LABEL_VALUES,
+  NAMESPACES,
+  prng,
+  randomCluster,
+  randomPolicy,
+} from '../src/policy/testdata/random.js';
+import { SCENARIOS } from '../src/policy/testdata/scenarios.js';
+import { createNullLogger } from '../src/util/log.js';
+import { createFixture, runner } from './helpers/netns.js';
+
+const fx = createFixture('pna');
+const log = createNullLogger();
+let nsInc = '';
+let nsRef = '';
+let inc: NftApplier;
+let ref: NftApplier;
+const timings: string[] = [];
+
+before(async () => {
+  nsInc = await fx.netns('inc');
+  nsRef = await fx.netns('ref');
+  inc = createNftApplier({ runner, netns: nsInc, log });
+  ref = createNftApplier({ runner, netns: nsRef, log });
+});
+after(async () => {
+  await fx.cleanup();
+  console.log(`nft-apply timings (ms):\n${timings.join('\n')}`);
+});
+
+/** nft inside a test namespace; never the root namespace (an empty netns would mean the root one). */
+function nft(netns: string, ...args: string[]) {
+  if (!netns.startsWith(`/run/netns/${fx.prefix}-`)) throw new Error(`not a test namespace: "${netns}"`);
+  return runner.run(['nft', ...args], { netns });
+}
+const ms = (t0: number) => (performance.now() - t0).toFixed(1);
+const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+
+type Obj = Record<string, unknown>;
+
+/** The kernel's table without handles: sets and maps with sorted elements, chains, each chain's rules in order. */
+async function kernelTable(netns: string): Promise<unknown> {
+  const { stdout } = await nft(netns, '-j', 'list', 'table', 'inet', 'palisade');
+  const out = { sets: {} as Obj, maps: {} as Obj, chains: {} as Obj, rules: {} as Record<string, unknown[]> };
+  for (const o of (JSON.parse(stdout) as { nftables: Record<string, Obj>[] }).nftables) {
+    const [kind, body] = Object.entries(o)[0]!;
+    const { handle: _, elem, ...rest } = body;
+    const name = String(rest.name);
+    if (kind === 'set') out.sets[name] = { ...rest, elem: [...((elem as unknown[]) ?? [])].sort(byJson) };
+    if (kind === 'map') out.maps[name] = { ...rest, elem: [...((elem as unknown[]) ?? [])].sort(byJson) };
+    if (kind === 'chain') out.chains[name] = rest;
+    if (kind === 'rule') out.rules[String(rest.chain)] = [...(out.rules[String(rest.chain)] ?? []), rest];
+  }
+  // nft 1.0.6 leaves chain comments out of its JSON; the text listing has them.
+  const { stdout: text } = await nft(netns, '-t', 'list', 'table', 'inet', 'palisade');
+  const comments = [...text.matchAll(/^\tchain (\S+) \{\n\t\tcomment "([^"]*)"/gm)].map((m) => [m[1], m[2]]);
+  return { ...out, comments: comments.sort() };
+}
+
+async function checkTransition(prev: Table, next: Table, label: string): Promise<void> {
+  await inc.replace(prev);
+  const script = diffTables(prev, next);
+  const t0 = performance.now();
+  const out = await inc.update(prev, next);
+  const took = ms(t0);
+  assert.deepEqual(out, { mode: script === '' ? 'noop' : 'incremental' });
+  await ref.replace(next);
+  assert.deepEqual(await kernelTable(nsInc), await kernelTable(nsRef));
+  timings.push(`  update ${label}: ${took} (${script.split('\n').length - 1} lines)`);
+}
+
+describe('update() in the kernel equals a fresh replace()', () => {
+  const names = Object.keys(SCENARIOS);
+  for (const from of names) {
+    for (const to of names.filter((n) => n !== from)) {
+      for (const node of ['node-1', 'node-2']) {
+        it(`${from} → ${to} on ${node}`, async () => {
+          const prev = compileNode(demoCluster(SCENARIOS[from]), node).table;
+          const next = compileNode(demoCluster(SCENARIOS[to]), node).table;
+          await checkTransition(prev, next, `${from}→${to} ${node}`);
+        });
+      }
+    }
+  }
+  for (let seed = 1; seed <= 20; seed++) {
+    it(`random cluster ${seed} and a change of it`, async () => {
+      const node = seed % 2 === 0 ? 'node-1' : 'node-2';
+      const state = randomCluster(seed, { pods: 20 + 8 * seed, policies: 4 + seed });
+      const prev = compileNode(state, node).table;
+      const next = compileNode(mutate(state, seed * 7919), node).table;
+      await checkTransition(prev, next, `random ${seed} (${size(prev)})`);
+    });
+  }
+  it('ipBlock excepts change: interval elements split, merged and re-cut in place', async () => {
+    const egress = (except: string[]) =>
+      makePolicy('billing', 'egress', {
+        policyTypes: ['Egress'],
+        egress: [rule([{ ipBlock: { cidr: '10.0.0.0/8', except } }], [udp(53)])],
+      });
+    const whole = ['10.244.0.0/16'];
+    const split = ['10.244.0.0/16', '10.1.0.0/16']; // 10.0.0.0/9 becomes pieces inside it
+    const moved = ['10.0.0.0/9', '10.244.1.0/24'];
+    for (const [from, to] of [
+      [whole, split],
+      [split, whole],
+      [whole, moved],
+    ] as const) {
+      const prev = compileNode(demoCluster([egress([...from])]), 'node-1').table;
+      const next = compileNode(demoCluster([egress([...to])]), 'node-1').table;
+      assert.match(diffTables(prev, next), /^delete element [^\n]*\nadd element [^\n]*\n$/);
+      await checkTransition(prev, next, `ipBlock except ${from.join('+')} → ${to.join('+')}`);
+    }
+  });
+  it('the listing sees a difference between two different tables (the comparison is not vacuous)', async () => {
+    await inc.replace(compileNode(demoCluster(SCENARIOS.mixed), 'node-1').table);
+    await ref.replace(compileNode(demoCluster(SCENARIOS['default-deny-shop']), 'node-1').table);
+    assert.notDeepEqual(await kernelTable(nsInc), await kernelTable(nsRef));
+  });
+});
+
+describe('drift, fallback and the drift check', () => {
+  const mixed = demoCluster(SCENARIOS.mixed);
+  const prev = compileNode(mixed, 'node-1').table;
+
+  it('a chain flushed by hand is found after the diff and the table replaced', async () => {
+    const extra = makePod('billing', 'audit', { app: 'audit' }, { node: 'node-2', ip: '10.244.2.9' });
+    const next = compileNode({ ...mixed, pods: [...mixed.pods, extra] }, 'node-1').table;
+    await inc.replace(prev);
+    await nft(nsInc, 'flush', 'chain', 'inet', 'palisade', 'egress');
+    const out = await inc.update(prev, next);
+    assert.equal(out.mode, 'replace');
+    assert.match(out.error ?? '', /drift/);
+    await ref.replace(next);
+    assert.deepEqual(await kernelTable(nsInc), await kernelTable(nsRef));
+  });
+
+  it('a diff the kernel rejects (an element already deleted by hand) falls back to replace', async () => {
+    const next = compileNode({ ...mixed, pods: mixed.pods.filter((p) => p.name !== 'cart') }, 'node-1').table;
+    await inc.replace(prev);
+    await nft(nsInc, 'delete', 'element', 'inet', 'palisade', 'np_12c2d7904254_eg1_p4', '{ 10.244.1.2 }');
+    const out = await inc.update(prev, next);
+    assert.equal(out.mode, 'replace');
+    assert.match(out.error ?? '', /nft -f -/);
+    await ref.replace(next);
+    assert.deepEqual(await kernelTable(nsInc), await kernelTable(nsRef));
+  });
+
+  it('matches() is true after replace(), false once the table is deleted; remove() twice is fine', async () => {
+    await inc.replace(prev);
+    assert.equal(await inc.matches(prev), true);
+    await nft(nsInc, 'delete', 'table', 'inet', 'palisade');
+    assert.equal(await inc.matches(prev), false);
+    await inc.replace(prev);
+    assert.equal(await inc.matches(prev), true);
+    await inc.remove();
+    await inc.remove();
+    assert.equal(await inc.matches(prev), false);
+  });
+
+  it('times replace, update (with and without the verify listing) and matches() on a 5k-rule table', async () => {
+    const state = randomCluster(99, { pods: 250, policies: 150 });
+    const prev = compileNode(state, 'node-1').table;
+    const extra: PodInfo = { ...state.pods[2]!, name: 'extra', ips: ['10.244.1.252'], interface: 'palextra' };
+    const next = compileNode({ ...state, pods: [...state.pods, extra] }, 'node-1').table;
+    const lines = diffTables(prev, next).split('\n').length - 1;
+    const unverified = createNftApplier({ runner, netns: nsInc, log, verify: false });
+    const timed = async <T>(label: string, f: () => Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      const out = await f();
+      timings.push(`  ${label}: ${ms(t0)}`);
+      return out;
+    };
+    await inc.remove();
+    await timed(`replace into an empty netns (${size(prev)})`, () => inc.replace(prev));
+    await timed('replace over itself', () => inc.replace(prev));
+    const out = await timed(`update, one pod added (${lines} lines), verify on`, () =>
+      inc.update(prev, next),
+    );
+    assert.deepEqual(out, { mode: 'incremental' });
+    await inc.replace(prev);
+    const fast = await timed('update, the same, verify off', () => unverified.update(prev, next));
+    assert.deepEqual(fast, { mode: 'incremental' });
+    assert.equal(await timed('matches() (nft -j -t list table)', () => inc.matches(next)), true);
+    await ref.replace(next);
+    assert.deepEqual(await kernelTable(nsInc), await kernelTable(nsRef));
+  });
+});
+
+function size(t: Table): string {
+  const rules = t.chains.reduce((n, c) => n + c.rules.length, 0);
+  const elements = t.sets.reduce((n, s) => n + s.elements.length, 0);
+  return `${t.chains.length} chains, ${rules} rules, ${t.sets.length} sets, ${elements} elements`;
+}
+
+// The same seeded changes as src/dataplane/nft-diff.test.ts (kept apart: importing a test file runs its tests).
+function randomLabels(g: Gen): Record<string, string> {
+  return Object.fromEntries(LABEL_KEYS.filter(() => g.chance(0.6)).map((k) => [k, g.pick(LABEL_VALUES)]));
+}
+
+function newPod(g: Gen, n: number): PodInfo {
+  const node = g.pick(['node-1', 'node-2']);
+  return {
+    namespace: g.pick(NAMESPACES),
+    name: `new${n}`,
+    node,
+    ips: [`10.244.${node === 'node-1' ? 1 : 2}.${200 + n}`],
+    labels: randomLabels(g),
+    ports: g.chance(0.5) ? [{ name: 'http', containerPort: 80, protocol: 'TCP' }] : [],
+    interface: `palnew${n}`,
+  };
+}
+
+/** 1-3 changes: pods removed, added or relabelled; a policy removed, added, broken or fixed. */
+function mutate(state: ClusterState, seed: number): ClusterState {
+  const g = new Gen(prng(seed));
+  let pods = [...state.pods];
+  const policies: NetworkPolicy[] = [...state.policies];
+  for (let i = 0, n = g.int(1, 3); i < n; i++) {
+    const op = g.int(0, 5);
+    if (op === 0) pods = pods.filter(() => !g.chance(0.2));
+    if (op === 1) pods.push(newPod(g, i));
+    if (op === 2 && pods.length > 0) {
+      const k = g.int(0, pods.length - 1);
+      pods[k] = { ...pods[k]!, labels: randomLabels(g) };
+    }
+    if (op === 3 && policies.length > 0) policies.splice(g.int(0, policies.length - 1), 1);
+    if (op === 4) policies.push(randomPolicy(g, 100 + i));
+    if (op === 5 && policies.length > 0) {
+      const k = g.int(0, policies.length - 1);
+      const p = policies[k]!;
+      policies[k] = { ...p, problems: p.problems.length > 0 ? [] : ['spec: broken by the test'] };
+    }
+  }
+  return { ...state, pods, policies };
+}
