@@ -36,6 +36,46 @@ function signature(dir: string): string {
   return parts.join('|');
 }
 
+interface DirWatchers {
+  sync(): void;
+  close(): void;
+}
+
+/**
+ * One non-recursive fs.watch per directory. Node 20's recursive watch on Linux misses a file replaced by rename a
+ * second time (tested: the second `rename REVISION.tmp REVISION` produced no event), which would leave agents
+ * a poll interval behind; plain inotify watches on each directory report every rename.
+ */
+function createDirWatchers(root: string, onEvent: () => void, onError: (err: Error) => void): DirWatchers {
+  const watchers = new Map<string, FSWatcher>();
+  return {
+    sync() {
+      const dirs = new Set([
+        root,
+        ...readdirSync(root, { withFileTypes: true, recursive: true })
+          .filter((e) => e.isDirectory())
+          .map((e) => join(e.parentPath ?? e.path, e.name)),
+      ]);
+      for (const [d, w] of watchers) {
+        if (!dirs.has(d)) {
+          w.close();
+          watchers.delete(d);
+        }
+      }
+      for (const d of dirs) {
+        if (watchers.has(d)) continue;
+        const w = watch(d, onEvent);
+        w.on('error', onError);
+        watchers.set(d, w);
+      }
+    },
+    close() {
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
+    },
+  };
+}
+
 export function snapshotFromObjects(objects: readonly ManifestObject[], revision: string): DatastoreSnapshot {
   const namespaces = new Map<string, NamespaceInfo>([
     ['default', { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } }],
@@ -95,7 +135,7 @@ export function createDirDatastore(opts: { dir: string; log: Logger; pollMs?: nu
   };
   let lastSignature = '';
   let generation = 0;
-  let watcher: FSWatcher | undefined;
+  let watchers: DirWatchers | undefined;
   let timer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
 
@@ -122,17 +162,25 @@ export function createDirDatastore(opts: { dir: string; log: Logger; pollMs?: nu
       const reload = () => {
         if (load()) onChange();
       };
+      const dirWatchers = createDirWatchers(
+        opts.dir,
+        () => {
+          clearTimeout(debounce);
+          debounce = setTimeout(() => {
+            reload();
+            dirWatchers.sync(); // directories may have come or gone
+          }, 5);
+        },
+        (err) => log.warn({ err }, 'watch failed; polling continues'),
+      );
+      watchers = dirWatchers;
       reload();
-      watcher = watch(opts.dir, { recursive: true }, () => {
-        clearTimeout(debounce);
-        debounce = setTimeout(reload, 5);
-      });
-      watcher.on('error', (err) => log.warn({ err }, 'watch failed; polling continues'));
+      dirWatchers.sync();
       timer = setInterval(reload, opts.pollMs ?? 1000);
     },
     snapshot: () => current,
     async stop() {
-      watcher?.close();
+      watchers?.close();
       clearInterval(timer);
       clearTimeout(debounce);
     },

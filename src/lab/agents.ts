@@ -52,20 +52,24 @@ export interface AgentStatus {
 
 export function agentStatus(statusSocket: string, timeoutMs = 1000): Promise<AgentStatus> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: statusSocket, path: '/status', timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body) as AgentStatus);
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
+    // agent: false — no keep-alive pool: a pooled socket would keep this short-lived CLI process alive after its work.
+    const req = request(
+      { socketPath: statusSocket, path: '/status', timeout: timeoutMs, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(body) as AgentStatus);
+          } catch (err) {
+            reject(err);
+          }
+        });
+      },
+    );
     req.on('timeout', () =>
       req.destroy(new Error(`agent at ${statusSocket}: no answer within ${timeoutMs} ms`)),
     );

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createNullLogger } from '../util/log.js';
+import { createDirDatastore } from './dir.js';
+
+const root = mkdtempSync(join(tmpdir(), 'palisade-dir-ds-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function replace(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+async function until(what: string, check: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('dir datastore', () => {
+  it('reads manifests, skips a broken file, and sees every replace-by-rename through the watch alone', async () => {
+    const dir = join(root, 'a');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    writeFileSync(
+      join(dir, 'ns.yaml'),
+      'apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {team: a}}\n',
+    );
+    writeFileSync(
+      join(dir, 'sub', 'pod.yaml'),
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec: {nodeName: n1, containers: [{}]}\nstatus: {podIP: 10.0.0.1}\n',
+    );
+    writeFileSync(join(dir, 'broken.yaml'), 'kind: Pod\nmetadata: {name: x}\n');
+    replace(join(dir, 'REVISION'), '1\n');
+    // A poll interval far beyond the test: only the file watch can report changes.
+    const ds = createDirDatastore({ dir, log: createNullLogger(), pollMs: 60_000 });
+    let changes = 0;
+    await ds.start(() => {
+      changes += 1;
+    });
+    try {
+      const s = ds.snapshot();
+      assert.equal(s.synced, true);
+      assert.equal(s.revision, '1');
+      assert.deepEqual(
+        s.namespaces.map((n) => [n.name, n.labels]),
+        [
+          ['default', { 'kubernetes.io/metadata.name': 'default' }],
+          ['shop', { team: 'a', 'kubernetes.io/metadata.name': 'shop' }],
+        ],
+      );
+      assert.deepEqual(
+        s.pods.map((p) => [p.namespace, p.name, p.node, p.ips]),
+        [['shop', 'web', 'n1', ['10.0.0.1']]],
+      );
+      for (const rev of ['2', '3']) {
+        replace(join(dir, 'REVISION'), `${rev}\n`);
+        await until(`revision ${rev}`, () => ds.snapshot().revision === rev);
+      }
+      replace(
+        join(dir, 'sub', 'np.yaml'),
+        'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}}\n',
+      );
+      await until('the new policy', () => ds.snapshot().policies.length === 1);
+      assert.ok(changes >= 4, `onChange called ${changes} times`);
+    } finally {
+      await ds.stop();
+    }
+  });
+});
