@@ -6,6 +6,7 @@ import type { Runner } from '../dataplane/runner.js';
 import type { Datastore } from '../datastore/types.js';
 import type { Logger } from '../util/log.js';
 import { serveHandoff } from './cni-socket.js';
+import { localAddresses, RevocationScheduler } from './conntrack.js';
 import { EndpointRegistry } from './endpoints.js';
 import { serveHttp } from './http.js';
 import { endpointsFromIpam } from './ipam-endpoints.js';
@@ -22,6 +23,11 @@ export interface AgentOptions {
   /** host:port or unix:/path */
   readonly listen: string;
   readonly resyncMs: number;
+  /**
+   * How long after a sync that changed the table the established connections it now denies are ended
+   * (their conntrack entries deleted): 0 = at once, < 0 = never. Default 0.
+   */
+  readonly revokeDelayMs?: number;
 }
 
 export interface RunningAgent {
@@ -58,6 +64,12 @@ export async function startAgent(
   const metrics = createAgentMetrics(opts.node);
   const registry = new EndpointRegistry();
   let last: SyncStats | undefined;
+  const revocations = new RevocationScheduler({
+    runner: deps.runner,
+    log: log.child({ component: 'conntrack' }),
+    delayMs: opts.revokeDelayMs ?? 0,
+    onRevoked: (n) => metrics.revoked(n),
+  });
   const reconciler = new Reconciler({
     node: opts.node,
     snapshot: () => opts.datastore.snapshot(),
@@ -72,6 +84,7 @@ export async function startAgent(
       metrics.synced(s);
       log.debug({ revision: s.revision, mode: s.mode, ms: s.durationMs, rules: s.rules }, 'synced');
     },
+    onTableChanged: (table, state) => revocations.changed(table, localAddresses(state, opts.node)),
     onError: () => metrics.syncFailed(),
   });
   await opts.datastore.start(() => void reconciler.kick().catch(() => undefined));
@@ -126,6 +139,7 @@ export async function startAgent(
     async stop() {
       clearInterval(resync);
       reconciler.stop();
+      revocations.stop();
       await opts.datastore.stop();
       await Promise.all([closeServer(handoff), closeServer(http)]);
     },

@@ -7,6 +7,8 @@ export interface AgentMetrics {
   synced(stats: SyncStats): void;
   syncFailed(): void;
   driftRepaired(): void;
+  /** Established connections ended because a policy change denies them. */
+  revoked(n: number): void;
 }
 
 export function createAgentMetrics(node: string): AgentMetrics {
@@ -50,6 +52,11 @@ export function createAgentMetrics(node: string): AgentMetrics {
     help: 'Datastore revision last programmed (when numeric)',
     registers: [registry],
   });
+  const revoked = new Counter({
+    name: 'palisade_conntrack_revoked_total',
+    help: 'Established connections whose conntrack entry was deleted because a policy change denies them',
+    registers: [registry],
+  });
   return {
     registry,
     synced(s) {
@@ -63,5 +70,6 @@ export function createAgentMetrics(node: string): AgentMetrics {
     },
     syncFailed: () => errors.inc(),
     driftRepaired: () => drift.inc(),
+    revoked: (n) => revoked.inc(n),
   };
 }

@@ -2,6 +2,7 @@
 // more sync; each sync reads the latest snapshot, compiles the node's table and applies the difference in one
 // transaction. A periodic resync checks the kernel still holds the table and replaces it when it drifted.
 import type { DatastoreSnapshot } from '../datastore/types.js';
+import type { ClusterState } from '../model/cluster.js';
 import { compileNode, type Diagnostic } from '../policy/compile.js';
 import type { Table } from '../policy/ir.js';
 import type { Logger } from '../util/log.js';
@@ -30,6 +31,8 @@ export interface ReconcilerDeps {
   readonly applier: TableApplier;
   readonly log: Logger;
   readonly onSynced?: (stats: SyncStats) => void;
+  /** After a sync that changed the kernel's table (not after a noop): the table and the state it came from. */
+  readonly onTableChanged?: (table: Table, state: ClusterState) => void;
   readonly onError?: (err: unknown) => void;
   readonly now?: () => number;
   readonly retryMs?: number;
@@ -119,6 +122,7 @@ export class Reconciler {
       sets: table.sets.length,
       diagnostics,
     });
+    if (mode !== 'noop') this.deps.onTableChanged?.(table, state);
     return true;
   }
 

@@ -17,6 +17,8 @@ export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubern
   --cni-socket PATH         socket for the CNI plugin's hand-off (default /run/palisade/cni.sock)
   --listen ADDR             health, metrics, status: HOST:PORT or unix:PATH (default 127.0.0.1:9099)
   --resync-interval MS      how often the kernel's table is checked and repaired (default 30000)
+  --revoke-delay MS         after a policy change, end established connections it denies (delete their
+                            conntrack entries) after MS ms: 0 = at once (default), -1 = never
   --log-level LEVEL         debug, info, warn, error (default info)`;
 
 async function makeDatastore(source: string, log: Logger): Promise<Datastore> {
@@ -39,6 +41,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       'cni-socket': { type: 'string', default: '/run/palisade/cni.sock' },
       listen: { type: 'string', default: '127.0.0.1:9099' },
       'resync-interval': { type: 'string', default: '30000' },
+      'revoke-delay': { type: 'string', default: '0' },
       'log-level': { type: 'string', default: 'info' },
     },
     strict: true,
@@ -51,6 +54,12 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       `--resync-interval: "${values['resync-interval']}" must be a whole number of ms >= 100`,
     );
   }
+  const revokeDelayMs = Number(values['revoke-delay']);
+  if (!Number.isInteger(revokeDelayMs) || revokeDelayMs < -1) {
+    throw new UsageError(
+      `--revoke-delay: "${values['revoke-delay']}" must be a whole number of ms >= 0, or -1 (never)`,
+    );
+  }
   const log: Logger = pino({ level: values['log-level'], base: { pid: process.pid } }, pino.destination(2));
   const agent = await startAgent(
     {
@@ -61,6 +70,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       cniSocket: values['cni-socket'],
       listen: values.listen,
       resyncMs,
+      revokeDelayMs,
     },
     { runner: createRunner(), log },
   );

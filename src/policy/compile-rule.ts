@@ -39,8 +39,7 @@ const FAMILIES: readonly Family[] = [4, 6];
 
 /** Families worth emitting rules for: those of any pod in the cluster, plus the rule's own CIDRs; at least v4. */
 function familiesInUse(idx: ClusterIndex, peers: ResolvedPeers): Family[] {
-  const seen = new Set<Family>([4]);
-  for (const p of idx.pods) for (const ip of p.ips) seen.add(familyOf(ip));
+  const seen = new Set<Family>([4, ...idx.podFamilies]);
   for (const c of peers.cidrs) seen.add(c.family);
   return FAMILIES.filter((f) => seen.has(f));
 }
@@ -89,7 +88,10 @@ function insideAny(ip: string, cidrs: readonly Cidr[]): boolean {
 function namedDestinations(input: RuleInput, peers: ResolvedPeers): readonly PodInfo[] {
   if (input.direction === 'ingress') return input.endpoints;
   if (peers.any) return input.idx.pods;
-  const inBlocks = input.idx.pods.filter((p) => p.ips.some((ip) => insideAny(ip, peers.cidrs)));
+  const inBlocks =
+    peers.cidrs.length === 0
+      ? []
+      : input.idx.pods.filter((p) => p.ips.some((ip) => insideAny(ip, peers.cidrs)));
   return [...new Map([...peers.pods, ...inBlocks].map((p) => [`${p.namespace}/${p.name}`, p])).values()];
 }
 

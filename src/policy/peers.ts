@@ -11,12 +11,27 @@ export interface ClusterIndex {
   readonly nsLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   /** Pods that have at least one address: only they can be peers or endpoints. */
   readonly pods: readonly PodInfo[];
+  readonly podsByNamespace: ReadonlyMap<string, readonly PodInfo[]>;
+  /** Address families of any pod in the cluster (computed once per compile). */
+  readonly podFamilies: ReadonlySet<Family>;
+  /** Peer → matching pods, per policy namespace: a compile resolves each distinct peer once. */
+  readonly peerCache: Map<string, PodInfo[]>;
 }
 
 export function buildIndex(state: ClusterState): ClusterIndex {
+  const pods = state.pods.filter((p) => p.ips.length > 0);
+  const podsByNamespace = new Map<string, PodInfo[]>();
+  const podFamilies = new Set<Family>();
+  for (const p of pods) {
+    podsByNamespace.set(p.namespace, [...(podsByNamespace.get(p.namespace) ?? []), p]);
+    for (const ip of p.ips) podFamilies.add(familyOf(ip));
+  }
   return {
     nsLabels: new Map(state.namespaces.map((n) => [n.name, n.labels])),
-    pods: state.pods.filter((p) => p.ips.length > 0),
+    pods,
+    podsByNamespace,
+    podFamilies,
+    peerCache: new Map(),
   };
 }
 
@@ -27,14 +42,22 @@ export function familyOf(ip: string): Family {
 /** Pods a selector peer matches, for a policy in namespace `policyNs`. An ipBlock peer matches no pod here. */
 export function podsForPeer(idx: ClusterIndex, policyNs: string, peer: PolicyPeer): PodInfo[] {
   if (peer.ipBlock || (!peer.podSelector && !peer.namespaceSelector)) return [];
-  return idx.pods.filter((p) => {
-    if (peer.namespaceSelector) {
-      if (!selectorMatches(peer.namespaceSelector, idx.nsLabels.get(p.namespace) ?? {})) return false;
-    } else if (p.namespace !== policyNs) {
-      return false;
-    }
-    return !peer.podSelector || selectorMatches(peer.podSelector, p.labels);
-  });
+  const key = `${peer.namespaceSelector ? '*' : policyNs}\u0000${JSON.stringify(peer)}`;
+  const cached = idx.peerCache.get(key);
+  if (cached) return cached;
+  // Namespaces first (few), then only their pods against the pod selector.
+  const namespaces = peer.namespaceSelector
+    ? [...idx.podsByNamespace.keys()].filter((ns) =>
+        selectorMatches(peer.namespaceSelector!, idx.nsLabels.get(ns) ?? {}),
+      )
+    : [policyNs];
+  const out = namespaces.flatMap((ns) =>
+    (idx.podsByNamespace.get(ns) ?? []).filter(
+      (p) => !peer.podSelector || selectorMatches(peer.podSelector, p.labels),
+    ),
+  );
+  idx.peerCache.set(key, out);
+  return out;
 }
 
 export interface ResolvedPeers {

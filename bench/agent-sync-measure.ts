@@ -1,0 +1,264 @@
+// The measurements of bench/agent-sync.ts on one synthetic cluster: cold start (compile, render, `nft -f` of the
+// whole table into an empty netns) and propagation of single changes (compile, diff, incremental `nft -f`), the
+// way the agent's reconciler does them (src/agent/reconciler.ts: mergeEndpoints → compileNode → applier.update,
+// verify off as src/agent/agent.ts runs it).
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { mergeEndpoints } from '../src/agent/endpoints.js';
+import { createNftApplier } from '../src/dataplane/nft-apply.js';
+import { planDiff, renderPlan } from '../src/dataplane/nft-diff.js';
+import { renderReplace } from '../src/dataplane/nft-render.js';
+import type { Runner } from '../src/dataplane/runner.js';
+import { compileNode } from '../src/policy/compile.js';
+import type { Table } from '../src/policy/ir.js';
+import type { Logger } from '../src/util/log.js';
+import type { AgentMemory } from './agent-sync-agent.js';
+import { type ClusterOptions, LOCAL_NODE, SyntheticCluster } from './agent-sync-cluster.js';
+import { type Summary, summarize } from './stats.js';
+
+export const KINDS = [
+  'pod add (remote)',
+  'pod add (local)',
+  'pod remove (remote)',
+  'pod remove (local)',
+  'pod relabel (remote)',
+  'pod relabel (local)',
+  'policy add',
+  'policy change',
+] as const;
+export type Kind = (typeof KINDS)[number];
+
+export interface TableSize {
+  readonly chains: number;
+  readonly rules: number;
+  readonly sets: number;
+  readonly elements: number;
+  readonly mapElements: number;
+  readonly scriptBytes: number;
+}
+
+export interface ColdStart {
+  /** Total of each repetition, the first (cold JIT in this process) included; the other figures are the median rep. */
+  readonly totalsMs: readonly number[];
+  readonly compileMs: number;
+  readonly renderMs: number;
+  readonly nftMs: number;
+  readonly totalMs: number;
+  readonly size: TableSize;
+  readonly memory: { rssMB: number; heapUsedMB: number; heapTotalMB: number; baselineRssMB: number };
+}
+
+export interface KindResult {
+  readonly total: Summary;
+  readonly compile: Summary;
+  readonly diff: Summary;
+  readonly nft: Summary;
+  readonly scriptBytes: Summary;
+  readonly modes: Record<string, number>;
+}
+
+export interface ScaleResult {
+  readonly name: string;
+  readonly cluster: ClusterOptions;
+  readonly rounds: number;
+  readonly cold: ColdStart;
+  readonly propagation: Record<string, KindResult>;
+  readonly verifiedAfterRounds: boolean;
+  readonly agent?: AgentMemory;
+}
+
+const silent: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silent,
+};
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const MB = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+
+function sizeOf(t: Table, script: string): TableSize {
+  return {
+    chains: t.chains.length,
+    rules: t.chains.reduce((n, c) => n + c.rules.length, 0),
+    sets: t.sets.length,
+    elements: t.sets.reduce((n, s) => n + s.elements.length, 0),
+    mapElements: t.maps.reduce((n, m) => n + m.elements.length, 0),
+    scriptBytes: Buffer.byteLength(script),
+  };
+}
+
+function compile(c: SyntheticCluster): Table {
+  return compileNode(mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints), LOCAL_NODE).table;
+}
+
+const COLD_REPS = 3;
+
+/** First full sync into an empty netns, COLD_REPS times (the table deleted in between, untimed). */
+async function coldStart(c: SyntheticCluster, runner: Runner, netns: string, baseline: number) {
+  const reps: Awaited<ReturnType<typeof coldOnce>>[] = [];
+  for (let i = 0; i < COLD_REPS; i++) {
+    if (i > 0) await runner.run(['nft', 'delete', 'table', 'inet', 'palisade'], { netns });
+    reps.push(await coldOnce(c, runner, netns, baseline));
+  }
+  const median = [...reps].sort((a, b) => a.cold.totalMs - b.cold.totalMs)[COLD_REPS >> 1]!;
+  return {
+    table: reps[reps.length - 1]!.table,
+    cold: { ...median.cold, totalsMs: reps.map((r) => r.cold.totalMs) },
+  };
+}
+
+/** One full sync into an empty table: compile, render the replace script, `nft -f -`. */
+async function coldOnce(c: SyntheticCluster, runner: Runner, netns: string, baseline: number) {
+  const t0 = performance.now();
+  const table = compile(c);
+  const t1 = performance.now();
+  const script = renderReplace(table);
+  const t2 = performance.now();
+  await runner.run(['nft', '-f', '-'], { input: script, netns });
+  const t3 = performance.now();
+  gc();
+  const m = process.memoryUsage();
+  const cold: Omit<ColdStart, 'totalsMs'> = {
+    compileMs: t1 - t0,
+    renderMs: t2 - t1,
+    nftMs: t3 - t2,
+    totalMs: t3 - t0,
+    size: sizeOf(table, script),
+    memory: {
+      rssMB: MB(m.rss),
+      heapUsedMB: MB(m.heapUsed),
+      heapTotalMB: MB(m.heapTotal),
+      baselineRssMB: MB(baseline),
+    },
+  };
+  return { table, cold };
+}
+
+/** Applies one change of `kind` to the model (outside the timed part). */
+function mutate(c: SyntheticCluster, kind: Kind): void {
+  const g = c.g;
+  const remote = () => g.pick(c.pods.filter((p) => p.node !== LOCAL_NODE));
+  switch (kind) {
+    case 'pod add (remote)':
+      c.addPod(g.pick(c.nodes.slice(1)).name);
+      return;
+    case 'pod add (local)':
+      c.addPod(LOCAL_NODE);
+      return;
+    case 'pod remove (remote)':
+      c.removePod(remote());
+      return;
+    case 'pod remove (local)':
+      c.removePod(g.pick(c.localPods()));
+      return;
+    case 'pod relabel (remote)':
+      c.relabelPod(remote());
+      return;
+    case 'pod relabel (local)':
+      c.relabelPod(g.pick(c.localPods()));
+      return;
+    case 'policy add':
+      c.addPolicy();
+      return;
+    case 'policy change':
+      c.changePolicy(g.pick(c.policies));
+      return;
+  }
+}
+
+interface Sample {
+  total: number;
+  compile: number;
+  diff: number;
+  nft: number;
+  bytes: number;
+  mode: string;
+}
+
+export async function measureScale(opts: {
+  name: string;
+  cluster: ClusterOptions;
+  rounds: number;
+  runner: Runner;
+  netns: string;
+  progress: (msg: string) => void;
+  /** Measures the real agent on the cluster as it is after the rounds. */
+  agent?: (c: SyntheticCluster) => Promise<AgentMemory>;
+}): Promise<ScaleResult> {
+  gc();
+  const baseline = process.memoryUsage().rss;
+  const c = new SyntheticCluster(opts.cluster);
+  const { table, cold } = await coldStart(c, opts.runner, opts.netns, baseline);
+  opts.progress(`${opts.name}: cold start ${cold.totalMs.toFixed(0)} ms, ${cold.size.elements} set elements`);
+  const applier = createNftApplier({ runner: opts.runner, netns: opts.netns, log: silent, verify: false });
+  const samples = new Map<Kind, Sample[]>(KINDS.map((k) => [k, []]));
+  let prev = table;
+  for (let round = 0; round < opts.rounds; round++) {
+    // Alternate the order each round so no kind always follows the same one.
+    for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+      mutate(c, kind);
+      const t0 = performance.now();
+      const next = compile(c); // the snapshot object is built inside: "change visible" is t0
+      const t1 = performance.now();
+      const script = renderPlan(planDiff(prev, next), next); // timed alone for the split; update() redoes it
+      const t2 = performance.now();
+      const out = await applier.update(prev, next);
+      const t3 = performance.now();
+      if (out.error) throw new Error(`${kind}: incremental update failed: ${out.error}`);
+      const diff = t2 - t1;
+      const update = t3 - t2;
+      samples.get(kind)!.push({
+        total: t1 - t0 + update,
+        compile: t1 - t0,
+        diff,
+        nft: Math.max(0, update - diff),
+        bytes: Buffer.byteLength(script),
+        mode: out.mode,
+      });
+      prev = next;
+    }
+    if ((round + 1) % 10 === 0) opts.progress(`${opts.name}: round ${round + 1}/${opts.rounds}`);
+  }
+  const verified = await applier.matches(prev);
+  const agent = opts.agent && (await opts.agent(c));
+  if (agent)
+    opts.progress(
+      `${opts.name}: palisade agent ready in ${agent.readyMs.toFixed(0)} ms, RSS ${agent.rssMB.toFixed(0)} MB`,
+    );
+  return {
+    name: opts.name,
+    cluster: opts.cluster,
+    rounds: opts.rounds,
+    cold,
+    propagation: summarizeKinds(samples),
+    verifiedAfterRounds: verified,
+    ...(agent ? { agent } : {}),
+  };
+}
+
+function countModes(xs: readonly Sample[]): Record<string, number> {
+  const m: Record<string, number> = {};
+  for (const s of xs) m[s.mode] = (m[s.mode] ?? 0) + 1;
+  return m;
+}
+
+function summarizeKinds(samples: Map<Kind, Sample[]>): Record<string, KindResult> {
+  const one = (xs: Sample[]): KindResult => ({
+    total: summarize(xs.map((s) => s.total)),
+    compile: summarize(xs.map((s) => s.compile)),
+    diff: summarize(xs.map((s) => s.diff)),
+    nft: summarize(xs.map((s) => s.nft)),
+    scriptBytes: summarize(xs.map((s) => s.bytes)),
+    modes: countModes(xs),
+  });
+  const out: Record<string, KindResult> = {};
+  for (const [k, xs] of samples) out[k] = one(xs);
+  const pods = [...samples].filter(([k]) => k.startsWith('pod ')).flatMap(([, xs]) => xs);
+  out['pod add/remove/relabel'] = one(pods);
+  out.all = one([...samples.values()].flat());
+  return out;
+}
