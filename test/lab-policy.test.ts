@@ -1,84 +1,29 @@
 // NetworkPolicy in the lab, on real packets: after each change the kernel's reachability matrix (probe) must
 // equal what the reference evaluator says for the lab's own cluster state. Two nodes, two namespaces.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { readManifestDir, snapshotFromObjects } from '../src/datastore/dir.js';
-import type { Protocol } from '../src/model/k8s.js';
-import { evaluateFlow } from '../src/policy/reference.js';
-import { createFixture, ensureBuilt, REPO } from './helpers/netns.js';
+import { countFalse, createLab, type Probe } from './helpers/lab.js';
+import { REPO } from './helpers/netns.js';
 
-const run = promisify(execFile);
-const fx = createFixture('plp');
-const dir = join(fx.tmp, 'lab');
-const env: NodeJS.ProcessEnv = { ...process.env, PALISADE_LAB_DIR: dir };
-delete env.NODE_EXTRA_CA_CERTS;
+const lab = createLab('plp');
+const fx = lab.fx;
+const palisade = lab.palisade;
+const probe = lab.probe;
 const POLICIES = join(REPO, 'examples', 'policies');
-
-async function palisade(...args: string[]): Promise<string> {
-  const { stdout } = await run(join(REPO, 'bin', 'palisade'), args, { env, maxBuffer: 1 << 24 });
-  return stdout;
-}
-
-type Matrix = Record<string, Record<string, boolean>>;
-
-async function probe(protocol: Protocol, port: number): Promise<Matrix> {
-  const out = await palisade(
-    'lab',
-    'probe',
-    '--json',
-    '--protocol',
-    protocol.toLowerCase(),
-    '--port',
-    String(port),
-  );
-  return (JSON.parse(out) as { matrix: Matrix }).matrix;
-}
-
-/** What NetworkPolicy says, from the same cluster directory the agents read, for ports that are served. */
-function expected(protocol: Protocol, port: number): Matrix {
-  const state = snapshotFromObjects(readManifestDir(join(dir, 'cluster')), '');
-  const out: Matrix = {};
-  for (const src of state.pods) {
-    const row: Record<string, boolean> = {};
-    for (const dst of state.pods) {
-      const flow = { srcIp: src.ips[0]!, dstIp: dst.ips[0]!, protocol, dstPort: port };
-      // Reachable = policy allows and something listens there (pods serve exactly their declared ports).
-      const serves = dst.ports.some((p) => p.containerPort === port && p.protocol === protocol);
-      row[`${dst.namespace}/${dst.name}`] = serves && evaluateFlow(state, flow).allowed;
-    }
-    out[`${src.namespace}/${src.name}`] = row;
-  }
-  return out;
-}
-
-async function agrees(what: string): Promise<void> {
-  for (const [protocol, port] of [
-    ['TCP', 80],
-    ['UDP', 53],
-    ['TCP', 8080],
-  ] as const) {
-    assert.deepEqual(await probe(protocol, port), expected(protocol, port), `${what}: ${protocol}/${port}`);
-  }
-}
-
-function countFalse(m: Matrix): number {
-  return Object.values(m)
-    .flatMap((r) => Object.values(r))
-    .filter((v) => !v).length;
-}
+const PROBES: readonly Probe[] = [
+  ['TCP', 80],
+  ['UDP', 53],
+  ['TCP', 8080],
+];
+const agrees = (what: string) => lab.agrees(what, PROBES);
 
 before(async () => {
-  ensureBuilt();
-  await palisade('lab', 'up', '--nodes', '2', '-f', join(REPO, 'examples', 'demo.yaml'));
+  await lab.up(2, join(REPO, 'examples', 'demo.yaml'));
 });
 after(async () => {
-  if (existsSync(join(dir, 'lab.json')))
-    await palisade('lab', 'down').catch((e: unknown) => console.error(e));
-  await fx.cleanup();
+  await lab.down();
 });
 
 describe('NetworkPolicy in the lab agrees with the reference semantics', () => {
