@@ -42,6 +42,11 @@ export class Reconciler {
   private programmed: Table | undefined;
   private programmedRevision = '';
   private running: Promise<void> | undefined;
+  /**
+   * Syncs and drift repairs take turns: a repair that read `programmed` while a sync was committing a newer
+   * table would put the older table back (and the agent would report the newer revision as programmed).
+   */
+  private kernelTurn: Promise<unknown> = Promise.resolve();
   private dirty = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly waiters: { after: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -74,7 +79,7 @@ export class Reconciler {
       const gen = this.generation;
       try {
         // Until the datastore has its first full list, programming would open enforced pods: wait for it.
-        if (await this.syncOnce()) this.settle(gen);
+        if (await this.exclusive(() => this.syncOnce())) this.settle(gen);
       } catch (err) {
         this.deps.log.error({ err }, 'sync failed; retrying');
         this.deps.onError?.(err);
@@ -127,7 +132,18 @@ export class Reconciler {
   }
 
   /** Drift repair: if the kernel no longer holds what was programmed, put it back in one transaction. */
+  /** Runs fn when no other sync or repair touches the kernel. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const turn = this.kernelTurn.then(fn, fn);
+    this.kernelTurn = turn.catch(() => undefined);
+    return turn;
+  }
+
   async resync(): Promise<boolean> {
+    return this.exclusive(() => this.repairDrift());
+  }
+
+  private async repairDrift(): Promise<boolean> {
     const table = this.programmed;
     if (!table || (await this.deps.applier.matches(table))) return false;
     this.deps.log.warn({}, 'table drifted from what was programmed; replacing it');

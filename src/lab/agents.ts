@@ -36,6 +36,8 @@ export function startNodeAgent(opts: { labDir: string; node: NodePlan; cliEntry:
       `unix:${p.statusSocket}`,
       '--resync-interval',
       '2000',
+      '--log-level',
+      process.env.PALISADE_AGENT_LOG_LEVEL ?? 'info',
     ],
     { logFile: p.log, env },
   );
