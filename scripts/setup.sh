@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # command -> Debian package that provides it
 declare -A need=(
   [nft]=nftables [ip]=iproute2 [ping]=iputils-ping [nc]=netcat-openbsd [nsenter]=util-linux
-  [conntrack]=conntrack [socat]=socat [busybox]=busybox-static
+  [conntrack]=conntrack [socat]=socat [busybox]=busybox-static [curl]=curl
   [podman]=podman [runc]=runc [containerd]=containerd [ctr]=containerd
 )
 missing=()

@@ -217,6 +217,15 @@ describe('palisade-cni failures leave nothing behind', () => {
     await cni('STATUS', small(), rt('', ''));
     await cni('DEL', small(), rt('cx2', pods[1]!));
   });
+  it('an unreachable agent: code 11 (try again later), no veth, no reservation', async () => {
+    const pod = await fx.netns('pagent');
+    const gated = conf({ agentSocket: join(fx.tmp, 'no-agent.sock'), agentTimeoutMs: 500 });
+    await expectCode(cni('ADD', gated, rt('cagent', pod)), 11, /palisade agent at .*no-agent\.sock: ENOENT/);
+    assert.deepEqual(await hostLinks(), []);
+    assert.deepEqual(reservations(), []);
+    assert.deepEqual(await linksIn(pod), ['lo']);
+    await cni('DEL', gated, rt('cagent', pod)); // DEL still succeeds with the agent away
+  });
   it('malformed stdin, unknown version, missing variables, bad config', async () => {
     const pod = await fx.netns('pbad');
     await assert.rejects(

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { countFalse, createLab, type Probe } from './helpers/lab.js';
-import { REPO } from './helpers/netns.js';
+import { REPO, runner } from './helpers/netns.js';
 
 const lab = createLab('plp');
 const fx = lab.fx;
@@ -35,6 +35,20 @@ describe('NetworkPolicy in the lab agrees with the reference semantics', () => {
     await palisade('lab', 'apply', '-f', join(POLICIES, 'default-deny-shop.yaml'));
     await agrees('default deny');
     assert.ok(countFalse(await probe('TCP', 80)) > 0, 'something is denied');
+  });
+  it("each node's agent is healthy, ready, and exports metrics of what it programmed", async () => {
+    for (const node of ['node-1', 'node-2']) {
+      const sock = join(lab.dir, 'nodes', node, 'run', 'agent.sock');
+      for (const [path, want] of [
+        ['/healthz', /ok/],
+        ['/readyz', /ready/],
+        ['/metrics', /^palisade_rules\{node="node-\d"\} \d+$/m],
+        ['/status', /"ready":true/],
+      ] as const) {
+        const { stdout } = await runner.run(['curl', '-sf', '--unix-socket', sock, `http://agent${path}`]);
+        assert.match(stdout, want, `${node} ${path}`);
+      }
+    }
   });
   it('allow web from billing on a named port', async () => {
     await palisade('lab', 'apply', '-f', join(POLICIES, 'allow-web-from-billing.yaml'));
