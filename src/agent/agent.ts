@@ -28,6 +28,11 @@ export interface AgentOptions {
    * (their conntrack entries deleted): 0 = at once, < 0 = never. Default 0.
    */
   readonly revokeDelayMs?: number;
+  /**
+   * After every sync, the policies it rejected (none: every earlier one is fixed). On Kubernetes, the
+   * PolicyRejected event recorder (src/datastore/kube-events.ts). A failure is logged; syncing goes on.
+   */
+  readonly onDiagnostics?: (diagnostics: SyncStats['diagnostics']) => Promise<void> | void;
 }
 
 export interface RunningAgent {
@@ -70,6 +75,12 @@ export async function startAgent(
     delayMs: opts.revokeDelayMs ?? 0,
     onRevoked: (n) => metrics.revoked(n),
   });
+  const reportDiagnostics = (diagnostics: SyncStats['diagnostics']) => {
+    if (!opts.onDiagnostics) return;
+    Promise.resolve()
+      .then(() => opts.onDiagnostics?.(diagnostics))
+      .catch((err: unknown) => log.warn({ err }, 'reporting rejected policies failed'));
+  };
   const reconciler = new Reconciler({
     node: opts.node,
     snapshot: () => opts.datastore.snapshot(),
@@ -83,6 +94,7 @@ export async function startAgent(
       last = s;
       metrics.synced(s);
       log.debug({ revision: s.revision, mode: s.mode, ms: s.durationMs, rules: s.rules }, 'synced');
+      reportDiagnostics(s.diagnostics);
     },
     onTableChanged: (table, state) => revocations.changed(table, localAddresses(state, opts.node)),
     onError: () => metrics.syncFailed(),

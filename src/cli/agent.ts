@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { startAgent } from '../agent/agent.js';
 import { createRunner } from '../dataplane/runner.js';
 import { createDirDatastore } from '../datastore/dir.js';
+import type { PolicyEventRecorder } from '../datastore/kube-events.js';
 import type { Datastore } from '../datastore/types.js';
 import type { Logger } from '../util/log.js';
 import { UsageError } from './usage.js';
@@ -21,11 +22,18 @@ export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubern
                             conntrack entries) after MS ms: 0 = at once (default), -1 = never
   --log-level LEVEL         debug, info, warn, error (default info)`;
 
-async function makeDatastore(source: string, log: Logger): Promise<Datastore> {
-  if (source.startsWith('dir:')) return createDirDatastore({ dir: source.slice(4), log });
+interface DatastoreWiring {
+  readonly datastore: Datastore;
+  /** Kubernetes only: PolicyRejected events for the policies each sync rejects. */
+  readonly events?: PolicyEventRecorder;
+}
+
+async function makeDatastore(source: string, node: string, log: Logger): Promise<DatastoreWiring> {
+  if (source.startsWith('dir:')) return { datastore: createDirDatastore({ dir: source.slice(4), log }) };
   if (source === 'kubernetes') {
     const { createKubeDatastore } = await import('../datastore/kube.js');
-    return createKubeDatastore({ log });
+    const { createPolicyEventRecorder } = await import('../datastore/kube-events.js');
+    return { datastore: createKubeDatastore({ log }), events: createPolicyEventRecorder({ node, log }) };
   }
   throw new UsageError(`--datastore: "${source}" must be kubernetes or dir:PATH`);
 }
@@ -61,16 +69,18 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     );
   }
   const log: Logger = pino({ level: values['log-level'], base: { pid: process.pid } }, pino.destination(2));
+  const { datastore, events } = await makeDatastore(values.datastore, values.node, log);
   const agent = await startAgent(
     {
       node: values.node,
-      datastore: await makeDatastore(values.datastore, log),
+      datastore,
       ipamDir: values['ipam-dir'],
       network: values.network,
       cniSocket: values['cni-socket'],
       listen: values.listen,
       resyncMs,
       revokeDelayMs,
+      onDiagnostics: events && ((diagnostics) => events.record(diagnostics)),
     },
     { runner: createRunner(), log },
   );
@@ -79,5 +89,6 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     process.once('SIGINT', resolve);
   });
   await agent.stop();
+  events?.stop();
   return 0;
 }

@@ -11,6 +11,8 @@
 // - stop()/start() on the same port; a restarted server remembers no history (its watch cache is new), so a
 //   watch from before the restart gets 410, unless start({ keepHistory: true }).
 // - With a token, requests without "Authorization: Bearer <token>" get 401.
+// - core/v1 Events: POST /api/v1/namespaces/NS/events (409 AlreadyExists for a taken name) and PATCH
+//   .../events/NAME (merge patch; 404 when missing) are applied and recorded in eventWrites; not watchable.
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -51,6 +53,16 @@ export interface RequestRecord {
   readonly resourceVersion: string | null;
 }
 
+export interface EventWrite {
+  readonly verb: 'create' | 'patch';
+  readonly namespace: string;
+  readonly name: string;
+  /** The request body: the whole Event (create) or the merge patch. */
+  readonly body: Json;
+}
+
+const EVENTS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/events(?:\/([^/]+))?$/;
+
 const metaOf = (o: Json): Json => (o.metadata ?? {}) as Json;
 const keyOf = (o: Json): string => `${metaOf(o).namespace ?? ''}/${metaOf(o).name}`;
 const clone = (o: Json): Json => structuredClone(o);
@@ -61,6 +73,10 @@ function status(code: number, reason: string, message: string): Json {
 
 export class FakeApiServer {
   readonly requests: RequestRecord[] = [];
+  /** Every accepted create or patch of an Event, in order. */
+  readonly eventWrites: EventWrite[] = [];
+  /** Events as stored, by "namespace/name". */
+  readonly events = new Map<string, Json>();
   private readonly objects = new Map<FakeResource, Map<string, Json>>();
   private readonly watchers = new Set<Watcher>();
   private history: HistoryEvent[] = [];
@@ -223,6 +239,25 @@ export class FakeApiServer {
       reply(401, status(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
+    const eventPath = EVENTS_PATH.exec(url.pathname);
+    if (eventPath && (req.method === 'POST' || req.method === 'PATCH')) {
+      void readJson(req).then((body) => {
+        if (!body) reply(400, status(400, 'BadRequest', 'the body is not a JSON object'));
+        else if (req.method === 'PATCH' && !eventPath[2]) {
+          reply(405, status(405, 'MethodNotAllowed', 'PATCH of the event collection'));
+        } else {
+          const [, namespace = '', name] = eventPath;
+          const [code, out] = this.writeEvent(
+            namespace,
+            name,
+            req.method === 'POST' ? undefined : name,
+            body,
+          );
+          reply(code, out);
+        }
+      });
+      return;
+    }
     const entry = Object.entries(RESOURCES).find(([, r]) => r.path === url.pathname);
     if (req.method !== 'GET' || !entry) {
       reply(404, status(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));
@@ -252,6 +287,46 @@ export class FakeApiServer {
     }
   }
 
+  /** A POST (patchName undefined; the name is the body's) or a merge PATCH of patchName, as the server answers it. */
+  private writeEvent(
+    namespace: string,
+    pathName: string | undefined,
+    patchName: string | undefined,
+    body: Json,
+  ): [number, Json] {
+    if (patchName === undefined) {
+      const name = metaOf(body).name;
+      if (pathName !== undefined) return [405, status(405, 'MethodNotAllowed', 'POST to a named event')];
+      if (typeof name !== 'string' || name === '') {
+        return [422, status(422, 'Invalid', 'metadata.name: Required value')];
+      }
+      if (metaOf(body).namespace !== undefined && metaOf(body).namespace !== namespace) {
+        return [400, status(400, 'BadRequest', 'the namespace of the object does not match the request')];
+      }
+      const key = `${namespace}/${name}`;
+      if (this.events.has(key)) {
+        return [409, status(409, 'AlreadyExists', `events "${name}" already exists`)];
+      }
+      this.rv += 1;
+      const stored = {
+        ...clone(body),
+        metadata: { ...metaOf(body), namespace, resourceVersion: this.resourceVersion },
+      };
+      this.events.set(key, stored);
+      this.eventWrites.push({ verb: 'create', namespace, name, body: clone(body) });
+      return [201, clone(stored)];
+    }
+    const key = `${namespace}/${patchName}`;
+    const current = this.events.get(key);
+    if (!current) return [404, status(404, 'NotFound', `events "${patchName}" not found`)];
+    this.rv += 1;
+    const stored = mergePatch(current, body);
+    stored.metadata = { ...metaOf(stored), resourceVersion: this.resourceVersion };
+    this.events.set(key, stored);
+    this.eventWrites.push({ verb: 'patch', namespace, name: patchName, body: clone(body) });
+    return [200, clone(stored)];
+  }
+
   private watch(resource: FakeResource, from: string | null, bookmarks: boolean, res: ServerResponse): void {
     const fromStart = from === null || from === '' || from === '0';
     const n = fromStart ? 0 : Number(from);
@@ -277,4 +352,27 @@ export class FakeApiServer {
     this.watchers.add(w);
     res.on('close', () => this.watchers.delete(w));
   }
+}
+
+async function readJson(req: IncomingMessage): Promise<Json | undefined> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  try {
+    const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Json) : undefined;
+  } catch (_err) {
+    return undefined; // answered as 400 by the caller
+  }
+}
+
+/** RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces. */
+function mergePatch(target: Json, patch: Json): Json {
+  const out = clone(target);
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else if (typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' && out[k] !== null) {
+      out[k] = mergePatch(out[k] as Json, v as Json);
+    } else out[k] = structuredClone(v);
+  }
+  return out;
 }
