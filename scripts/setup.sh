@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 declare -A need=(
   [nft]=nftables [ip]=iproute2 [ping]=iputils-ping [nc]=netcat-openbsd [nsenter]=util-linux
   [conntrack]=conntrack [socat]=socat [busybox]=busybox-static [curl]=curl
+  [iperf3]=iperf3 [iptables-nft-restore]=iptables [gcc]=gcc
   [podman]=podman [runc]=runc [containerd]=containerd [ctr]=containerd
 )
 missing=()
