@@ -120,7 +120,7 @@ export function renderIptables(state: ClusterState): { text: string; rules: numb
     const selected = local.filter(
       (x) => x.namespace === p.namespace && selectorMatches(p.podSelector, x.labels),
     );
-    selected.forEach((x) => isolated.add(x));
+    for (const x of selected) isolated.add(x);
     for (const rule of p.ingress) {
       const peers = state.pods.filter(
         (x) =>
