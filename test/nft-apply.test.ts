@@ -5,20 +5,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createNftApplier, type NftApplier } from '../src/dataplane/nft-apply.js';
 import { diffTables } from '../src/dataplane/nft-diff.js';
-import type { ClusterState, PodInfo } from '../src/model/cluster.js';
-import type { NetworkPolicy } from '../src/model/network-policy.js';
+import type { PodInfo } from '../src/model/cluster.js';
 import { compileNode } from '../src/policy/compile.js';
 import type { Table } from '../src/policy/ir.js';
 import { demoCluster, makePod, makePolicy, rule, udp } from '../src/policy/testdata/builders.js';
-import {
-  Gen,
-  LABEL_KEYS,
-  LABEL_VALUES,
-  NAMESPACES,
-  prng,
-  randomCluster,
-  randomPolicy,
-} from '../src/policy/testdata/random.js';
+import { mutate } from '../src/policy/testdata/mutate.js';
+import { randomCluster } from '../src/policy/testdata/random.js';
 import { SCENARIOS } from '../src/policy/testdata/scenarios.js';
 import { createNullLogger } from '../src/util/log.js';
 import { createFixture, runner } from './helpers/netns.js';
@@ -204,46 +196,4 @@ function size(t: Table): string {
   const rules = t.chains.reduce((n, c) => n + c.rules.length, 0);
   const elements = t.sets.reduce((n, s) => n + s.elements.length, 0);
   return `${t.chains.length} chains, ${rules} rules, ${t.sets.length} sets, ${elements} elements`;
-}
-
-// The same seeded changes as src/dataplane/nft-diff.test.ts (kept apart: importing a test file runs its tests).
-function randomLabels(g: Gen): Record<string, string> {
-  return Object.fromEntries(LABEL_KEYS.filter(() => g.chance(0.6)).map((k) => [k, g.pick(LABEL_VALUES)]));
-}
-
-function newPod(g: Gen, n: number): PodInfo {
-  const node = g.pick(['node-1', 'node-2']);
-  return {
-    namespace: g.pick(NAMESPACES),
-    name: `new${n}`,
-    node,
-    ips: [`10.244.${node === 'node-1' ? 1 : 2}.${200 + n}`],
-    labels: randomLabels(g),
-    ports: g.chance(0.5) ? [{ name: 'http', containerPort: 80, protocol: 'TCP' }] : [],
-    interface: `palnew${n}`,
-  };
-}
-
-/** 1-3 changes: pods removed, added or relabelled; a policy removed, added, broken or fixed. */
-function mutate(state: ClusterState, seed: number): ClusterState {
-  const g = new Gen(prng(seed));
-  let pods = [...state.pods];
-  const policies: NetworkPolicy[] = [...state.policies];
-  for (let i = 0, n = g.int(1, 3); i < n; i++) {
-    const op = g.int(0, 5);
-    if (op === 0) pods = pods.filter(() => !g.chance(0.2));
-    if (op === 1) pods.push(newPod(g, i));
-    if (op === 2 && pods.length > 0) {
-      const k = g.int(0, pods.length - 1);
-      pods[k] = { ...pods[k]!, labels: randomLabels(g) };
-    }
-    if (op === 3 && policies.length > 0) policies.splice(g.int(0, policies.length - 1), 1);
-    if (op === 4) policies.push(randomPolicy(g, 100 + i));
-    if (op === 5 && policies.length > 0) {
-      const k = g.int(0, policies.length - 1);
-      const p = policies[k]!;
-      policies[k] = { ...p, problems: p.problems.length > 0 ? [] : ['spec: broken by the test'] };
-    }
-  }
-  return { ...state, pods, policies };
 }
