@@ -40,6 +40,9 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** How long a sync waits for the revocation it triggered before reporting its revision programmed. */
+const REVOKE_WAIT_MS = 1000;
+
 /** How long a CNI hand-off waits for the datastore to know its pod (the API can lag the kubelet). */
 const POD_WAIT_MS = 10_000;
 
@@ -96,7 +99,21 @@ export async function startAgent(
       log.debug({ revision: s.revision, mode: s.mode, ms: s.durationMs, rules: s.rules }, 'synced');
       reportDiagnostics(s.diagnostics);
     },
-    onTableChanged: (table, state) => revocations.changed(table, localAddresses(state, opts.node)),
+    onTableChanged: async (table, state) => {
+      revocations.changed(table, localAddresses(state, opts.node));
+      // With no delay, the revision is reported once revocation is done, or after 1 s (the bound), so
+      // a large revocation (one conntrack -D per entry) never holds back programming for long.
+      if ((opts.revokeDelayMs ?? 0) === 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          revocations.idle(),
+          new Promise((r) => {
+            timer = setTimeout(r, REVOKE_WAIT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+    },
     onError: () => metrics.syncFailed(),
   });
   await opts.datastore.start(() => void reconciler.kick().catch(() => undefined));

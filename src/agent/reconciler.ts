@@ -32,7 +32,8 @@ export interface ReconcilerDeps {
   readonly log: Logger;
   readonly onSynced?: (stats: SyncStats) => void;
   /** After a sync that changed the kernel's table (not after a noop): the table and the state it came from. */
-  readonly onTableChanged?: (table: Table, state: ClusterState) => void;
+  /** Called after a sync that changed the table; the revision is reported programmed once it resolves. */
+  readonly onTableChanged?: (table: Table, state: ClusterState) => void | Promise<void>;
   readonly onError?: (err: unknown) => void;
   readonly now?: () => number;
   readonly retryMs?: number;
@@ -116,6 +117,9 @@ export class Reconciler {
       await this.deps.applier.replace(table);
     }
     this.programmed = table;
+    // A changed table may deny flows that are already established: end them before the revision counts as
+    // programmed, so "programmed" means no connection contradicts the policy (with a revoke delay, later).
+    if (mode !== 'noop') await this.deps.onTableChanged?.(table, state);
     this.programmedRevision = snap.revision;
     for (const d of diagnostics)
       this.deps.log.error({ policy: d.policy, problems: d.problems }, 'policy rejected; it fails closed');
@@ -127,11 +131,9 @@ export class Reconciler {
       sets: table.sets.length,
       diagnostics,
     });
-    if (mode !== 'noop') this.deps.onTableChanged?.(table, state);
     return true;
   }
 
-  /** Drift repair: if the kernel no longer holds what was programmed, put it back in one transaction. */
   /** Runs fn when no other sync or repair touches the kernel. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const turn = this.kernelTurn.then(fn, fn);
@@ -143,6 +145,7 @@ export class Reconciler {
     return this.exclusive(() => this.repairDrift());
   }
 
+  /** Drift repair: if the kernel no longer holds what was programmed, put it back in one transaction. */
   private async repairDrift(): Promise<boolean> {
     const table = this.programmed;
     if (!table || (await this.deps.applier.matches(table))) return false;

@@ -37,6 +37,8 @@ export function renderMatch(m: Match): string {
       const items = m.ports.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`));
       return items.length === 1 ? `th dport ${items[0]}` : `th dport { ${items.join(', ')} }`;
     }
+    case 'dport-in-set':
+      return `th dport @${m.set}`;
     case 'daddr-proto-port-in-set':
       return `${ip(m.family)} daddr . meta l4proto . th dport @${m.set}`;
   }

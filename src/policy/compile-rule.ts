@@ -7,8 +7,17 @@
 import { type Cidr, cidrContains, formatCidr, parseIp } from '../model/cidr.js';
 import type { PodInfo } from '../model/cluster.js';
 import { type NetworkPolicy, type PolicyRule, policyKey } from '../model/network-policy.js';
-import { accept, createRule, createSet, type Family, type Match, type NamedSet, type Rule } from './ir.js';
-import { type Direction, originComment, ruleSetName } from './names.js';
+import {
+  accept,
+  createRule,
+  createSet,
+  type Family,
+  type Match,
+  type NamedSet,
+  type PortRange,
+  type Rule,
+} from './ir.js';
+import { type Direction, originComment, portSetName, ruleSetName } from './names.js';
 import {
   type ClusterIndex,
   familyOf,
@@ -71,11 +80,21 @@ function addrVariants(input: RuleInput, peers: ResolvedPeers, sets: NamedSet[]):
   return out;
 }
 
-function numericVariants(plan: PortPlan): Match[][] {
+function portMatch(ranges: readonly PortRange[], sets: NamedSet[]): Match[] {
+  if (ranges.length === 0) return [];
+  if (ranges.length === 1) return [{ kind: 'dport', ports: ranges }];
+  const name = portSetName(ranges);
+  const elements = ranges.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`));
+  const interval = ranges.some((r) => r.from !== r.to);
+  sets.push(createSet({ name, type: 'inet_service', interval, elements }));
+  return [{ kind: 'dport-in-set', set: name }];
+}
+
+function numericVariants(plan: PortPlan, sets: NamedSet[]): Match[][] {
   if (plan.any) return [[]];
   return [...plan.numeric.entries()].map(([protocol, ranges]) => [
     { kind: 'l4proto', protocol },
-    ...(ranges.length > 0 ? [{ kind: 'dport', ports: ranges } as Match] : []),
+    ...portMatch(ranges, sets),
   ]);
 }
 
@@ -119,7 +138,7 @@ export function compileRule(input: RuleInput): { rules: Rule[]; sets: NamedSet[]
   const peers = resolvePeers(input.idx, input.policy.namespace, input.rule.peers);
   const plan = planPorts(input.rule.ports);
   const addrs = addrVariants(input, peers, sets);
-  const ports = numericVariants(plan);
+  const ports = numericVariants(plan, sets);
   if (plan.any || plan.numeric.size > 0) {
     for (const a of addrs) {
       for (const p of ports)

@@ -156,5 +156,10 @@ export function compileNode(state: ClusterState, node: string): CompileResult {
   const diagnostics = policies
     .filter((p) => p.problems.length > 0)
     .map((p) => ({ policy: policyKey(p), problems: p.problems }));
-  return { table: { kind: 'table', family: 'inet', name: TABLE_NAME, sets, maps, chains }, diagnostics };
+  // Port sets are named by their content and shared: keep one of each.
+  const uniqueSets = [...new Map(sets.map((s) => [s.name, s])).values()];
+  return {
+    table: { kind: 'table', family: 'inet', name: TABLE_NAME, sets: uniqueSets, maps, chains },
+    diagnostics,
+  };
 }

@@ -51,6 +51,15 @@ class Interpreter {
     return set.elements.some((e) => cidrContains(parseCidr(e), addr));
   }
 
+  private portInSet(setName: string, port: number): boolean {
+    const set = this.sets.get(setName);
+    if (!set) throw new Error(`rule refers to missing set ${setName}`);
+    return set.elements.some((e) => {
+      const [from, to] = e.split('-').map(Number) as [number, number | undefined];
+      return port >= from && port <= (to ?? from);
+    });
+  }
+
   private matches(m: Match): boolean {
     const p = this.pkt;
     switch (m.kind) {
@@ -64,6 +73,8 @@ class Interpreter {
         return p.protocol === m.protocol;
       case 'dport':
         return m.ports.some((r) => p.dport >= r.from && p.dport <= r.to);
+      case 'dport-in-set':
+        return this.portInSet(m.set, p.dport);
       case 'daddr-proto-port-in-set':
         return (
           this.family() === m.family &&

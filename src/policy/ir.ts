@@ -34,6 +34,8 @@ export type Match =
   | { readonly kind: 'l4proto'; readonly protocol: Protocol }
   /** th dport { 80, 1000-2000 } (needs an l4proto match before it) */
   | { readonly kind: 'dport'; readonly ports: readonly PortRange[] }
+  /** th dport @set: several ports or ranges, in a named set shared by every rule with the same list. */
+  | { readonly kind: 'dport-in-set'; readonly set: string }
   /** ip daddr . meta l4proto . th dport @set: named ports resolved per pod address. */
   | { readonly kind: 'daddr-proto-port-in-set'; readonly family: Family; readonly set: string };
 
@@ -63,6 +65,7 @@ export interface Chain {
 }
 
 export type SetType =
+  | 'inet_service'
   | 'ipv4_addr'
   | 'ipv6_addr'
   | 'ipv4_addr . inet_proto . inet_service'

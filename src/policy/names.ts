@@ -44,6 +44,15 @@ export function ruleSetName(
   return `np_${id(policyKey)}_${SHORT[d]}${rule}_${ROLE[role]}${family}`;
 }
 
+/**
+ * A set of destination ports, named by its content so that every rule with the same list shares it. (Not an
+ * anonymous `{ a, b }` set per rule: the kernel names each anonymous set by scanning the table's sets, which
+ * made loading 3000 such rules take 1 s and 6000 take 4.4 s.)
+ */
+export function portSetName(ranges: readonly { from: number; to: number }[]): string {
+  return `ports_${id(ranges.map((r) => `${r.from}-${r.to}`).join(','))}`;
+}
+
 /** The origin comment every rule carries, so a drop can be traced back (nft keeps at most 127 bytes). */
 export function originComment(text: string): string {
   const clean = text.replace(/["\\\n]/g, '_');

@@ -3,6 +3,22 @@ import type { NetworkPolicy } from '../../model/network-policy.js';
 import { makePolicy, rule, sel, tcp, udp } from './builders.js';
 
 export const SCENARIOS: Record<string, NetworkPolicy[]> = {
+  // Several ports and ranges: shared named port sets (two policies with the same list share one set).
+  'port-sets': [
+    makePolicy('shop', 'web-ports', {
+      podSelector: sel({ app: 'web' }),
+      ingress: [
+        rule(
+          [{ namespaceSelector: sel({ team: 'billing' }) }],
+          [tcp(80), tcp(443), tcp(8000, 8100), udp(53), udp(5353)],
+        ),
+      ],
+    }),
+    makePolicy('shop', 'cart-ports', {
+      podSelector: sel({ app: 'cart' }),
+      ingress: [rule([], [tcp(443), tcp(80), tcp(8000, 8100)])],
+    }),
+  ],
   'no-policies': [],
   'default-deny-shop': [makePolicy('shop', 'default-deny')],
   mixed: [
