@@ -1,11 +1,19 @@
 // palisade-cni on real network namespaces, invoked exactly as a runtime does (env + stdin, from the node netns).
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
 import { hostVethName } from '../src/dataplane/veth-name.js';
-import { createFixture, ensureBuilt, linksIn, REPO, runner } from './helpers/netns.js';
+import {
+  createFixture,
+  ensureBuilt,
+  linksIn,
+  palLinks,
+  REPO,
+  reservations,
+  runner,
+} from './helpers/netns.js';
 
 const fx = createFixture('pct');
 let nodeNs = '';
@@ -47,19 +55,6 @@ async function expectCode(p: Promise<unknown>, code: number, msg: RegExp): Promi
   });
 }
 
-/** IPAM records are files named by their address (hint files and the owner index are not). */
-function reservations(network = 'palisade'): string[] {
-  try {
-    return readdirSync(join(ipamDir, network)).filter((f) => /^(\d+\.\d+\.\d+\.\d+|[0-9a-f:]+)$/.test(f));
-  } catch {
-    return []; // the store directory does not exist yet
-  }
-}
-
-async function hostLinks(): Promise<string[]> {
-  return (await linksIn(nodeNs)).filter((l) => l.startsWith('pal'));
-}
-
 before(async () => {
   ensureBuilt();
   nodeNs = await fx.netns('node');
@@ -97,8 +92,8 @@ describe('palisade-cni ADD / CHECK / DEL', () => {
 
     await cni('CHECK', conf({ prevResult: result }), rt('c1', pod));
     await cni('DEL', conf({ prevResult: result }), rt('c1', pod));
-    assert.deepEqual(await hostLinks(), []);
-    assert.deepEqual(reservations(), []);
+    assert.deepEqual(await palLinks(nodeNs), []);
+    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
   });
 
   it('two pods on one node reach each other through the node (routed)', async () => {
@@ -129,7 +124,7 @@ describe('palisade-cni ADD / CHECK / DEL', () => {
     await runner.run(['ping', '-6', '-c1', '-W2', v6.split('/')[0]!], { netns: nodeNs });
     await cni('CHECK', { ...dual, prevResult: r }, rt('cds', pod));
     await cni('DEL', dual, rt('cds', pod));
-    assert.deepEqual(await hostLinks(), []);
+    assert.deepEqual(await palLinks(nodeNs), []);
   });
 
   it('answers in the requested version format', async () => {
@@ -176,11 +171,11 @@ describe('palisade-cni DEL is idempotent', () => {
   it('a second DEL, a DEL with empty CNI_NETNS and a DEL after the netns is gone all succeed and release', async () => {
     const pod = await fx.netns('pdel');
     await cni('ADD', conf(), rt('cdel', pod));
-    assert.equal(reservations().length, 1);
+    assert.equal(reservations(ipamDir, 'palisade').length, 1);
     await runner.run(['ip', 'netns', 'del', pod.split('/').pop()!]);
     await cni('DEL', conf(), rt('cdel', pod)); // netns gone
-    assert.deepEqual(reservations(), []);
-    assert.deepEqual(await hostLinks(), []);
+    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+    assert.deepEqual(await palLinks(nodeNs), []);
     await cni('DEL', conf(), rt('cdel', pod)); // second DEL
     await cni('DEL', conf(), rt('cdel', '')); // containerd after the task exited
   });
@@ -188,7 +183,7 @@ describe('palisade-cni DEL is idempotent', () => {
     const pod = await fx.netns('pdel2');
     await cni('ADD', conf(), rt('cdel2', pod));
     await cni('DEL', conf(), rt('cdel2', ''));
-    assert.deepEqual(reservations(), []);
+    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
     assert.deepEqual(await linksIn(pod), ['lo']);
   });
 });
@@ -196,14 +191,14 @@ describe('palisade-cni DEL is idempotent', () => {
 describe('palisade-cni failures leave nothing behind', () => {
   it('a netns path that does not exist: code 3, nothing reserved', async () => {
     await expectCode(cni('ADD', conf(), rt('cnone', '/run/netns/does-not-exist-xyz')), 3, /does not exist/);
-    assert.deepEqual(reservations(), []);
+    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
   });
   it('an interface name already taken in the pod: error, no veth, no reservation', async () => {
     const pod = await fx.netns('pdup');
     await runner.run(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other0'], { netns: pod });
     await expectCode(cni('ADD', conf(), rt('cdup', pod)), 102, /already exists/);
-    assert.deepEqual(await hostLinks(), []);
-    assert.deepEqual(reservations(), []);
+    assert.deepEqual(await palLinks(nodeNs), []);
+    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
   });
   it('an exhausted range: code 100 naming the range; STATUS says not available (50)', async () => {
     const small = (extra: Record<string, unknown> = {}) => conf(extra, '10.99.0.0/30'); // 2 usable addresses
@@ -221,8 +216,8 @@ describe('palisade-cni failures leave nothing behind', () => {
     const pod = await fx.netns('pagent');
     const gated = conf({ agentSocket: join(fx.tmp, 'no-agent.sock'), agentTimeoutMs: 500 });
     await expectCode(cni('ADD', gated, rt('cagent', pod)), 11, /palisade agent at .*no-agent\.sock: ENOENT/);
-    assert.deepEqual(await hostLinks(), []);
-    assert.deepEqual(reservations(), []);
+    assert.deepEqual(await palLinks(nodeNs), []);
+    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
     assert.deepEqual(await linksIn(pod), ['lo']);
     await cni('DEL', gated, rt('cagent', pod)); // DEL still succeeds with the agent away
   });
@@ -260,7 +255,7 @@ describe('palisade-cni failures leave nothing behind', () => {
       2,
       /mode: "bridge" is not supported/,
     );
-    assert.deepEqual(await hostLinks(), []);
+    assert.deepEqual(await palLinks(nodeNs), []);
   });
 });
 
@@ -270,14 +265,14 @@ describe('palisade-cni GC, STATUS and VERSION', () => {
     const gone = await fx.netns('pgg');
     await cni('ADD', conf(), rt('ckeep', keep));
     await cni('ADD', conf(), rt('cgone', gone));
-    assert.equal(reservations().length, 2);
+    assert.equal(reservations(ipamDir, 'palisade').length, 2);
     await cni(
       'GC',
       conf({ 'cni.dev/valid-attachments': [{ containerID: 'ckeep', ifname: 'eth0' }] }),
       rt('', ''),
     );
-    assert.equal(reservations().length, 1);
-    assert.deepEqual(await hostLinks(), [hostVethName('ckeep', 'eth0')]);
+    assert.equal(reservations(ipamDir, 'palisade').length, 1);
+    assert.deepEqual(await palLinks(nodeNs), [hostVethName('ckeep', 'eth0')]);
     await expectCode(cni('GC', conf({ cniVersion: '1.0.0' }), rt('', '')), 1, /does not allow GC/);
     await cni('DEL', conf(), rt('ckeep', keep));
   });
@@ -298,10 +293,10 @@ describe('palisade-cni under concurrency', () => {
     }[];
     const addresses = new Set(results.map((r) => r.ips[0]!.address));
     assert.equal(addresses.size, 50);
-    assert.equal(reservations().length, 50);
-    assert.equal((await hostLinks()).length, 50);
+    assert.equal(reservations(ipamDir, 'palisade').length, 50);
+    assert.equal((await palLinks(nodeNs)).length, 50);
     await Promise.all(pods.map((p, i) => cni('DEL', conf(), rt(`cq${i}`, p))));
-    assert.deepEqual(reservations(), []);
-    assert.deepEqual(await hostLinks(), []);
+    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+    assert.deepEqual(await palLinks(nodeNs), []);
   });
 });

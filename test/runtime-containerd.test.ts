@@ -8,18 +8,24 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hostVethName } from '../src/dataplane/veth-name.js';
-import { createFixture, ensureBuilt, listNetns, REPO, runner } from './helpers/netns.js';
+import {
+  createFixture,
+  ensureBuilt,
+  listNetns,
+  palLinks,
+  REPO,
+  reservations,
+  runner,
+} from './helpers/netns.js';
 import {
   assertContainerWired,
   assertNodeSide,
   awaitReport,
   buildBusyboxRootfs,
   isolatedShell,
-  palLinks,
   privateMountPrelude,
   removeCgroup,
   reportScript,
-  reservations,
   snapshotDirs,
   which,
 } from './helpers/runtime.js';

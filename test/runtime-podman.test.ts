@@ -6,19 +6,25 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { hostVethName } from '../src/dataplane/veth-name.js';
-import { createFixture, ensureBuilt, listNetns, REPO, runner } from './helpers/netns.js';
+import {
+  createFixture,
+  ensureBuilt,
+  listNetns,
+  palLinks,
+  REPO,
+  reservations,
+  runner,
+} from './helpers/netns.js';
 import {
   assertContainerWired,
   assertNodeSide,
   awaitReport,
   buildBusyboxRootfs,
   isolatedShell,
-  palLinks,
   podmanContainersConf,
   privateMountPrelude,
   removeCgroup,
   reportScript,
-  reservations,
   snapshotDirs,
   which,
 } from './helpers/runtime.js';

@@ -2,7 +2,7 @@
 // everything the fixture made even when the test failed.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRunner } from '../../src/dataplane/runner.js';
@@ -63,4 +63,18 @@ export function createFixture(tag: string): Fixture {
 export async function linksIn(netns: string): Promise<string[]> {
   const { stdout } = await runner.run(['ip', '-j', 'link', 'show'], { netns });
   return (JSON.parse(stdout) as { ifname: string }[]).map((l) => l.ifname);
+}
+
+/** palisade-cni's host veths in a netns. */
+export async function palLinks(netns: string): Promise<string[]> {
+  return (await linksIn(netns)).filter((l) => l.startsWith('pal'));
+}
+
+/** Reserved addresses in an IPAM store: records are files named by their address (not hints or the index). */
+export function reservations(dataDir: string, network: string): string[] {
+  try {
+    return readdirSync(join(dataDir, network)).filter((f) => /^(\d+\.\d+\.\d+\.\d+|[0-9a-f:]+)$/.test(f));
+  } catch {
+    return []; // the store directory does not exist yet
+  }
 }

@@ -16,7 +16,7 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CommandError } from '../../src/dataplane/runner.js';
-import { linksIn, runner } from './netns.js';
+import { palLinks, reservations, runner } from './netns.js';
 
 /** The applets the tests' containers use. */
 const APPLETS = ['sh', 'ip', 'ping', 'cat', 'ls', 'sleep', 'test', '[', 'echo', 'touch', 'mv'];
@@ -167,13 +167,6 @@ function removeCgroupDir(dir: string): void {
 }
 
 /** IPAM reservation records (files named by an address) of one network under a palisade IPAM dataDir. */
-export function reservations(dataDir: string, network: string): string[] {
-  try {
-    return readdirSync(join(dataDir, network)).filter((f) => /^\d+\.\d+\.\d+\.\d+$|:/.test(f));
-  } catch {
-    return []; // the store directory does not exist yet
-  }
-}
 
 /** Waits for the container's /ctl/report; fails at once with the runtime's stderr if the run died first. */
 export async function awaitReport(run: Promise<unknown>, ctl: string, runtime: string): Promise<string> {
@@ -217,9 +210,4 @@ export async function assertNodeSide(opts: {
   assert.match(routes, new RegExp(`^${podIp.replaceAll('.', '\\.')} dev ${hostVeth} scope link`, 'm'));
   assert.deepEqual(reservations(opts.ipamDir, opts.network), [podIp]);
   await runner.run(['ping', '-c1', '-W2', podIp], { netns: nodeNs });
-}
-
-/** Host veths of palisade-cni in a netns. */
-export async function palLinks(netns: string): Promise<string[]> {
-  return (await linksIn(netns)).filter((l) => l.startsWith('pal'));
 }
