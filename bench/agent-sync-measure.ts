@@ -1,7 +1,9 @@
 // The measurements of bench/agent-sync.ts on one synthetic cluster: cold start (compile, render, `nft -f` of the
 // whole table into an empty netns) and propagation of single changes (compile, diff, incremental `nft -f`), the
-// way the agent's reconciler does them (src/agent/reconciler.ts: mergeEndpoints → compileNode → applier.update,
-// verify off as src/agent/agent.ts runs it).
+// way the agent's reconciler does them (src/agent/reconciler.ts: mergeEndpoints → NodeCompiler.compile, which
+// recomputes only what the change touched → applier.update, verify off as src/agent/agent.ts runs it). The
+// baseline, side by side: a full compile from scratch of the same state (what every sync cost before the
+// compiler became incremental), timed after each change but not applied.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -11,6 +13,7 @@ import { planDiff, renderPlan } from '../src/dataplane/nft-diff.js';
 import { renderReplace } from '../src/dataplane/nft-render.js';
 import type { Runner } from '../src/dataplane/runner.js';
 import { compileNode } from '../src/policy/compile.js';
+import { NodeCompiler } from '../src/policy/node-compiler.js';
 import type { Table } from '../src/policy/ir.js';
 import type { Logger } from '../src/util/log.js';
 import type { AgentMemory } from './agent-sync-agent.js';
@@ -52,6 +55,8 @@ export interface ColdStart {
 export interface KindResult {
   readonly total: Summary;
   readonly compile: Summary;
+  /** The baseline: compiling the same state from scratch. */
+  readonly fullCompile: Summary;
   readonly diff: Summary;
   readonly nft: Summary;
   readonly scriptBytes: Summary;
@@ -91,8 +96,8 @@ function sizeOf(t: Table, script: string): TableSize {
   };
 }
 
-function compile(c: SyntheticCluster): Table {
-  return compileNode(mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints), LOCAL_NODE).table;
+function compile(c: SyntheticCluster, compiler = new NodeCompiler(LOCAL_NODE)): Table {
+  return compiler.compile(mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints)).table;
 }
 
 const COLD_REPS = 3;
@@ -173,6 +178,7 @@ function mutate(c: SyntheticCluster, kind: Kind): void {
 interface Sample {
   total: number;
   compile: number;
+  fullCompile: number;
   diff: number;
   nft: number;
   bytes: number;
@@ -196,24 +202,31 @@ export async function measureScale(opts: {
   opts.progress(`${opts.name}: cold start ${cold.totalMs.toFixed(0)} ms, ${cold.size.elements} set elements`);
   const applier = createNftApplier({ runner: opts.runner, netns: opts.netns, log: silent, verify: false });
   const samples = new Map<Kind, Sample[]>(KINDS.map((k) => [k, []]));
+  // The agent's compiler: it has seen the cold start's state, as the reconciler's has after its first sync.
+  const compiler = new NodeCompiler(LOCAL_NODE);
+  compile(c, compiler);
   let prev = table;
   for (let round = 0; round < opts.rounds; round++) {
     // Alternate the order each round so no kind always follows the same one.
     for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
       mutate(c, kind);
       const t0 = performance.now();
-      const next = compile(c); // the snapshot object is built inside: "change visible" is t0
+      const next = compile(c, compiler); // the snapshot object is built inside: "change visible" is t0
       const t1 = performance.now();
       const script = renderPlan(planDiff(prev, next), next); // timed alone for the split; update() redoes it
       const t2 = performance.now();
       const out = await applier.update(prev, next);
       const t3 = performance.now();
       if (out.error) throw new Error(`${kind}: incremental update failed: ${out.error}`);
+      const f0 = performance.now();
+      compileNode(mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints), LOCAL_NODE);
+      const fullCompile = performance.now() - f0;
       const diff = t2 - t1;
       const update = t3 - t2;
       samples.get(kind)!.push({
         total: t1 - t0 + update,
         compile: t1 - t0,
+        fullCompile,
         diff,
         nft: Math.max(0, update - diff),
         bytes: Buffer.byteLength(script),
@@ -250,6 +263,7 @@ function summarizeKinds(samples: Map<Kind, Sample[]>): Record<string, KindResult
   const one = (xs: Sample[]): KindResult => ({
     total: summarize(xs.map((s) => s.total)),
     compile: summarize(xs.map((s) => s.compile)),
+    fullCompile: summarize(xs.map((s) => s.fullCompile)),
     diff: summarize(xs.map((s) => s.diff)),
     nft: summarize(xs.map((s) => s.nft)),
     scriptBytes: summarize(xs.map((s) => s.bytes)),

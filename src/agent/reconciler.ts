@@ -1,10 +1,10 @@
 // The agent's reconcile loop: level-triggered and coalesced. Any number of kicks while a sync runs lead to one
-// more sync; each sync reads the latest snapshot, compiles the node's table and applies the difference in one
-// transaction. A periodic resync checks the kernel still holds the table and replaces it when it drifted.
+// more sync; each sync reads the latest snapshot, compiles the node's table (incrementally: only what changed
+// since the last sync is recomputed) and applies the difference in one transaction. A periodic resync checks the kernel still holds the table and replaces it when it drifted.
 import type { DatastoreSnapshot } from '../datastore/types.js';
 import type { ClusterState } from '../model/cluster.js';
-import { compileNode, type Diagnostic } from '../policy/compile.js';
 import type { Table } from '../policy/ir.js';
+import { type Diagnostic, NodeCompiler } from '../policy/node-compiler.js';
 import type { Logger } from '../util/log.js';
 import { type LocalEndpoint, mergeEndpoints } from './endpoints.js';
 
@@ -53,8 +53,12 @@ export class Reconciler {
   private readonly waiters: { after: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private generation = 0;
   private stopped = false;
+  /** Keeps the previous compile's results: each sync recomputes only what changed since. */
+  private readonly compiler: NodeCompiler;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.compiler = new NodeCompiler(deps.node);
+  }
 
   get revision(): string {
     return this.programmedRevision;
@@ -107,7 +111,7 @@ export class Reconciler {
     const snap = this.deps.snapshot();
     if (!snap.synced) return false;
     const state = mergeEndpoints(snap, this.deps.node, await this.deps.endpoints());
-    const { table, diagnostics } = compileNode(state, this.deps.node);
+    const { table, diagnostics } = this.compiler.compile(state);
     let mode: SyncStats['mode'] = 'replace';
     if (this.programmed) {
       const out = await this.deps.applier.update(this.programmed, table);

@@ -100,6 +100,7 @@ function sameSetShape(a: NamedSet, b: NamedSet): boolean {
 }
 
 function sameRules(a: Chain, b: Chain): boolean {
+  if (a === b || a.rules === b.rules) return true;
   return (
     a.rules.length === b.rules.length && a.rules.every((r, i) => renderRule(r) === renderRule(b.rules[i]!))
   );
@@ -121,7 +122,8 @@ function diffSets(prev: readonly NamedSet[], next: readonly NamedSet[]) {
   const added = next.filter((s) => !before.has(s.name) || gone.has(s.name));
   const deltas = next.flatMap((s): SetDelta[] => {
     const p = before.get(s.name);
-    if (!p || gone.has(s.name)) return [];
+    // The compiler hands back the same object for a set it did not touch.
+    if (!p || p === s || gone.has(s.name)) return [];
     const del = minus(p.elements, new Set(s.elements));
     const add = minus(s.elements, new Set(p.elements));
     return del.length + add.length > 0 ? [{ name: s.name, del, add }] : [];

@@ -31,17 +31,13 @@ export function policyChainName(policyKey: string, d: Direction): string {
 }
 
 export type SetRole = 'pods' | 'blocks' | 'named';
-const ROLE: Record<SetRole, string> = { pods: 'p', blocks: 'b', named: 'n' };
 
-/** A set of one rule of one policy: peer pod addresses, peer CIDRs, or named-port triples. */
-export function ruleSetName(
-  policyKey: string,
-  d: Direction,
-  rule: number,
-  role: SetRole,
-  family: Family,
-): string {
-  return `np_${id(policyKey)}_${SHORT[d]}${rule}_${ROLE[role]}${family}`;
+/**
+ * A set named by its content (`key`): peer pod addresses, ipBlock CIDRs, or named-port triples. Every rule with
+ * the same peers (or CIDRs, or named-port destinations) shares it, so the table holds each only once.
+ */
+export function sharedSetName(role: SetRole, family: Family, key: string): string {
+  return `${role}${family}_${id(key)}`;
 }
 
 /**

@@ -1,0 +1,205 @@
+// The incremental node compiler against a fresh compile: after every step of a random walk through cluster
+// changes (pods, labels, ports, addresses, interfaces, namespaces, policies), the table it keeps must equal the
+// table compiled from scratch for the same state. And what a change does not touch is reused by reference.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ClusterState, PodInfo } from '../model/cluster.js';
+import type { NetworkPolicy } from '../model/network-policy.js';
+import { compileNode } from './compile.js';
+import type { Table } from './ir.js';
+import { NodeCompiler } from './node-compiler.js';
+import { makeNamespace } from './testdata/builders.js';
+import {
+  Gen,
+  LABEL_KEYS,
+  LABEL_VALUES,
+  NAMESPACES,
+  prng,
+  randomCluster,
+  randomPolicy,
+} from './testdata/random.js';
+
+/** Sets compared as sets: the incremental compiler appends elements in the order pods come. */
+function normalise(t: Table): Table {
+  return { ...t, sets: t.sets.map((s) => ({ ...s, elements: [...s.elements].sort() })) };
+}
+
+function labels(g: Gen): Record<string, string> {
+  return Object.fromEntries(LABEL_KEYS.filter(() => g.chance(0.6)).map((k) => [k, g.pick(LABEL_VALUES)]));
+}
+
+const NAMES = ['http', 'dns', 'metrics'];
+const STEPS = [
+  'pod add',
+  'pod remove',
+  'pod relabel',
+  'pod ports',
+  'pod ipv6',
+  'pod unwired',
+  'pod moves node',
+  'namespace relabel',
+  'namespace add/remove',
+  'policy add',
+  'policy remove',
+  'policy edit',
+  'policy break/fix',
+  'nothing',
+] as const;
+
+/** One random change of the kind `step` (the same seed, the same change). */
+function change(state: ClusterState, g: Gen, step: (typeof STEPS)[number], n: number): ClusterState {
+  const pods = [...state.pods];
+  const policies: NetworkPolicy[] = [...state.policies];
+  const pick = () => g.int(0, pods.length - 1);
+  const setPod = (k: number, p: Partial<PodInfo>) => {
+    pods[k] = { ...pods[k]!, ...p };
+  };
+  switch (step) {
+    case 'pod add': {
+      const node = g.pick(['node-1', 'node-2']);
+      pods.push({
+        namespace: g.pick([...NAMESPACES, 'd']),
+        name: `new${n}`,
+        node,
+        ips: [`10.244.${node === 'node-1' ? 1 : 2}.${100 + (n % 150)}`],
+        labels: labels(g),
+        ports: g.chance(0.5) ? [{ name: g.pick(NAMES), containerPort: 80, protocol: 'TCP' }] : [],
+        interface: g.chance(0.9) ? `palnew${n}` : undefined,
+      });
+      break;
+    }
+    case 'pod remove':
+      if (pods.length > 0) pods.splice(pick(), 1);
+      break;
+    case 'pod relabel':
+      if (pods.length > 0) setPod(pick(), { labels: labels(g) });
+      break;
+    case 'pod ports':
+      if (pods.length > 0)
+        setPod(pick(), {
+          ports: [{ name: g.pick(NAMES), containerPort: g.pick([53, 80, 8080]), protocol: 'TCP' }],
+        });
+      break;
+    case 'pod ipv6':
+      if (pods.length > 0) {
+        const k = pick();
+        const v4 = pods[k]!.ips.find((ip) => !ip.includes(':'));
+        setPod(k, { ips: g.chance(0.3) && v4 ? [v4] : [...(v4 ? [v4] : []), `fd00::${n + 1}`] });
+      }
+      break;
+    case 'pod unwired':
+      if (pods.length > 0) {
+        const k = pick();
+        setPod(k, {
+          interface: pods[k]!.interface ? undefined : `palre${n}`,
+          ips: g.chance(0.2) ? [] : pods[k]!.ips,
+        });
+      }
+      break;
+    case 'pod moves node':
+      if (pods.length > 0) {
+        const k = pick();
+        setPod(k, { node: pods[k]!.node === 'node-1' ? 'node-2' : 'node-1' });
+      }
+      break;
+    case 'namespace relabel': {
+      const ns = g.pick(state.namespaces);
+      return {
+        ...state,
+        namespaces: state.namespaces.map((x) => (x === ns ? makeNamespace(x.name, labels(g)) : x)),
+      };
+    }
+    case 'namespace add/remove': {
+      const has = state.namespaces.some((x) => x.name === 'd');
+      return {
+        ...state,
+        namespaces: has
+          ? state.namespaces.filter((x) => x.name !== 'd')
+          : [...state.namespaces, makeNamespace('d', labels(g))],
+      };
+    }
+    case 'policy add':
+      policies.push(randomPolicy(g, 100 + n));
+      break;
+    case 'policy remove':
+      if (policies.length > 0) policies.splice(g.int(0, policies.length - 1), 1);
+      break;
+    case 'policy edit':
+      if (policies.length > 0) {
+        const k = g.int(0, policies.length - 1);
+        const p = randomPolicy(g, 0);
+        policies[k] = { ...p, namespace: policies[k]!.namespace, name: policies[k]!.name };
+      }
+      break;
+    case 'policy break/fix':
+      if (policies.length > 0) {
+        const k = g.int(0, policies.length - 1);
+        const p = policies[k]!;
+        policies[k] = { ...p, problems: p.problems.length > 0 ? [] : ['spec: broken by the test'] };
+      }
+      break;
+    case 'nothing':
+      return { ...state, pods: state.pods.map((p) => ({ ...p })) };
+  }
+  return { ...state, pods, policies };
+}
+
+describe('incremental compiler', () => {
+  for (let seed = 1; seed <= 30; seed++) {
+    it(`equals a fresh compile after each of 60 random changes (walk #${seed})`, () => {
+      const g = new Gen(prng(seed * 7919));
+      let state = randomCluster(seed, { pods: 10, policies: 2 + (seed % 7) });
+      const compilers = ['node-1', 'node-2'].map((n) => new NodeCompiler(n));
+      for (let step = 0; step < 60; step++) {
+        const kind = g.pick(STEPS);
+        state = change(state, g, kind, step);
+        for (const c of compilers) {
+          const got = c.compile(state);
+          const want = compileNode(state, c.node);
+          assert.deepEqual(
+            normalise(got.table),
+            normalise(want.table),
+            `step ${step} (${kind}) on ${c.node}`,
+          );
+          assert.deepEqual(got.diagnostics, want.diagnostics);
+        }
+      }
+    });
+  }
+});
+
+describe('what a change does not touch is reused', () => {
+  const state = randomCluster(3, { pods: 12, policies: 8 });
+  it('the same objects for an unchanged state', () => {
+    const c = new NodeCompiler('node-1');
+    const a = c.compile(state).table;
+    const b = c.compile({ ...state, pods: state.pods.map((p) => ({ ...p })) }).table;
+    assert.ok(a.chains.every((ch, i) => ch === b.chains[i]));
+    assert.ok(a.sets.every((s, i) => s === b.sets[i]));
+  });
+  it('a remote pod relabelled: only sets change, every chain is the same object', () => {
+    const c = new NodeCompiler('node-1');
+    const a = c.compile(state).table;
+    const k = state.pods.findIndex((p) => p.node === 'node-2');
+    const pods = state.pods.map((p, i) =>
+      i === k ? { ...p, labels: { app: 'x', tier: 'y', env: 'z' } } : p,
+    );
+    const b = c.compile({ ...state, pods }).table;
+    assert.ok(a.chains.every((ch, i) => ch === b.chains[i]));
+  });
+  it('a policy edited: the other policies keep their chains', () => {
+    const c = new NodeCompiler('node-1');
+    const a = c.compile(state).table;
+    const victim = state.policies[0]!;
+    const edited = { ...victim, ingress: [], egress: [] };
+    const b = c.compile({ ...state, policies: [edited, ...state.policies.slice(1)] }).table;
+    const victimChains = new Set([
+      `np:${victim.namespace}/${victim.name} ingress`,
+      `np:${victim.namespace}/${victim.name} egress`,
+    ]);
+    for (const ch of a.chains) {
+      if (!ch.name.startsWith('np_') || victimChains.has(ch.comment ?? '')) continue;
+      assert.ok(b.chains.includes(ch), `${ch.name} (${ch.comment}) reused`);
+    }
+  });
+});

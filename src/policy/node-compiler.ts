@@ -1,0 +1,380 @@
+// The node compiler: cluster state + node name → the node's `inet palisade` table, incrementally. Pure (no I/O);
+// it keeps what it computed for the previous state and, given the next one, recomputes only what the difference
+// touches:
+//   - a policy that changed is recompiled (its chains and set specs depend on nothing else) and the endpoints
+//     of its namespace re-check which policies select them;
+//   - a pod that changed updates its own elements in each live pod-derived set (membership depends only on
+//     the pod and its namespace's labels) and, when it is local, its endpoint chains;
+//   - namespace labels that changed rebuild the sets whose peers select namespaces;
+//   - the first address of a new family (IPv6) changes every rule, so it starts over.
+// Everything not touched is reused by reference in the next table, so nft-diff.ts finds it unchanged at once.
+//
+// Shape (design.md "nftables shape"):
+//   chain egress  (forward, priority 0):  ct established/related accept; ct invalid drop; iifname vmap @endpoints_eg
+//   chain ingress (forward, priority 10): the same, oifname vmap @endpoints_in
+//   chain ep_<pod>_<dir>:  jump np_<policy>_<dir> for each policy selecting the pod; drop ("isolated")
+//   chain np_<policy>_<dir>: one accept rule per peer-kind × port-kind of each rule, peers in named sets
+// `accept` in a policy chain ends only that base chain, so a packet between two local pods passes the sender's
+// egress and then the receiver's ingress; `drop` is final. Only policies that select a pod of this node get a
+// chain here, and only the sets their chains use.
+import type { ClusterState, PodInfo } from '../model/cluster.js';
+import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
+import { type CompiledPolicy, compilePolicy, selects } from './compile-policy.js';
+import {
+  accept,
+  type Chain,
+  createChain,
+  createRule,
+  drop,
+  type Family,
+  goto,
+  jump,
+  type NamedSet,
+  type Table,
+  type VerdictMap,
+} from './ir.js';
+import {
+  baseChainName,
+  type Direction,
+  endpointChainName,
+  endpointMapName,
+  originComment,
+  policyChainName,
+  TABLE_NAME,
+} from './names.js';
+import { familyOf, type PodSetContext, type PodSetSpec } from './pod-sets.js';
+
+export interface Diagnostic {
+  readonly policy: string;
+  readonly problems: readonly string[];
+}
+
+export interface CompileResult {
+  readonly table: Table;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+type Labels = Readonly<Record<string, string>>;
+
+const DIRECTIONS: readonly Direction[] = ['egress', 'ingress'];
+const PRIORITY: Record<Direction, number> = { egress: 0, ingress: 10 };
+const NONE: readonly string[] = [];
+
+function baseChain(d: Direction): Chain {
+  const key = d === 'egress' ? 'iifname' : 'oifname';
+  const who = d === 'egress' ? 'sending' : 'receiving';
+  return createChain(
+    baseChainName(d),
+    [
+      createRule({
+        matches: [{ kind: 'ct-state', states: ['established', 'related'] }],
+        verdict: accept,
+        counter: false,
+        comment: 'return traffic of allowed connections',
+      }),
+      createRule({ matches: [{ kind: 'ct-state', states: ['invalid'] }], verdict: drop, comment: 'invalid' }),
+      createRule({
+        vmap: { key, map: endpointMapName(d) },
+        counter: false,
+        comment: `${d} policy of the ${who} pod`,
+      }),
+    ],
+    { base: { hook: 'forward', priority: PRIORITY[d], policy: 'accept' } },
+  );
+}
+
+const BASE: Readonly<Record<Direction, Chain>> = {
+  egress: baseChain('egress'),
+  ingress: baseChain('ingress'),
+};
+
+const podKeyOf = (p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`;
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameLabels(a: Labels | undefined, b: Labels | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+function samePod(a: PodInfo, b: PodInfo): boolean {
+  if (a === b) return true;
+  return (
+    a.node === b.node &&
+    a.interface === b.interface &&
+    sameStrings(a.ips, b.ips) &&
+    sameLabels(a.labels, b.labels) &&
+    a.ports.length === b.ports.length &&
+    a.ports.every((p, i) => {
+      const q = b.ports[i]!;
+      return p.name === q.name && p.protocol === q.protocol && p.containerPort === q.containerPort;
+    })
+  );
+}
+
+const fingerprints = new WeakMap<NetworkPolicy, string>();
+function fingerprint(p: NetworkPolicy): string {
+  let f = fingerprints.get(p);
+  if (f === undefined) {
+    f = JSON.stringify(p);
+    fingerprints.set(p, f);
+  }
+  return f;
+}
+
+function samePolicy(a: NetworkPolicy, b: NetworkPolicy): boolean {
+  return a === b || fingerprint(a) === fingerprint(b);
+}
+
+/** A pod-derived set as it stands: each member pod's elements, and the IR set built from them (until changed). */
+interface PodSetState {
+  readonly spec: PodSetSpec;
+  readonly members: Map<string, readonly string[]>;
+  set: NamedSet | undefined;
+}
+
+interface EndpointDirection {
+  readonly policies: readonly string[];
+  readonly chain: Chain;
+}
+
+/** A local pod: its interface, and per direction the policies that select it (absent: not isolated). */
+interface Endpoint {
+  readonly pod: PodInfo;
+  readonly egress?: EndpointDirection;
+  readonly ingress?: EndpointDirection;
+}
+
+/** The state, indexed: pods with an address (only they can be peers or endpoints), by key and namespace. */
+interface Indexed {
+  readonly namespaces: Map<string, Labels>;
+  readonly pods: Map<string, PodInfo>;
+  readonly podsByNs: Map<string, Map<string, PodInfo>>;
+  readonly policies: Map<string, NetworkPolicy>;
+  readonly policiesByNs: Map<string, Map<string, NetworkPolicy>>;
+  readonly families: readonly Family[];
+}
+
+function addTo<T>(index: Map<string, Map<string, T>>, ns: string, key: string, value: T): void {
+  const m = index.get(ns);
+  if (m) m.set(key, value);
+  else index.set(ns, new Map([[key, value]]));
+}
+
+function indexState(state: ClusterState): Indexed {
+  const pods = new Map<string, PodInfo>();
+  const podsByNs = new Map<string, Map<string, PodInfo>>();
+  let v6 = false;
+  for (const p of state.pods) {
+    if (p.ips.length === 0) continue;
+    const key = podKeyOf(p);
+    pods.set(key, p);
+    addTo(podsByNs, p.namespace, key, p);
+    if (!v6) v6 = p.ips.some((ip) => familyOf(ip) === 6);
+  }
+  const policies = new Map<string, NetworkPolicy>();
+  const policiesByNs = new Map<string, Map<string, NetworkPolicy>>();
+  for (const p of state.policies) {
+    policies.set(policyKey(p), p);
+    addTo(policiesByNs, p.namespace, policyKey(p), p);
+  }
+  return {
+    namespaces: new Map(state.namespaces.map((n) => [n.name, n.labels])),
+    pods,
+    podsByNs,
+    policies,
+    policiesByNs,
+    families: v6 ? [4, 6] : [4],
+  };
+}
+
+export class NodeCompiler {
+  private current: Indexed | undefined;
+  private readonly compiled = new Map<string, CompiledPolicy>();
+  private readonly endpoints = new Map<string, Endpoint>();
+  private readonly podSets = new Map<string, PodSetState>();
+  private readonly ctx: PodSetContext;
+
+  constructor(readonly node: string) {
+    this.ctx = {
+      node,
+      nsLabels: (ns) => this.current?.namespaces.get(ns) ?? {},
+      namespaces: () => this.current?.podsByNs.keys() ?? [],
+    };
+  }
+
+  /** The table for `state`, computed from the previous call's results where the difference allows. */
+  compile(state: ClusterState): CompileResult {
+    const next = indexState(state);
+    const prev = this.current;
+    try {
+      if (!prev || !sameStrings(prev.families.map(String), next.families.map(String))) this.reset(next);
+      else this.apply(prev, next);
+      return this.assemble();
+    } catch (err) {
+      // The compiler is total, so this is a bug; still, never build on half-updated state: start over next time.
+      this.current = undefined;
+      throw err;
+    }
+  }
+
+  private isLocal(p: PodInfo): boolean {
+    return p.node === this.node && p.interface !== undefined;
+  }
+
+  private reset(next: Indexed): void {
+    this.current = next;
+    this.compiled.clear();
+    this.podSets.clear();
+    this.endpoints.clear();
+    for (const [key, pod] of next.pods) if (this.isLocal(pod)) this.refreshEndpoint(key);
+  }
+
+  private apply(prev: Indexed, next: Indexed): void {
+    this.current = next;
+    const nsChanged = [...new Set([...prev.namespaces.keys(), ...next.namespaces.keys()])].some(
+      (ns) => !sameLabels(prev.namespaces.get(ns), next.namespaces.get(ns)),
+    );
+    if (nsChanged) {
+      for (const [name, s] of this.podSets) if (s.spec.namespaceLabels) this.podSets.delete(name);
+    }
+    const touchedNs = new Set<string>();
+    for (const key of new Set([...prev.policies.keys(), ...next.policies.keys()])) {
+      const a = prev.policies.get(key);
+      const b = next.policies.get(key);
+      if (a && b && samePolicy(a, b)) continue;
+      this.compiled.delete(key);
+      touchedNs.add((a ?? b)!.namespace);
+    }
+    const dirty = new Set<string>();
+    const podChanged = (key: string, a: PodInfo | undefined, b: PodInfo | undefined) => {
+      if (a && b && samePod(a, b)) return;
+      for (const s of this.podSets.values()) {
+        const before = s.members.get(key) ?? NONE;
+        const after = b ? s.spec.elements(b, this.ctx) : NONE;
+        if (sameStrings(before, after)) continue;
+        if (after.length > 0) s.members.set(key, after);
+        else s.members.delete(key);
+        s.set = undefined;
+      }
+      if ((a && this.isLocal(a)) || (b && this.isLocal(b))) dirty.add(key);
+    };
+    for (const [key, b] of next.pods) podChanged(key, prev.pods.get(key), b);
+    for (const [key, a] of prev.pods) if (!next.pods.has(key)) podChanged(key, a, undefined);
+    for (const ns of touchedNs) {
+      for (const [key, pod] of next.podsByNs.get(ns) ?? []) if (this.isLocal(pod)) dirty.add(key);
+    }
+    for (const key of dirty) this.refreshEndpoint(key);
+  }
+
+  /** Recomputes which policies select a local pod, keeping the chains that did not change. */
+  private refreshEndpoint(key: string): void {
+    const pod = this.current!.pods.get(key);
+    if (!pod || !this.isLocal(pod)) {
+      this.endpoints.delete(key);
+      return;
+    }
+    const prev = this.endpoints.get(key);
+    const mine = [...(this.current!.policiesByNs.get(pod.namespace)?.values() ?? [])];
+    const direction = (d: Direction): EndpointDirection | undefined => {
+      const policies = mine
+        .filter((p) => selects(p, pod, d))
+        .map(policyKey)
+        .sort();
+      if (policies.length === 0) return undefined;
+      const old = prev?.[d];
+      if (old && sameStrings(old.policies, policies)) return old;
+      const chain = createChain(endpointChainName(key, d), [
+        ...policies.map((p) =>
+          createRule({ verdict: jump(policyChainName(p, d)), counter: false, comment: `np:${p}` }),
+        ),
+        createRule({ verdict: drop, comment: originComment(`isolated ${d}: ${key}, no policy allows`) }),
+      ]);
+      return { policies, chain };
+    };
+    this.endpoints.set(key, { pod, egress: direction('egress'), ingress: direction('ingress') });
+  }
+
+  private compiledPolicy(key: string): CompiledPolicy {
+    let c = this.compiled.get(key);
+    if (!c) {
+      c = compilePolicy(this.current!.policies.get(key)!, this.current!.families);
+      this.compiled.set(key, c);
+    }
+    return c;
+  }
+
+  /** A pod-derived set filled from scratch: every pod of the namespaces its members can come from. */
+  private fill(spec: PodSetSpec): PodSetState {
+    const members = new Map<string, readonly string[]>();
+    const scope = spec.scope(this.ctx);
+    const visit = (pods: Iterable<[string, PodInfo]>) => {
+      for (const [key, pod] of pods) {
+        const els = spec.elements(pod, this.ctx);
+        if (els.length > 0) members.set(key, els);
+      }
+    };
+    if (scope === undefined) visit(this.current!.pods);
+    else for (const ns of scope) visit(this.current!.podsByNs.get(ns) ?? []);
+    return { spec, members, set: undefined };
+  }
+
+  private podSet(spec: PodSetSpec): NamedSet {
+    let s = this.podSets.get(spec.name);
+    if (!s || s.spec.key !== spec.key) {
+      s = this.fill(spec);
+      this.podSets.set(spec.name, s);
+    }
+    if (!s.set) {
+      const elements: string[] = [];
+      for (const els of s.members.values()) for (const e of els) elements.push(e);
+      s.set = { kind: 'set', name: spec.name, type: spec.type, interval: false, elements };
+    }
+    return s.set;
+  }
+
+  private assemble(): CompileResult {
+    const chains: Chain[] = [BASE.egress, BASE.ingress];
+    const maps: VerdictMap[] = [];
+    const sets = new Map<string, NamedSet>();
+    const used = new Map<string, PodSetSpec>();
+    const endpoints = [...this.endpoints.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const d of DIRECTIONS) {
+      const isolated = endpoints.filter(([, e]) => e[d] !== undefined);
+      const emitted = new Set<string>();
+      for (const [, e] of isolated) for (const p of e[d]!.policies) emitted.add(p);
+      for (const key of [...emitted].sort()) {
+        const c = this.compiledPolicy(key)[d];
+        chains.push(c.chain);
+        for (const s of c.sets) sets.set(s.name, s);
+        for (const spec of c.podSets) used.set(spec.name, spec);
+      }
+      for (const [, e] of isolated) chains.push(e[d]!.chain);
+      maps.push({
+        kind: 'map',
+        name: endpointMapName(d),
+        key: 'ifname',
+        elements: isolated.map(([, e]) => ({ key: e.pod.interface!, verdict: goto(e[d]!.chain.name) })),
+      });
+    }
+    for (const spec of used.values()) sets.set(spec.name, this.podSet(spec));
+    for (const name of this.podSets.keys()) if (!used.has(name)) this.podSets.delete(name);
+    const diagnostics = [...this.current!.policies.entries()]
+      .filter(([, p]) => p.problems.length > 0)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([policy, p]) => ({ policy, problems: p.problems }));
+    const orderedSets = [...sets.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return {
+      table: { kind: 'table', family: 'inet', name: TABLE_NAME, sets: orderedSets, maps, chains },
+      diagnostics,
+    };
+  }
+}

@@ -1,0 +1,188 @@
+// Sets whose elements come from pods: the addresses of a rule's selector peers, and the (address . protocol .
+// port) triples of named ports. Each is a spec: which pods belong and what each contributes, which namespaces
+// can hold members, and a content key. Sets are named by that key, so every rule with the same peers shares
+// one set, and the incremental compiler (node-compiler.ts) can update a set pod by pod. Pure.
+import { type Cidr, cidrContains, formatCidr, tryParseIp } from '../model/cidr.js';
+import type { PodInfo } from '../model/cluster.js';
+import type { Protocol } from '../model/k8s.js';
+import type { LabelSelector, NetworkPolicy, PolicyPeer } from '../model/network-policy.js';
+import { selectorMatches, selectorToString } from '../model/selector.js';
+import type { Family, SetType } from './ir.js';
+import { sharedSetName } from './names.js';
+
+type Labels = Readonly<Record<string, string>>;
+
+/** What a spec may ask of the cluster besides the pod itself. */
+export interface PodSetContext {
+  readonly node: string;
+  nsLabels(namespace: string): Labels;
+  /** Every namespace that holds a pod with an address. */
+  namespaces(): Iterable<string>;
+}
+
+export interface PodSetSpec {
+  readonly name: string;
+  /** Equal keys mean equal sets (the name is a hash of it). */
+  readonly key: string;
+  readonly type: SetType;
+  readonly family: Family;
+  /** Membership depends on namespace labels: the set is rebuilt when they change. */
+  readonly namespaceLabels: boolean;
+  /** The namespaces whose pods can be members; undefined means all. */
+  scope(ctx: PodSetContext): readonly string[] | undefined;
+  /** The elements a pod contributes; empty when it is not a member. */
+  elements(pod: PodInfo, ctx: PodSetContext): readonly string[];
+}
+
+export function familyOf(ip: string): Family {
+  return ip.includes(':') ? 6 : 4;
+}
+
+function ipsOf(pod: PodInfo, family: Family): readonly string[] {
+  if (pod.ips.length === 1) return familyOf(pod.ips[0]!) === family ? pod.ips : [];
+  return pod.ips.filter((ip) => familyOf(ip) === family);
+}
+
+/** A selector peer as it matches pods: from the policy's namespace, or from namespaces a selector picks. */
+interface PeerMatcher {
+  /** The policy's namespace, or undefined with a namespace selector. */
+  readonly namespace?: string;
+  readonly namespaceSelector?: LabelSelector;
+  readonly podSelector?: LabelSelector;
+}
+
+function matcherOf(policyNs: string, peer: PolicyPeer): PeerMatcher | undefined {
+  // A peer with neither selector (nor ipBlock) is invalid and was reported; it matches nothing.
+  if (peer.ipBlock || (!peer.podSelector && !peer.namespaceSelector)) return undefined;
+  return peer.namespaceSelector
+    ? { namespaceSelector: peer.namespaceSelector, podSelector: peer.podSelector }
+    : { namespace: policyNs, podSelector: peer.podSelector };
+}
+
+function matcherKey(m: PeerMatcher): string {
+  const ns = m.namespaceSelector ? `nsSel(${selectorToString(m.namespaceSelector)})` : `ns(${m.namespace})`;
+  return `${ns} pods(${m.podSelector ? selectorToString(m.podSelector) : '*'})`;
+}
+
+function matches(m: PeerMatcher, pod: PodInfo, ctx: PodSetContext): boolean {
+  if (m.namespace !== undefined && pod.namespace !== m.namespace) return false;
+  if (m.namespaceSelector && !selectorMatches(m.namespaceSelector, ctx.nsLabels(pod.namespace))) return false;
+  return !m.podSelector || selectorMatches(m.podSelector, pod.labels);
+}
+
+function matcherScope(ms: readonly PeerMatcher[], ctx: PodSetContext): string[] {
+  const out = new Set<string>();
+  for (const m of ms) {
+    if (m.namespace !== undefined) out.add(m.namespace);
+    else
+      for (const ns of ctx.namespaces())
+        if (selectorMatches(m.namespaceSelector!, ctx.nsLabels(ns))) out.add(ns);
+  }
+  return [...out];
+}
+
+/** The selector peers of one rule, as matchers (ipBlocks and invalid peers left out). */
+export function peerMatchers(policyNs: string, peers: readonly PolicyPeer[]): PeerMatcher[] {
+  return peers.flatMap((p) => matcherOf(policyNs, p) ?? []);
+}
+
+/** The addresses of family `family` of every pod any of the rule's selector peers matches. */
+export function peerAddressSet(matchers: readonly PeerMatcher[], family: Family): PodSetSpec {
+  const key = `peers v${family}: ${[...new Set(matchers.map(matcherKey))].sort().join(' | ')}`;
+  return {
+    name: sharedSetName('pods', family, key),
+    key,
+    type: family === 4 ? 'ipv4_addr' : 'ipv6_addr',
+    family,
+    namespaceLabels: matchers.some((m) => m.namespaceSelector !== undefined),
+    scope: (ctx) => matcherScope(matchers, ctx),
+    elements: (pod, ctx) => (matchers.some((m) => matches(m, pod, ctx)) ? ipsOf(pod, family) : []),
+  };
+}
+
+export interface NamedPort {
+  readonly name: string;
+  readonly protocol: Protocol;
+}
+
+function triples(pod: PodInfo, family: Family, named: readonly NamedPort[]): string[] {
+  const out: string[] = [];
+  for (const n of named) {
+    const cp = pod.ports.find((p) => p.name === n.name && p.protocol === n.protocol);
+    if (!cp) continue;
+    for (const ip of ipsOf(pod, family))
+      out.push(`${ip} . ${n.protocol.toLowerCase()} . ${cp.containerPort}`);
+  }
+  return out;
+}
+
+function namedKey(named: readonly NamedPort[]): string {
+  return named.map((n) => `${n.protocol}/${n.name}`).join(',');
+}
+
+/**
+ * Named ports of an ingress rule: they resolve on the destination, which is one of this node's endpoints the
+ * policy selects. Elements are (endpoint address . protocol . port).
+ */
+export function ingressNamedSet(
+  policy: NetworkPolicy,
+  named: readonly NamedPort[],
+  family: Family,
+): PodSetSpec {
+  const key = `named in v${family}: ns(${policy.namespace}) pods(${selectorToString(policy.podSelector)}) ports(${namedKey(named)})`;
+  return {
+    name: sharedSetName('named', family, key),
+    key,
+    type: family === 4 ? 'ipv4_addr . inet_proto . inet_service' : 'ipv6_addr . inet_proto . inet_service',
+    family,
+    namespaceLabels: false,
+    scope: () => [policy.namespace],
+    elements: (pod, ctx) =>
+      pod.node === ctx.node &&
+      pod.interface !== undefined &&
+      pod.namespace === policy.namespace &&
+      selectorMatches(policy.podSelector, pod.labels)
+        ? triples(pod, family, named)
+        : [],
+  };
+}
+
+function insideAny(ip: string, cidrs: readonly Cidr[]): boolean {
+  const addr = tryParseIp(ip);
+  return addr !== undefined && cidrs.some((c) => cidrContains(c, addr));
+}
+
+/**
+ * Named ports of an egress rule: they resolve on the destination, which is a peer: a pod its selectors match,
+ * a pod inside one of its ipBlocks, or any pod when the rule has no peers.
+ */
+export function egressNamedSet(
+  peers: {
+    readonly any: boolean;
+    readonly matchers: readonly PeerMatcher[];
+    readonly cidrs: readonly Cidr[];
+  },
+  named: readonly NamedPort[],
+  family: Family,
+): PodSetSpec {
+  const who = peers.any
+    ? 'any'
+    : `${[...new Set(peers.matchers.map(matcherKey))].sort().join(' | ')} cidrs(${peers.cidrs.map(formatCidr).join(',')})`;
+  const key = `named eg v${family}: ${who} ports(${namedKey(named)})`;
+  const everywhere = peers.any || peers.cidrs.length > 0;
+  return {
+    name: sharedSetName('named', family, key),
+    key,
+    type: family === 4 ? 'ipv4_addr . inet_proto . inet_service' : 'ipv6_addr . inet_proto . inet_service',
+    family,
+    namespaceLabels: !peers.any && peers.matchers.some((m) => m.namespaceSelector !== undefined),
+    scope: (ctx) => (everywhere ? undefined : matcherScope(peers.matchers, ctx)),
+    elements: (pod, ctx) => {
+      const dest =
+        peers.any ||
+        peers.matchers.some((m) => matches(m, pod, ctx)) ||
+        (peers.cidrs.length > 0 && pod.ips.some((ip) => insideAny(ip, peers.cidrs)));
+      return dest ? triples(pod, family, named) : [];
+    },
+  };
+}
