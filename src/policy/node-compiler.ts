@@ -18,7 +18,8 @@
 // egress and then the receiver's ingress; `drop` is final. Only policies that select a pod of this node get a
 // chain here, and only the sets their chains use.
 import type { ClusterState, PodInfo } from '../model/cluster.js';
-import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
+import { policyKey } from '../model/network-policy.js';
+import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
 import { type CompiledPolicy, compilePolicy, selects } from './compile-policy.js';
 import {
   accept,
@@ -42,7 +43,7 @@ import {
   policyChainName,
   TABLE_NAME,
 } from './names.js';
-import { familyOf, type PodSetContext, type PodSetSpec } from './pod-sets.js';
+import type { PodSetContext, PodSetSpec } from './pod-sets.js';
 
 export interface Diagnostic {
   readonly policy: string;
@@ -53,8 +54,6 @@ export interface CompileResult {
   readonly table: Table;
   readonly diagnostics: readonly Diagnostic[];
 }
-
-type Labels = Readonly<Record<string, string>>;
 
 const DIRECTIONS: readonly Direction[] = ['egress', 'ingress'];
 const PRIORITY: Record<Direction, number> = { egress: 0, ingress: 10 };
@@ -88,52 +87,6 @@ const BASE: Readonly<Record<Direction, Chain>> = {
   ingress: baseChain('ingress'),
 };
 
-const podKeyOf = (p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`;
-
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameLabels(a: Labels | undefined, b: Labels | undefined): boolean {
-  if (a === b) return true;
-  if (!a || !b) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
-}
-
-function samePod(a: PodInfo, b: PodInfo): boolean {
-  if (a === b) return true;
-  return (
-    a.node === b.node &&
-    a.interface === b.interface &&
-    sameStrings(a.ips, b.ips) &&
-    sameLabels(a.labels, b.labels) &&
-    a.ports.length === b.ports.length &&
-    a.ports.every((p, i) => {
-      const q = b.ports[i]!;
-      return p.name === q.name && p.protocol === q.protocol && p.containerPort === q.containerPort;
-    })
-  );
-}
-
-const fingerprints = new WeakMap<NetworkPolicy, string>();
-function fingerprint(p: NetworkPolicy): string {
-  let f = fingerprints.get(p);
-  if (f === undefined) {
-    f = JSON.stringify(p);
-    fingerprints.set(p, f);
-  }
-  return f;
-}
-
-function samePolicy(a: NetworkPolicy, b: NetworkPolicy): boolean {
-  return a === b || fingerprint(a) === fingerprint(b);
-}
-
 /** A pod-derived set as it stands: each member pod's elements, and the IR set built from them (until changed). */
 interface PodSetState {
   readonly spec: PodSetSpec;
@@ -153,75 +106,32 @@ interface Endpoint {
   readonly ingress?: EndpointDirection;
 }
 
-/** The state, indexed: pods with an address (only they can be peers or endpoints), by key and namespace. */
-interface Indexed {
-  readonly namespaces: Map<string, Labels>;
-  readonly pods: Map<string, PodInfo>;
-  readonly podsByNs: Map<string, Map<string, PodInfo>>;
-  readonly policies: Map<string, NetworkPolicy>;
-  readonly policiesByNs: Map<string, Map<string, NetworkPolicy>>;
-  readonly families: readonly Family[];
-}
-
-function addTo<T>(index: Map<string, Map<string, T>>, ns: string, key: string, value: T): void {
-  const m = index.get(ns);
-  if (m) m.set(key, value);
-  else index.set(ns, new Map([[key, value]]));
-}
-
-function indexState(state: ClusterState): Indexed {
-  const pods = new Map<string, PodInfo>();
-  const podsByNs = new Map<string, Map<string, PodInfo>>();
-  let v6 = false;
-  for (const p of state.pods) {
-    if (p.ips.length === 0) continue;
-    const key = podKeyOf(p);
-    pods.set(key, p);
-    addTo(podsByNs, p.namespace, key, p);
-    if (!v6) v6 = p.ips.some((ip) => familyOf(ip) === 6);
-  }
-  const policies = new Map<string, NetworkPolicy>();
-  const policiesByNs = new Map<string, Map<string, NetworkPolicy>>();
-  for (const p of state.policies) {
-    policies.set(policyKey(p), p);
-    addTo(policiesByNs, p.namespace, policyKey(p), p);
-  }
-  return {
-    namespaces: new Map(state.namespaces.map((n) => [n.name, n.labels])),
-    pods,
-    podsByNs,
-    policies,
-    policiesByNs,
-    families: v6 ? [4, 6] : [4],
-  };
-}
-
 export class NodeCompiler {
-  private current: Indexed | undefined;
+  private readonly index = new ClusterIndex();
+  private families: readonly Family[] | undefined;
   private readonly compiled = new Map<string, CompiledPolicy>();
   private readonly endpoints = new Map<string, Endpoint>();
   private readonly podSets = new Map<string, PodSetState>();
   private readonly ctx: PodSetContext;
 
   constructor(readonly node: string) {
-    this.ctx = {
-      node,
-      nsLabels: (ns) => this.current?.namespaces.get(ns) ?? {},
-      namespaces: () => this.current?.podsByNs.keys() ?? [],
-    };
+    const index = this.index;
+    this.ctx = { node, nsLabels: (ns) => index.nsLabels(ns), namespaces: () => index.podsByNs.keys() };
   }
 
   /** The table for `state`, computed from the previous call's results where the difference allows. */
   compile(state: ClusterState): CompileResult {
-    const next = indexState(state);
-    const prev = this.current;
     try {
-      if (!prev || !sameStrings(prev.families.map(String), next.families.map(String))) this.reset(next);
-      else this.apply(prev, next);
+      const delta = this.index.update(state);
+      const families = this.index.families;
+      if (!this.families || !sameStrings(this.families.map(String), families.map(String))) {
+        this.families = families;
+        this.reset();
+      } else this.apply(delta);
       return this.assemble();
     } catch (err) {
       // The compiler is total, so this is a bug; still, never build on half-updated state: start over next time.
-      this.current = undefined;
+      this.families = undefined;
       throw err;
     }
   }
@@ -230,60 +140,49 @@ export class NodeCompiler {
     return p.node === this.node && p.interface !== undefined;
   }
 
-  private reset(next: Indexed): void {
-    this.current = next;
+  private reset(): void {
     this.compiled.clear();
     this.podSets.clear();
     this.endpoints.clear();
-    for (const [key, pod] of next.pods) if (this.isLocal(pod)) this.refreshEndpoint(key);
+    for (const [key, pod] of this.index.pods) if (this.isLocal(pod)) this.refreshEndpoint(key);
   }
 
-  private apply(prev: Indexed, next: Indexed): void {
-    this.current = next;
-    const nsChanged = [...new Set([...prev.namespaces.keys(), ...next.namespaces.keys()])].some(
-      (ns) => !sameLabels(prev.namespaces.get(ns), next.namespaces.get(ns)),
-    );
-    if (nsChanged) {
+  private apply(delta: StateDelta): void {
+    if (delta.namespaceLabels) {
       for (const [name, s] of this.podSets) if (s.spec.namespaceLabels) this.podSets.delete(name);
     }
     const touchedNs = new Set<string>();
-    for (const key of new Set([...prev.policies.keys(), ...next.policies.keys()])) {
-      const a = prev.policies.get(key);
-      const b = next.policies.get(key);
-      if (a && b && samePolicy(a, b)) continue;
+    for (const [key, before, after] of delta.policies) {
       this.compiled.delete(key);
-      touchedNs.add((a ?? b)!.namespace);
+      touchedNs.add((before ?? after)!.namespace);
     }
     const dirty = new Set<string>();
-    const podChanged = (key: string, a: PodInfo | undefined, b: PodInfo | undefined) => {
-      if (a && b && samePod(a, b)) return;
+    for (const [key, before, after] of delta.pods) {
       for (const s of this.podSets.values()) {
-        const before = s.members.get(key) ?? NONE;
-        const after = b ? s.spec.elements(b, this.ctx) : NONE;
-        if (sameStrings(before, after)) continue;
-        if (after.length > 0) s.members.set(key, after);
+        const was = s.members.get(key) ?? NONE;
+        const now = after ? s.spec.elements(after, this.ctx) : NONE;
+        if (sameStrings(was, now)) continue;
+        if (now.length > 0) s.members.set(key, now);
         else s.members.delete(key);
         s.set = undefined;
       }
-      if ((a && this.isLocal(a)) || (b && this.isLocal(b))) dirty.add(key);
-    };
-    for (const [key, b] of next.pods) podChanged(key, prev.pods.get(key), b);
-    for (const [key, a] of prev.pods) if (!next.pods.has(key)) podChanged(key, a, undefined);
+      if ((before && this.isLocal(before)) || (after && this.isLocal(after))) dirty.add(key);
+    }
     for (const ns of touchedNs) {
-      for (const [key, pod] of next.podsByNs.get(ns) ?? []) if (this.isLocal(pod)) dirty.add(key);
+      for (const [key, pod] of this.index.podsByNs.get(ns) ?? []) if (this.isLocal(pod)) dirty.add(key);
     }
     for (const key of dirty) this.refreshEndpoint(key);
   }
 
   /** Recomputes which policies select a local pod, keeping the chains that did not change. */
   private refreshEndpoint(key: string): void {
-    const pod = this.current!.pods.get(key);
+    const pod = this.index.pods.get(key);
     if (!pod || !this.isLocal(pod)) {
       this.endpoints.delete(key);
       return;
     }
     const prev = this.endpoints.get(key);
-    const mine = [...(this.current!.policiesByNs.get(pod.namespace)?.values() ?? [])];
+    const mine = [...(this.index.policiesByNs.get(pod.namespace)?.values() ?? [])];
     const direction = (d: Direction): EndpointDirection | undefined => {
       const policies = mine
         .filter((p) => selects(p, pod, d))
@@ -306,7 +205,7 @@ export class NodeCompiler {
   private compiledPolicy(key: string): CompiledPolicy {
     let c = this.compiled.get(key);
     if (!c) {
-      c = compilePolicy(this.current!.policies.get(key)!, this.current!.families);
+      c = compilePolicy(this.index.policies.get(key)!, this.index.families);
       this.compiled.set(key, c);
     }
     return c;
@@ -322,8 +221,8 @@ export class NodeCompiler {
         if (els.length > 0) members.set(key, els);
       }
     };
-    if (scope === undefined) visit(this.current!.pods);
-    else for (const ns of scope) visit(this.current!.podsByNs.get(ns) ?? []);
+    if (scope === undefined) visit(this.index.pods);
+    else for (const ns of scope) visit(this.index.podsByNs.get(ns) ?? []);
     return { spec, members, set: undefined };
   }
 
@@ -367,7 +266,7 @@ export class NodeCompiler {
     }
     for (const spec of used.values()) sets.set(spec.name, this.podSet(spec));
     for (const name of this.podSets.keys()) if (!used.has(name)) this.podSets.delete(name);
-    const diagnostics = [...this.current!.policies.entries()]
+    const diagnostics = [...this.index.policies.entries()]
       .filter(([, p]) => p.problems.length > 0)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([policy, p]) => ({ policy, problems: p.problems }));

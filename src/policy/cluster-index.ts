@@ -1,0 +1,199 @@
+// The cluster state as the node compiler keeps it between syncs: pods (those with an address: only they can be
+// peers or endpoints) and policies by key and by namespace, namespace labels. update() takes the next full
+// state and returns what differs, in time linear in the number of pods but with a small constant: a pod object
+// seen before is recognised by identity (one map lookup), and only new objects are compared field by field.
+// Pure (no I/O); mutable by design.
+import type { ClusterState, PodInfo } from '../model/cluster.js';
+import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
+import type { Family } from './ir.js';
+import { familyOf } from './pod-sets.js';
+
+type Labels = Readonly<Record<string, string>>;
+
+export type Change<T> = readonly [key: string, before: T | undefined, after: T | undefined];
+
+export interface StateDelta {
+  readonly pods: readonly Change<PodInfo>[];
+  readonly policies: readonly Change<NetworkPolicy>[];
+  /** Some namespace's labels changed, or a namespace came or went. */
+  readonly namespaceLabels: boolean;
+}
+
+export const podKeyOf = (p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`;
+
+export function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function sameLabels(a: Labels | undefined, b: Labels | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+/** Whether two versions of a pod are the same for policy (everything but the object's identity). */
+export function samePod(a: PodInfo, b: PodInfo): boolean {
+  if (a === b) return true;
+  return (
+    a.namespace === b.namespace &&
+    a.name === b.name &&
+    a.node === b.node &&
+    a.interface === b.interface &&
+    sameStrings(a.ips, b.ips) &&
+    sameLabels(a.labels, b.labels) &&
+    a.ports.length === b.ports.length &&
+    a.ports.every((p, i) => {
+      const q = b.ports[i]!;
+      return p.name === q.name && p.protocol === q.protocol && p.containerPort === q.containerPort;
+    })
+  );
+}
+
+const fingerprints = new WeakMap<NetworkPolicy, string>();
+function fingerprint(p: NetworkPolicy): string {
+  let f = fingerprints.get(p);
+  if (f === undefined) {
+    f = JSON.stringify(p);
+    fingerprints.set(p, f);
+  }
+  return f;
+}
+
+export function samePolicy(a: NetworkPolicy, b: NetworkPolicy): boolean {
+  return a === b || fingerprint(a) === fingerprint(b);
+}
+
+function put<T>(index: Map<string, Map<string, T>>, ns: string, key: string, value: T | undefined): void {
+  const m = index.get(ns);
+  if (value === undefined) {
+    m?.delete(key);
+    if (m?.size === 0) index.delete(ns);
+  } else if (m) m.set(key, value);
+  else index.set(ns, new Map([[key, value]]));
+}
+
+const hasV6 = (p: PodInfo) => p.ips.some((ip) => familyOf(ip) === 6);
+
+export class ClusterIndex {
+  namespaces = new Map<string, Labels>();
+  readonly pods = new Map<string, PodInfo>();
+  readonly podsByNs = new Map<string, Map<string, PodInfo>>();
+  readonly policies = new Map<string, NetworkPolicy>();
+  readonly policiesByNs = new Map<string, Map<string, NetworkPolicy>>();
+  /** The sync in which each stored pod object was last seen. */
+  private readonly seen = new Map<PodInfo, number>();
+  private epoch = 0;
+  private v6Pods = 0;
+
+  /** Address families of the pods; always includes 4. */
+  get families(): readonly Family[] {
+    return this.v6Pods > 0 ? [4, 6] : [4];
+  }
+
+  nsLabels(ns: string): Labels {
+    return this.namespaces.get(ns) ?? {};
+  }
+
+  update(state: ClusterState): StateDelta {
+    const namespaces = new Map(state.namespaces.map((n) => [n.name, n.labels]));
+    const namespaceLabels =
+      namespaces.size !== this.namespaces.size ||
+      [...namespaces].some(([ns, labels]) => !sameLabels(labels, this.namespaces.get(ns)));
+    this.namespaces = namespaces;
+    return {
+      pods: this.updatePods(state.pods),
+      policies: this.updatePolicies(state.policies),
+      namespaceLabels,
+    };
+  }
+
+  private setPod(key: string, before: PodInfo | undefined, after: PodInfo | undefined): void {
+    if (before) {
+      this.seen.delete(before);
+      if (hasV6(before)) this.v6Pods -= 1;
+    }
+    if (after) {
+      this.seen.set(after, this.epoch);
+      if (hasV6(after)) this.v6Pods += 1;
+      this.pods.set(key, after);
+    } else this.pods.delete(key);
+    if (before && after && before.namespace === after.namespace)
+      put(this.podsByNs, after.namespace, key, after);
+    else {
+      if (before) put(this.podsByNs, before.namespace, key, undefined);
+      if (after) put(this.podsByNs, after.namespace, key, after);
+    }
+  }
+
+  private updatePods(pods: readonly PodInfo[]): Change<PodInfo>[] {
+    const epoch = ++this.epoch;
+    const changes: Change<PodInfo>[] = [];
+    let present = 0;
+    for (const p of pods) {
+      const last = this.seen.get(p);
+      if (last !== undefined) {
+        // The very object stored: unchanged (counted once, should it appear twice).
+        if (last !== epoch) {
+          present += 1;
+          this.seen.set(p, epoch);
+        }
+        continue;
+      }
+      const key = podKeyOf(p);
+      const before = this.pods.get(key);
+      if (before && this.seen.get(before) === epoch) continue; // the same pod twice: the first one counts
+      const after = p.ips.length > 0 ? p : undefined;
+      if (!before && !after) continue;
+      if (before && after && samePod(before, after)) {
+        this.seen.delete(before);
+        this.seen.set(after, epoch);
+        this.pods.set(key, after);
+        put(this.podsByNs, after.namespace, key, after);
+        present += 1;
+        continue;
+      }
+      this.setPod(key, before, after);
+      changes.push([key, before, after]);
+      if (after) present += 1;
+    }
+    // Every stored pod seen this time is counted in `present`; fewer means some are gone.
+    if (present < this.pods.size) {
+      for (const [key, before] of this.pods) {
+        if (this.seen.get(before) === epoch) continue;
+        this.setPod(key, before, undefined);
+        changes.push([key, before, undefined]);
+      }
+    }
+    return changes;
+  }
+
+  private updatePolicies(policies: readonly NetworkPolicy[]): Change<NetworkPolicy>[] {
+    const changes: Change<NetworkPolicy>[] = [];
+    const next = new Map(policies.map((p) => [policyKey(p), p]));
+    for (const [key, after] of next) {
+      const before = this.policies.get(key);
+      if (before && samePolicy(before, after)) continue;
+      changes.push([key, before, after]);
+    }
+    for (const [key, before] of this.policies) if (!next.has(key)) changes.push([key, before, undefined]);
+    for (const [key, , after] of changes) {
+      const ns = (after ?? this.policies.get(key))!.namespace;
+      if (after) this.policies.set(key, after);
+      else this.policies.delete(key);
+      put(this.policiesByNs, ns, key, after);
+    }
+    // Unchanged policies: keep the newest objects (their fingerprints are what later syncs compare).
+    for (const [key, p] of next) {
+      if (this.policies.get(key) !== p) {
+        this.policies.set(key, p);
+        put(this.policiesByNs, p.namespace, key, p);
+      }
+    }
+    return changes;
+  }
+}
