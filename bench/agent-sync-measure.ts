@@ -18,6 +18,7 @@ import { NodeCompiler } from '../src/policy/node-compiler.js';
 import type { Logger } from '../src/util/log.js';
 import type { AgentMemory } from './agent-sync-agent.js';
 import { type ClusterOptions, LOCAL_NODE, SyntheticCluster } from './agent-sync-cluster.js';
+import { CommitWatch } from './commit-watch.js';
 import { type Summary, summarize } from './stats.js';
 
 export const KINDS = [
@@ -54,6 +55,8 @@ export interface ColdStart {
 
 export interface KindResult {
   readonly total: Summary;
+  /** From the change to the kernel's commit (nft monitor's "new generation"), transactions only (not noops). */
+  readonly committed: Summary;
   readonly compile: Summary;
   /** The baseline: compiling the same state from scratch. */
   readonly fullCompile: Summary;
@@ -177,6 +180,7 @@ function mutate(c: SyntheticCluster, kind: Kind): void {
 
 interface Sample {
   total: number;
+  committed?: number;
   compile: number;
   fullCompile: number;
   diff: number;
@@ -201,6 +205,23 @@ export async function measureScale(opts: {
   const { table, cold } = await coldStart(c, opts.runner, opts.netns, baseline);
   opts.progress(`${opts.name}: cold start ${cold.totalMs.toFixed(0)} ms, ${cold.size.elements} set elements`);
   const applier = createNftApplier({ runner: opts.runner, netns: opts.netns, log: silent, verify: false });
+  const watch = new CommitWatch(opts.netns);
+  await watch.ready();
+  try {
+    return await rounds(opts, c, cold, table, applier, watch);
+  } finally {
+    watch.stop();
+  }
+}
+
+async function rounds(
+  opts: Parameters<typeof measureScale>[0],
+  c: SyntheticCluster,
+  cold: ColdStart,
+  table: Table,
+  applier: ReturnType<typeof createNftApplier>,
+  watch: CommitWatch,
+): Promise<ScaleResult> {
   const samples = new Map<Kind, Sample[]>(KINDS.map((k) => [k, []]));
   // The agent's compiler: it has seen the cold start's state, as the reconciler's has after its first sync.
   const compiler = new NodeCompiler(LOCAL_NODE);
@@ -218,6 +239,8 @@ export async function measureScale(opts: {
       const out = await applier.update(prev, next);
       const t3 = performance.now();
       if (out.error) throw new Error(`${kind}: incremental update failed: ${out.error}`);
+      const commit = out.mode === 'noop' ? undefined : await watch.commitAfter(t2);
+      if (out.mode !== 'noop' && commit === undefined) throw new Error(`${kind}: nft monitor saw no commit`);
       const f0 = performance.now();
       compileNode(mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints), LOCAL_NODE);
       const fullCompile = performance.now() - f0;
@@ -225,6 +248,7 @@ export async function measureScale(opts: {
       const update = t3 - t2;
       samples.get(kind)!.push({
         total: t1 - t0 + update,
+        committed: commit === undefined ? undefined : commit - t0,
         compile: t1 - t0,
         fullCompile,
         diff,
@@ -262,6 +286,7 @@ function countModes(xs: readonly Sample[]): Record<string, number> {
 function summarizeKinds(samples: Map<Kind, Sample[]>): Record<string, KindResult> {
   const one = (xs: Sample[]): KindResult => ({
     total: summarize(xs.map((s) => s.total)),
+    committed: summarize(xs.flatMap((s) => (s.committed === undefined ? [] : [s.committed]))),
     compile: summarize(xs.map((s) => s.compile)),
     fullCompile: summarize(xs.map((s) => s.fullCompile)),
     diff: summarize(xs.map((s) => s.diff)),

@@ -112,12 +112,24 @@ export interface WatchHooks {
    * is left idle, neither listing nor watching, and needs a restart).
    */
   onFailure(err: unknown, during: 'event' | 'end'): void;
+  /** A watch outlived its timeout and grace: it is being aborted as dead. */
+  onDeadline?(): void;
 }
 
 type WatchParams = Record<string, string | number | boolean | undefined>;
 type EventCallback = (phase: string, apiObj: unknown, watchObj?: unknown) => void;
 
 const OBJECT_EVENTS = new Set(['ADDED', 'MODIFIED', 'DELETED']);
+
+/** How long each watch may stay open: the server is asked to end it, and the client ends it a little later. */
+export interface WatchTimeout {
+  /** Each watch asks for a random timeoutSeconds in [min, 2 × min), as client-go does (min 300). */
+  readonly minSeconds: number;
+  /** If the server has not ended the watch this long after its timeout, the connection is taken as dead. */
+  readonly graceMs: number;
+}
+
+export const DEFAULT_WATCH_TIMEOUT: WatchTimeout = { minSeconds: 300, graceMs: 30_000 };
 
 export class TrackingWatch extends Watch {
   private stopped = false;
@@ -127,6 +139,7 @@ export class TrackingWatch extends Watch {
   constructor(
     config: KubeConfig,
     private readonly hooks: WatchHooks,
+    private readonly timeout: WatchTimeout = DEFAULT_WATCH_TIMEOUT,
   ) {
     super(config);
   }
@@ -144,14 +157,21 @@ export class TrackingWatch extends Watch {
     }
     this.hooks.onOpen(String(queryParams.resourceVersion ?? ''));
     let controller: AbortController | undefined;
+    // client-node 1.4 builds a 30 s timeout signal for the watch request and then overwrites it, so a watch on
+    // a connection that died silently would wait for events forever (TCP keepalive takes ~11 min to notice).
+    // Ask the server to end each watch, and end it here if the server does not: ListWatch then watches again
+    // from its resourceVersion (or re-lists on 410).
+    const seconds = this.timeout.minSeconds * (1 + Math.random());
+    let deadline: NodeJS.Timeout | undefined;
     const onEnd = (err: unknown) => {
+      clearTimeout(deadline);
       if (controller) this.open.delete(controller);
       this.hooks.onClose(err);
       // ListWatch's done handler is async: a rejection there would otherwise be unhandled (a crash).
       const result: unknown = done(err);
       if (result instanceof Promise) result.catch((e: unknown) => this.hooks.onFailure(e, 'end'));
     };
-    const params = { ...queryParams, allowWatchBookmarks: true };
+    const params = { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: Math.floor(seconds) };
     const opening = super.watch(
       path,
       params,
@@ -165,7 +185,18 @@ export class TrackingWatch extends Watch {
       this.pending.delete(opening);
     }
     if (this.stopped) controller.abort();
-    else if (!controller.signal.aborted) this.open.add(controller);
+    else if (!controller.signal.aborted) {
+      this.open.add(controller);
+      const c = controller;
+      deadline = setTimeout(
+        () => {
+          this.hooks.onDeadline?.();
+          c.abort();
+        },
+        seconds * 1000 + this.timeout.graceMs,
+      );
+      deadline.unref();
+    }
     return controller;
   }
 

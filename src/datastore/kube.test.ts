@@ -159,6 +159,36 @@ describe('kubernetes datastore', () => {
     assert.equal(h.changes(), changes);
   });
 
+  it('asks the server to end each watch after 5-10 min, as client-go does', async () => {
+    const h = await open(seed);
+    await eventually(() => assert.equal(h.server.watchCount(), 4));
+    assert.equal(h.server.watchTimeouts.length, 4);
+    for (const t of h.server.watchTimeouts) {
+      if (t === undefined || t < 300 || t >= 600) throw new Error(`timeoutSeconds ${t}`);
+    }
+  });
+
+  it('a watch that went silent (dead connection) is ended after its timeout, and what it missed arrives', async () => {
+    harness = await startHarness(seed, { watchTimeout: { minSeconds: 1, graceMs: 200 } });
+    const h = harness;
+    await eventually(() => assert.equal(h.server.watchCount(), 4));
+    h.server.stallWatches();
+    h.server.modify('pods', 'prod/web', (o) => {
+      (o.metadata as Json).labels = { app: 'web', moved: 'yes' };
+    });
+    const t0 = Date.now();
+    await eventually(() => {
+      if (pod(h, 'web')?.labels.moved !== 'yes') throw new Error('the change has not arrived');
+    }, 5000);
+    const took = Date.now() - t0;
+    // Not before the watch's own timeout (1-2 s) plus grace: the stalled watch really delivered nothing.
+    assert.ok(took >= 1000, `arrived after ${took} ms`);
+    assert.ok(
+      h.records.some((r) => r.msg.includes('outlived its timeout')),
+      'the dead watch is logged',
+    );
+  });
+
   it('converges after the API server restarts with objects changed while it was down', async () => {
     const h = await open(seed);
     await eventually(() => assert.equal(h.snapshot().synced, true));

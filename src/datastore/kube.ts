@@ -21,7 +21,7 @@ import type {
 } from '@kubernetes/client-node';
 import { ListWatch, type Watch } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
-import { listObjects, loadKubeConfig, TrackingWatch } from './kube-client.js';
+import { listObjects, loadKubeConfig, TrackingWatch, type WatchTimeout } from './kube-client.js';
 import { type KubeResource, KubeStore } from './kube-store.js';
 import type { Datastore, DatastoreSnapshot } from './types.js';
 
@@ -47,6 +47,8 @@ export interface KubeDatastoreOptions {
   makeInformer?: MakeInformer;
   /** Restart backoff after a failed list or watch; default 1s doubling to 30s. */
   backoff?: { initialMs: number; maxMs: number };
+  /** How long a watch may stay open (default: 5–10 min asked of the server, dead 30 s after that). */
+  watchTimeout?: WatchTimeout;
 }
 
 const RESOURCES: readonly { resource: KubeResource; path: string }[] = [
@@ -128,28 +130,34 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
 
   const makeSource = (resource: KubeResource, path: string): Source => {
     // The hooks and listFn run only once the informer does, so after `s` below is initialised.
-    const watch = new TrackingWatch(kc, {
-      onOpen: (resourceVersion) => {
-        if (!s.listed) return;
-        s.listed = false;
-        if (store.applyList(resource, resourceVersion)) log.info({ resource, resourceVersion }, 'synced');
-        changed();
+    const watch = new TrackingWatch(
+      kc,
+      {
+        onOpen: (resourceVersion) => {
+          if (!s.listed) return;
+          s.listed = false;
+          if (store.applyList(resource, resourceVersion)) log.info({ resource, resourceVersion }, 'synced');
+          changed();
+        },
+        onEvent: (type, object) => {
+          if (type !== 'ERROR') store.applyEvent(type, object);
+          else if (object.code === 410) log.info({ resource, status: object }, 'watch expired; relisting');
+          else log.warn({ resource, status: object }, 'watch error event');
+        },
+        onClose: (err) => {
+          // Other errors reach the informer's error callback, which logs them and restarts it.
+          if (err === null) log.debug({ resource }, 'watch closed by the server; watching again');
+          else if (isGone(err)) log.info({ resource, err }, 'watch expired; relisting');
+        },
+        onFailure: (err, during) => {
+          if (during === 'end') restart(s, err, 'informer failed; restarting');
+          else log.error({ resource, err }, 'informer failed applying an event');
+        },
+        onDeadline: () =>
+          log.warn({ resource }, 'watch outlived its timeout (connection dead?); watching again'),
       },
-      onEvent: (type, object) => {
-        if (type !== 'ERROR') store.applyEvent(type, object);
-        else if (object.code === 410) log.info({ resource, status: object }, 'watch expired; relisting');
-        else log.warn({ resource, status: object }, 'watch error event');
-      },
-      onClose: (err) => {
-        // Other errors reach the informer's error callback, which logs them and restarts it.
-        if (err === null) log.debug({ resource }, 'watch closed by the server; watching again');
-        else if (isGone(err)) log.info({ resource, err }, 'watch expired; relisting');
-      },
-      onFailure: (err, during) => {
-        if (during === 'end') restart(s, err, 'informer failed; restarting');
-        else log.error({ resource, err }, 'informer failed applying an event');
-      },
-    });
+      opts.watchTimeout,
+    );
     const listFn = async () => {
       const list = await listObjects(
         kc,

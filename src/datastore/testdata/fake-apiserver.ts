@@ -45,6 +45,7 @@ interface Watcher {
   readonly resource: FakeResource;
   readonly res: ServerResponse;
   readonly bookmarks: boolean;
+  stalled?: boolean;
 }
 
 export interface RequestRecord {
@@ -150,7 +151,7 @@ export class FakeApiServer {
   bookmark(): number {
     let sent = 0;
     for (const w of this.watchers) {
-      if (!w.bookmarks) continue;
+      if (!w.bookmarks || w.stalled) continue;
       const { kind, apiVersion } = RESOURCES[w.resource];
       w.res.write(
         `${JSON.stringify({ type: 'BOOKMARK', object: { kind, apiVersion, metadata: { resourceVersion: this.resourceVersion } } })}\n`,
@@ -170,6 +171,17 @@ export class FakeApiServer {
   delayLists(ms: number): void {
     this.listDelayMs = ms;
   }
+
+  /**
+   * Open watches go silent but stay open, as over a connection that died without a FIN or RST: nothing more
+   * reaches them. Watches opened later are served normally.
+   */
+  stallWatches(): void {
+    for (const w of this.watchers) w.stalled = true;
+  }
+
+  /** The timeoutSeconds each watch asked for, in order. */
+  readonly watchTimeouts: (number | undefined)[] = [];
 
   /** Ends every watch response cleanly, as the server does when a watch's timeout expires. */
   endWatches(): void {
@@ -220,7 +232,7 @@ export class FakeApiServer {
     else objects.set(keyOf(o), o);
     const event: HistoryEvent = { resource, type, object: clone(o), rv: this.rv };
     this.history.push(event);
-    for (const w of this.watchers) if (w.resource === resource) this.send(w.res, event);
+    for (const w of this.watchers) if (w.resource === resource && !w.stalled) this.send(w.res, event);
     return clone(o);
   }
 
@@ -268,6 +280,8 @@ export class FakeApiServer {
     const resourceVersion = url.searchParams.get('resourceVersion');
     if (watch === 'true' || watch === '1') {
       this.requests.push({ resource, verb: 'watch', resourceVersion });
+      const timeout = url.searchParams.get('timeoutSeconds');
+      this.watchTimeouts.push(timeout === null ? undefined : Number(timeout));
       this.watch(resource, resourceVersion, url.searchParams.get('allowWatchBookmarks') === 'true', res);
       return;
     }
