@@ -53,7 +53,7 @@ interface AddrVariant {
 const FAMILIES: readonly Family[] = [4, 6];
 
 /** ipBlocks with their excepts subtracted, disjoint. */
-function blockCidrs(rule: PolicyRule): Cidr[] {
+export function blockCidrs(rule: PolicyRule): Cidr[] {
   const cidrs: Cidr[] = [];
   for (const peer of rule.peers) {
     if (!peer.ipBlock) continue;
@@ -88,7 +88,8 @@ function addrVariants(input: RuleInput, cidrs: readonly Cidr[], out: RuleOutput)
   return variants;
 }
 
-function portMatch(ranges: readonly PortRange[], sets: NamedSet[]): Match[] {
+/** `th dport` for a list of ranges: inline for one, a shared named set for several; nothing for none (any). */
+export function portMatch(ranges: readonly PortRange[], sets: NamedSet[]): Match[] {
   if (ranges.length === 0) return [];
   if (ranges.length === 1) return [{ kind: 'dport', ports: ranges }];
   const name = portSetName(ranges);

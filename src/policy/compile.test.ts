@@ -4,19 +4,24 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { renderTable } from '../dataplane/nft-render.js';
+import { renderRule, renderTable } from '../dataplane/nft-render.js';
 import { compileNode } from './compile.js';
-import { demoCluster } from './testdata/builders.js';
+import { demoCluster, makePolicy, rule, sel, tcp } from './testdata/builders.js';
 import { SCENARIOS } from './testdata/scenarios.js';
 
 const GOLDEN = join(import.meta.dirname, 'testdata', 'golden');
 
 describe('compiler golden rulesets', () => {
   for (const [name, policies] of Object.entries(SCENARIOS)) {
-    for (const node of ['node-1', 'node-2']) {
-      it(`${name} on ${node}`, () => {
-        const got = renderTable(compileNode(demoCluster(policies), node).table);
-        const file = join(GOLDEN, `${name}.${node}.nft`);
+    for (const [node, merged] of [
+      ['node-1', false],
+      ['node-2', false],
+      ['node-1', true],
+    ] as const) {
+      it(`${name} on ${node}${merged ? ', policies merged per endpoint' : ''}`, () => {
+        const opts = merged ? { mergeAbove: 0 } : {};
+        const got = renderTable(compileNode(demoCluster(policies), node, opts).table);
+        const file = join(GOLDEN, `${name}.${node}${merged ? '.merged' : ''}.nft`);
         if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, got);
         assert.equal(got, readFileSync(file, 'utf8'));
       });
@@ -49,5 +54,40 @@ describe('compiler diagnostics', () => {
       'np:shop/db-from-shop ingress',
       'np:shop/default-deny ingress',
     ]);
+  });
+});
+
+describe('a pod many policies select', () => {
+  // 30 policies select shop/web, each allowing another peer on the same ports (and one on its named port).
+  const many = Array.from({ length: 30 }, (_, i) =>
+    makePolicy('shop', `p${String(i).padStart(2, '0')}`, {
+      podSelector: sel({ app: 'web' }),
+      ingress: [rule([{ podSelector: sel({ peer: `x${i}` }) }], [tcp(80), tcp(8080)])],
+    }),
+  );
+  const named = makePolicy('shop', 'named', {
+    podSelector: sel({ app: 'web' }),
+    ingress: [rule([{ namespaceSelector: sel({ team: 'billing' }) }], [tcp('http')])],
+  });
+  it('gets one chain with one rule per port match, on the union of the peers; no chain per policy', () => {
+    const { table } = compileNode(demoCluster([...many, named]), 'node-1');
+    assert.equal(table.chains.filter((c) => c.name.startsWith('np_')).length, 0);
+    const ep = table.chains.find((c) => c.name.startsWith('ep_') && c.name.endsWith('_in'))!;
+    const text = ep.rules.map(renderRule);
+    assert.equal(text.length, 3, text.join('\n'));
+    // The named port "http" is web's 80 here: a group of its own (tcp 80), beside the 30 policies' (80, 8080).
+    assert.match(
+      text[1]!,
+      /^ip saddr @pods4_\w+ meta l4proto tcp th dport @ports_\w+ counter accept comment "np:shop\/p00,shop\/p01,shop\/p02 \+27:ingress \(merged\)"$/,
+    );
+    assert.match(
+      text[0]!,
+      /^ip saddr @pods4_\w+ meta l4proto tcp th dport 80 counter accept comment "np:shop\/named:ingress \(merged\)"$/,
+    );
+    assert.match(text[2]!, /drop comment "isolated ingress: shop\/web, no policy allows"/);
+  });
+  it('below the threshold the same pod jumps to each policy chain', () => {
+    const { table } = compileNode(demoCluster([...many, named]), 'node-1', { mergeAbove: 100 });
+    assert.equal(table.chains.filter((c) => c.name.startsWith('np_')).length, 31);
   });
 });

@@ -3,11 +3,15 @@
 // NodeCompiler (node-compiler.ts) across syncs instead, so each change costs only what it touches; both give
 // the same table for the same state (node-compiler.test.ts checks it).
 import type { ClusterState } from '../model/cluster.js';
-import { type CompileResult, NodeCompiler } from './node-compiler.js';
+import { type CompileResult, NodeCompiler, type NodeCompilerOptions } from './node-compiler.js';
 
 export { selects } from './compile-policy.js';
-export type { CompileResult, Diagnostic } from './node-compiler.js';
+export type { CompileResult, Diagnostic, NodeCompilerOptions } from './node-compiler.js';
 
-export function compileNode(state: ClusterState, node: string): CompileResult {
-  return new NodeCompiler(node).compile(state);
+export function compileNode(
+  state: ClusterState,
+  node: string,
+  opts: NodeCompilerOptions = {},
+): CompileResult {
+  return new NodeCompiler(node, opts).compile(state);
 }

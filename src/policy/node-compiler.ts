@@ -20,6 +20,7 @@
 import type { ClusterState, PodInfo } from '../model/cluster.js';
 import { policyKey } from '../model/network-policy.js';
 import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
+import { type MergedRules, mergedEndpointRules } from './compile-endpoint.js';
 import { type CompiledPolicy, compilePolicy, selects } from './compile-policy.js';
 import {
   accept,
@@ -97,6 +98,16 @@ interface PodSetState {
 interface EndpointDirection {
   readonly policies: readonly string[];
   readonly chain: Chain;
+  /** Set when the policies are merged into the chain (many select the pod): the sets its rules use. */
+  readonly merged?: MergedRules;
+}
+
+export interface NodeCompilerOptions {
+  /**
+   * A pod selected by more policies than this (in one direction) gets their rules merged into its own chain
+   * (compile-endpoint.ts) instead of a jump to each policy's shared chain. Default 16.
+   */
+  readonly mergeAbove?: number;
 }
 
 /** A local pod: its interface, and per direction the policies that select it (absent: not isolated). */
@@ -114,7 +125,13 @@ export class NodeCompiler {
   private readonly podSets = new Map<string, PodSetState>();
   private readonly ctx: PodSetContext;
 
-  constructor(readonly node: string) {
+  private readonly mergeAbove: number;
+
+  constructor(
+    readonly node: string,
+    opts: NodeCompilerOptions = {},
+  ) {
+    this.mergeAbove = opts.mergeAbove ?? 16;
     const index = this.index;
     this.ctx = { node, nsLabels: (ns) => index.nsLabels(ns), namespaces: () => index.podsByNs.keys() };
   }
@@ -189,13 +206,23 @@ export class NodeCompiler {
         .map(policyKey)
         .sort();
       if (policies.length === 0) return undefined;
+      const isolated = createRule({
+        verdict: drop,
+        comment: originComment(`isolated ${d}: ${key}, no policy allows`),
+      });
+      if (policies.length > this.mergeAbove) {
+        const selecting = policies.map((k) => this.index.policies.get(k)!);
+        const merged = mergedEndpointRules(pod, d, selecting, this.index.families);
+        const chain = createChain(endpointChainName(key, d), [...merged.rules, isolated]);
+        return { policies, chain, merged };
+      }
       const old = prev?.[d];
-      if (old && sameStrings(old.policies, policies)) return old;
+      if (old && !old.merged && sameStrings(old.policies, policies)) return old;
       const chain = createChain(endpointChainName(key, d), [
         ...policies.map((p) =>
           createRule({ verdict: jump(policyChainName(p, d)), counter: false, comment: `np:${p}` }),
         ),
-        createRule({ verdict: drop, comment: originComment(`isolated ${d}: ${key}, no policy allows`) }),
+        isolated,
       ]);
       return { policies, chain };
     };
@@ -249,7 +276,14 @@ export class NodeCompiler {
     for (const d of DIRECTIONS) {
       const isolated = endpoints.filter(([, e]) => e[d] !== undefined);
       const emitted = new Set<string>();
-      for (const [, e] of isolated) for (const p of e[d]!.policies) emitted.add(p);
+      for (const [, e] of isolated) {
+        const ep = e[d]!;
+        if (!ep.merged) for (const p of ep.policies) emitted.add(p);
+        else {
+          for (const s of ep.merged.sets) sets.set(s.name, s);
+          for (const spec of ep.merged.podSets) used.set(spec.name, spec);
+        }
+      }
       for (const key of [...emitted].sort()) {
         const c = this.compiledPolicy(key)[d];
         chains.push(c.chain);
