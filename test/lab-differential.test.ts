@@ -10,6 +10,10 @@ import { Gen, prng } from '../src/policy/testdata/random.js';
 import { createLab, type Probe } from './helpers/lab.js';
 import { REPO } from './helpers/netns.js';
 
+// Pods selected by two or more policies get them merged into one chain (compile-endpoint.ts), the others jump
+// to each policy's chain: one run covers both forms on real packets.
+process.env.PALISADE_AGENT_MERGE_ABOVE ??= '1';
+
 const SEED = Number(process.env.LAB_DIFF_SEED ?? 20240611);
 const ROUNDS = Number(process.env.LAB_DIFF_ROUNDS ?? 15);
 const PROBES: readonly Probe[] = [

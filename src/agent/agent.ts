@@ -28,6 +28,8 @@ export interface AgentOptions {
    * (their conntrack entries deleted): 0 = at once, < 0 = never. Default 0.
    */
   readonly revokeDelayMs?: number;
+  /** Merge the policies of a pod selected by more than this many (NodeCompilerOptions.mergeAbove). */
+  readonly mergeAbove?: number;
   /**
    * After every sync, the policies it rejected (none: every earlier one is fixed). On Kubernetes, the
    * PolicyRejected event recorder (src/datastore/kube-events.ts). A failure is logged; syncing goes on.
@@ -86,6 +88,7 @@ export async function startAgent(
   };
   const reconciler = new Reconciler({
     node: opts.node,
+    compiler: { mergeAbove: opts.mergeAbove },
     snapshot: () => opts.datastore.snapshot(),
     endpoints: async () =>
       registry.merged(await endpointsFromIpam({ dataDir: opts.ipamDir, network: opts.network })),

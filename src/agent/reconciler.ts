@@ -4,7 +4,7 @@
 import type { DatastoreSnapshot } from '../datastore/types.js';
 import type { ClusterState } from '../model/cluster.js';
 import type { Table } from '../policy/ir.js';
-import { type Diagnostic, NodeCompiler } from '../policy/node-compiler.js';
+import { type Diagnostic, NodeCompiler, type NodeCompilerOptions } from '../policy/node-compiler.js';
 import type { Logger } from '../util/log.js';
 import { type LocalEndpoint, mergeEndpoints } from './endpoints.js';
 
@@ -26,6 +26,7 @@ export interface SyncStats {
 
 export interface ReconcilerDeps {
   readonly node: string;
+  readonly compiler?: NodeCompilerOptions;
   readonly snapshot: () => DatastoreSnapshot;
   readonly endpoints: () => Promise<readonly LocalEndpoint[]>;
   readonly applier: TableApplier;
@@ -57,7 +58,7 @@ export class Reconciler {
   private readonly compiler: NodeCompiler;
 
   constructor(private readonly deps: ReconcilerDeps) {
-    this.compiler = new NodeCompiler(deps.node);
+    this.compiler = new NodeCompiler(deps.node, deps.compiler);
   }
 
   get revision(): string {

@@ -20,6 +20,8 @@ export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubern
   --resync-interval MS      how often the kernel's table is checked and repaired (default 30000)
   --revoke-delay MS         after a policy change, end established connections it denies (delete their
                             conntrack entries) after MS ms: 0 = at once (default), -1 = never
+  --merge-above N           a pod selected by more than N policies gets their rules merged into its own chain
+                            (one rule per port match) instead of a jump per policy (default 16)
   --log-level LEVEL         debug, info, warn, error (default info)`;
 
 interface DatastoreWiring {
@@ -50,6 +52,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       listen: { type: 'string', default: '127.0.0.1:9099' },
       'resync-interval': { type: 'string', default: '30000' },
       'revoke-delay': { type: 'string', default: '0' },
+      'merge-above': { type: 'string', default: '16' },
       'log-level': { type: 'string', default: 'info' },
     },
     strict: true,
@@ -68,6 +71,10 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       `--revoke-delay: "${values['revoke-delay']}" must be a whole number of ms >= 0, or -1 (never)`,
     );
   }
+  const mergeAbove = Number(values['merge-above']);
+  if (!Number.isInteger(mergeAbove) || mergeAbove < 0) {
+    throw new UsageError(`--merge-above: "${values['merge-above']}" must be a whole number >= 0`);
+  }
   const log: Logger = pino({ level: values['log-level'], base: { pid: process.pid } }, pino.destination(2));
   const { datastore, events } = await makeDatastore(values.datastore, values.node, log);
   const agent = await startAgent(
@@ -80,6 +87,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       listen: values.listen,
       resyncMs,
       revokeDelayMs,
+      mergeAbove,
       onDiagnostics: events && ((diagnostics) => events.record(diagnostics)),
     },
     { runner: createRunner(), log },

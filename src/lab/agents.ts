@@ -38,6 +38,9 @@ export function startNodeAgent(opts: { labDir: string; node: NodePlan; cliEntry:
       '2000',
       '--log-level',
       process.env.PALISADE_AGENT_LOG_LEVEL ?? 'info',
+      ...(process.env.PALISADE_AGENT_MERGE_ABOVE
+        ? ['--merge-above', process.env.PALISADE_AGENT_MERGE_ABOVE]
+        : []),
     ],
     { logFile: p.log, env },
   );
