@@ -169,4 +169,34 @@ describe('a policy change ends the established connections it denies', () => {
       kept.stop();
     }
   });
+
+  it('a revoked flow does not come back when the server speaks first (no mid-stream pickup)', async () => {
+    // With the kernel's nf_conntrack_tcp_loose=1, the server's next segment after the entry is deleted would be
+    // picked up as a new db → api connection, which nothing isolates (only db's ingress is), and the revoked
+    // flow would carry on. Here only the server sends: a tick every 100 ms.
+    const f = join(fx.tmp, 'policy.yaml');
+    writeFileSync(f, POLICY);
+    await palisade('lab', 'delete', '-f', f);
+    const db = pod('shop/db');
+    const port = PORT + 1;
+    inPod(db.netns, [
+      'socat',
+      `TCP-LISTEN:${port},fork,reuseaddr`,
+      'SYSTEM:while true; do echo tick; sleep 0.1; done',
+    ]);
+    await sleep(300);
+    const client = inPod(pod('billing/api').netns, ['socat', '-u', `TCP:${db.ip}:${port}`, '-']);
+    const ticks: number[] = [];
+    client.stdout.on('data', (b: Buffer) => {
+      for (const _ of b.toString().split('\n').slice(0, -1)) ticks.push(Date.now());
+    });
+    await sleep(800);
+    assert.ok(ticks.length >= 3, `ticks before: ${ticks.length}`);
+    await palisade('lab', 'apply', '-f', f);
+    const applied = Date.now();
+    await sleep(2500);
+    const late = ticks.filter((t) => t > applied + 1000).length;
+    console.log(`revoke (server speaks): last tick ${ticks.at(-1)! - applied} ms after lab apply returned`);
+    assert.equal(late, 0, `${late} ticks reached the client more than 1 s after the policy denied the flow`);
+  });
 });

@@ -39,6 +39,8 @@ export function renderMatch(m: Match): string {
     }
     case 'dport-in-set':
       return `th dport @${m.set}`;
+    case 'tcp-not-syn':
+      return 'tcp flags & (fin | syn | rst | ack) != syn';
     case 'daddr-proto-port-in-set':
       return `${ip(m.family)} daddr . meta l4proto . th dport @${m.set}`;
   }

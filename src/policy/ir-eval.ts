@@ -14,6 +14,8 @@ export interface Packet {
   readonly protocol: Protocol;
   readonly dport: number;
   readonly ctState: CtState;
+  /** For TCP: whether the packet can open a connection (a SYN). Default true: the first packet of a flow. */
+  readonly tcpOpening?: boolean;
 }
 
 export interface PacketVerdict {
@@ -75,6 +77,9 @@ class Interpreter {
         return m.ports.some((r) => p.dport >= r.from && p.dport <= r.to);
       case 'dport-in-set':
         return this.portInSet(m.set, p.dport);
+      case 'tcp-not-syn':
+        // Packets here are the first of a connection (a SYN for TCP), also when conntrack entries are judged.
+        return p.protocol === 'TCP' && p.tcpOpening === false;
       case 'daddr-proto-port-in-set':
         return (
           this.family() === m.family &&

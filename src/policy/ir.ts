@@ -36,6 +36,8 @@ export type Match =
   | { readonly kind: 'dport'; readonly ports: readonly PortRange[] }
   /** th dport @set: several ports or ranges, in a named set shared by every rule with the same list. */
   | { readonly kind: 'dport-in-set'; readonly set: string }
+  /** tcp flags & (fin | syn | rst | ack) != syn: a TCP packet that cannot open a connection. */
+  | { readonly kind: 'tcp-not-syn' }
   /** ip daddr . meta l4proto . th dport @set: named ports resolved per pod address. */
   | { readonly kind: 'daddr-proto-port-in-set'; readonly family: Family; readonly set: string };
 

@@ -60,6 +60,19 @@ const DIRECTIONS: readonly Direction[] = ['egress', 'ingress'];
 const PRIORITY: Record<Direction, number> = { egress: 0, ingress: 10 };
 const NONE: readonly string[] = [];
 
+/**
+ * The kernel's default nf_conntrack_tcp_loose=1 makes conntrack pick up a TCP flow from any mid-stream packet
+ * as a new connection. After a revocation deletes a flow's entry, the server's next packet would then be a
+ * "new" connection in the reverse direction, which the client's side may allow, and the revoked flow would
+ * carry on. A TCP connection starts with a SYN: anything else that is new is dropped (and its entry, never
+ * confirmed, goes with it). Every forwarded packet passes the egress chain first, so it is checked once.
+ */
+const noPickup = createRule({
+  matches: [{ kind: 'ct-state', states: ['new'] }, { kind: 'tcp-not-syn' }],
+  verdict: drop,
+  comment: 'new TCP connection without SYN: no mid-stream pickup (a revoked flow stays ended)',
+});
+
 function baseChain(d: Direction): Chain {
   const key = d === 'egress' ? 'iifname' : 'oifname';
   const who = d === 'egress' ? 'sending' : 'receiving';
@@ -73,6 +86,7 @@ function baseChain(d: Direction): Chain {
         comment: 'return traffic of allowed connections',
       }),
       createRule({ matches: [{ kind: 'ct-state', states: ['invalid'] }], verdict: drop, comment: 'invalid' }),
+      ...(d === 'egress' ? [noPickup] : []),
       createRule({
         vmap: { key, map: endpointMapName(d) },
         counter: false,
