@@ -73,7 +73,7 @@ export interface ScaleResult {
   readonly cold: ColdStart;
   readonly propagation: Record<string, KindResult>;
   readonly verifiedAfterRounds: boolean;
-  readonly agent?: AgentMemory;
+  readonly agents?: readonly AgentMemory[];
 }
 
 const silent: Logger = {
@@ -197,7 +197,7 @@ export async function measureScale(opts: {
   netns: string;
   progress: (msg: string) => void;
   /** Measures the real agent on the cluster as it is after the rounds. */
-  agent?: (c: SyntheticCluster) => Promise<AgentMemory>;
+  agent?: (c: SyntheticCluster) => Promise<AgentMemory[]>;
 }): Promise<ScaleResult> {
   gc();
   const baseline = process.memoryUsage().rss;
@@ -261,10 +261,10 @@ async function rounds(
     if ((round + 1) % 10 === 0) opts.progress(`${opts.name}: round ${round + 1}/${opts.rounds}`);
   }
   const verified = await applier.matches(prev);
-  const agent = opts.agent && (await opts.agent(c));
-  if (agent)
+  const agents = opts.agent ? await opts.agent(c) : undefined;
+  for (const a of agents ?? [])
     opts.progress(
-      `${opts.name}: palisade agent ready in ${agent.readyMs.toFixed(0)} ms, RSS ${agent.rssMB.toFixed(0)} MB`,
+      `${opts.name}: palisade agent (${a.datastore}) ready in ${a.readyMs.toFixed(0)} ms, RSS ${a.rssMB.toFixed(0)} MB`,
     );
   return {
     name: opts.name,
@@ -273,7 +273,7 @@ async function rounds(
     cold,
     propagation: summarizeKinds(samples),
     verifiedAfterRounds: verified,
-    ...(agent ? { agent } : {}),
+    ...(agents ? { agents } : {}),
   };
 }
 

@@ -92,20 +92,33 @@ export function printText(rep: Report): void {
   console.log(formatTable(head, rep.scales.map(cold)));
   console.log('(the figures are the median of 3 repetitions; totals of each, the first with a cold JIT:)');
   for (const s of rep.scales) console.log(`  ${s.name}: ${s.cold.totalsMs.map(ms).join(', ')}`);
-  const agents = rep.scales.filter((s) => s.agent);
+  const agents = rep.scales.flatMap((s) => (s.agents ?? []).map((a) => [s.name, a] as const));
   if (agents.length > 0) {
-    console.log(
-      '\nReal `palisade agent` (dir datastore, endpoints from IPAM records), on the cluster after the rounds:',
-    );
-    const rows = agents.map((s) => [
-      s.name,
-      ms(s.agent!.readyMs),
-      s.agent!.rssMB.toFixed(1),
-      s.agent!.hwmMB.toFixed(1),
-      s.agent!.manifestsMB.toFixed(1),
+    console.log('\nReal `palisade agent` (endpoints from IPAM records), on the cluster after the rounds:');
+    const rows = agents.map(([name, a]) => [
+      name,
+      a.datastore,
+      ms(a.readyMs),
+      a.rssMB.toFixed(1),
+      a.hwmMB.toFixed(1),
+      a.heapUsedMB.toFixed(1),
+      a.externalMB.toFixed(1),
+      a.manifestsMB.toFixed(1),
     ]);
     console.log(
-      formatTable(['cluster', 'spawn to /readyz ms', 'RSS MB', 'peak RSS MB', 'manifests MB'], rows),
+      formatTable(
+        [
+          'cluster',
+          'datastore',
+          'spawn to /readyz ms',
+          'RSS MB',
+          'peak RSS MB',
+          'heap used',
+          'external',
+          'objects MB',
+        ],
+        rows,
+      ),
     );
   }
   console.log('targets at 10k/1k: cold start <= 2000 ms; agent RSS <= 150 MB');

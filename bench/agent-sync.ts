@@ -8,7 +8,8 @@
 // default maximum). At 10k only max-pods runs by default: 10k pods need >= 91 nodes at 110 pods each, so a node
 // holds ~100 anyway; --all-layouts adds 10k over 200 nodes (50 local).
 // Cold start: compile + render + `nft -f` of the whole table into an empty netns; memory of this process after.
-// Real agent (unless --no-agent): `bin/palisade agent --datastore dir:` on the cluster after the rounds, in a netns
+// Real agent (unless --no-agent): `bin/palisade agent`, with the dir datastore and then with the kubernetes one
+// (a fake API server in the agent's netns, bench/agent-sync-agent.ts), on the cluster after the rounds, in a netns
 // of its own: time from spawn to /readyz (its whole cold start: Node start-up, parsing manifests, first sync) and
 // its RSS after the first sync.
 // Propagation: R rounds of each single change, timed from the new snapshot to the committed nft transaction.
@@ -125,10 +126,13 @@ async function run(
     const i = scales.length;
     const agent = opts.agent
       ? async (cluster: SyntheticCluster) => {
-          const agentNs = await sb.netns(`a${i}`);
-          const tmp = join(sb.tmp, `agent${i}`);
-          const out = await measureAgent(cluster, { tmp, netns: agentNs, onChild });
-          await sb.dropNetns(agentNs);
+          const out = [];
+          for (const datastore of ['dir', 'kubernetes'] as const) {
+            const agentNs = await sb.netns(`a${i}${datastore[0]}`);
+            const tmp = join(sb.tmp, `agent${i}-${datastore}`);
+            out.push(await measureAgent(cluster, { tmp, netns: agentNs, onChild, datastore }));
+            await sb.dropNetns(agentNs);
+          }
           return out;
         }
       : undefined;

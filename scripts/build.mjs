@@ -9,6 +9,40 @@ mkdirSync('dist', { recursive: true });
 // bundles' directory CommonJS (a copy in /opt/cni/bin has no package.json above it and is CommonJS anyway).
 writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
 
+/**
+ * npm packages stay external (loaded from node_modules), except @kubernetes/client-node, which is bundled with
+ * its files marked free of side effects so that esbuild drops what the agent never reaches: its generated
+ * client for every API group. Loaded whole, it held ~70 MB of the agent's RSS (source text, compiled code and
+ * ~2,700 modules), against the 150 MB budget at 10k pods.
+ */
+const kubeClientSlim = {
+  name: 'kube-client-slim',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.pluginData === 'inner' || args.path.startsWith('node:')) return undefined;
+      const inClient = args.importer.includes('/node_modules/@kubernetes/client-node/');
+      if (!args.path.startsWith('@kubernetes/client-node') && !inClient) return { external: true };
+      if (inClient && !args.path.startsWith('@kubernetes/client-node')) return { external: true };
+      const r = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        pluginData: 'inner',
+      });
+      return { path: r.path, sideEffects: false };
+    });
+    b.onResolve({ filter: /^\./ }, async (args) => {
+      if (args.pluginData === 'inner' || !args.importer.includes('/node_modules/@kubernetes/client-node/'))
+        return undefined;
+      const r = await b.resolve(args.path, {
+        kind: args.kind,
+        resolveDir: args.resolveDir,
+        pluginData: 'inner',
+      });
+      return { path: r.path, sideEffects: false };
+    });
+  },
+};
+
 await Promise.all([
   build({
     ...common,
@@ -19,7 +53,7 @@ await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
     splitting: true,
     format: 'esm',
-    packages: 'external',
+    plugins: [kubeClientSlim],
   }),
   build({
     ...common,

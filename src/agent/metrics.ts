@@ -1,5 +1,5 @@
 // The agent's Prometheus metrics, on a registry of its own (no global default registry).
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { SyncStats } from './reconciler.js';
 
 export interface AgentMetrics {
@@ -14,6 +14,8 @@ export interface AgentMetrics {
 export function createAgentMetrics(node: string): AgentMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ node });
+  // process_resident_memory_bytes, nodejs_heap_size_used_bytes, event loop lag, GC...: what operators watch.
+  collectDefaultMetrics({ register: registry });
   const duration = new Histogram({
     name: 'palisade_sync_duration_seconds',
     help: 'Time from reading the datastore snapshot to the nftables transaction committed',

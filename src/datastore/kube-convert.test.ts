@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PodInfo } from '../model/cluster.js';
 import {
+  compactObject,
   isNewerResourceVersion,
+  metaOf,
+  modelOf,
   toNamespaceInfo,
   toNetworkPolicy,
   toNodeInfo,
@@ -163,4 +166,76 @@ describe('isNewerResourceVersion', () => {
       assert.equal(isNewerResourceVersion(a, b), want);
     });
   }
+});
+
+describe('compactObject', () => {
+  // A pod as a real API server sends it: managedFields, annotations, image, env, resources, volumes, conditions.
+  const fat = {
+    kind: 'Pod',
+    apiVersion: 'v1',
+    metadata: {
+      namespace: 'shop',
+      name: 'web-7d9f',
+      uid: 'u-1',
+      resourceVersion: '42',
+      labels: { app: 'web', 'pod-template-hash': '7d9f' },
+      annotations: { 'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(2000) },
+      ownerReferences: [{ kind: 'ReplicaSet', name: 'web-7d9f', uid: 'u-0' }],
+      managedFields: [
+        { manager: 'kube-controller-manager', fieldsV1: { 'f:spec': { x: 'y'.repeat(1000) } } },
+      ],
+    },
+    spec: {
+      nodeName: 'node-a',
+      hostNetwork: false,
+      containers: [
+        {
+          name: 'web',
+          image: 'registry.example/web:1.2.3',
+          env: [{ name: 'A', value: 'b' }],
+          resources: { requests: { cpu: '100m' } },
+          ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+        },
+      ],
+      initContainers: [
+        {
+          name: 'proxy',
+          restartPolicy: 'Always',
+          image: 'p',
+          ports: [{ name: 'admin', containerPort: 9901 }],
+        },
+      ],
+      volumes: [{ name: 'v', emptyDir: {} }],
+    },
+    status: {
+      phase: 'Running',
+      podIP: '10.244.1.5',
+      podIPs: [{ ip: '10.244.1.5' }, { ip: 'fd00::5' }],
+      conditions: [{ type: 'Ready', status: 'True' }],
+      containerStatuses: [{ name: 'web', ready: true, image: 'registry.example/web:1.2.3' }],
+    },
+  };
+  it('holds the model of the pod and the metadata the informer keys on, nothing else', () => {
+    const compact = compactObject('pods', fat);
+    assert.deepEqual(modelOf(compact, toPodInfo), toPodInfo(fat));
+    assert.deepEqual(metaOf(compact), metaOf(fat));
+    assert.ok(JSON.stringify(compact).length * 5 < JSON.stringify(fat).length, 'a fifth of the size or less');
+    assert.deepEqual(Object.keys(compact).sort(), ['apiVersion', 'kind', 'metadata', 'model']);
+  });
+  it('nodes and namespaces hold their models; policies are kept whole', () => {
+    const node = {
+      metadata: { name: 'n', resourceVersion: '1' },
+      status: { addresses: [{ type: 'InternalIP', address: '192.168.1.1' }], images: ['big'] },
+    };
+    assert.deepEqual(modelOf(compactObject('nodes', node), toNodeInfo), toNodeInfo(node));
+    const ns = { metadata: { name: 'shop', labels: { team: 'a' }, managedFields: [] } };
+    assert.deepEqual(modelOf(compactObject('namespaces', ns), toNamespaceInfo), toNamespaceInfo(ns));
+    const policy = { metadata: { name: 'p', namespace: 'shop' }, spec: { podSelector: {}, unknownField: 1 } };
+    assert.equal(compactObject('networkpolicies', policy), policy);
+  });
+  it('is total', () => {
+    for (const junk of [{}, { metadata: 'x' }, { spec: 3, status: [] }]) {
+      for (const r of ['pods', 'nodes', 'namespaces']) metaOf(compactObject(r, junk));
+    }
+  });
 });

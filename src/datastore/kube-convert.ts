@@ -130,3 +130,42 @@ export function isNewerResourceVersion(a: string, b: string): boolean {
   if (NUMERIC.test(a) && NUMERIC.test(b)) return BigInt(a) > BigInt(b);
   return a !== b;
 }
+
+/** What the informers cache for a Pod, Namespace or Node: the metadata they key on, and the model itself. */
+export interface CompactObject {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: { name: string; namespace?: string; uid?: string; resourceVersion: string };
+  readonly model: PodInfo | NamespaceInfo | NodeInfo;
+}
+
+/**
+ * An object converted on arrival, before the informer caches it: the cache then holds the model (and the
+ * metadata an informer needs: name, namespace, resourceVersion), not the object. Real Pods carry managedFields,
+ * images, env, volumes, conditions: several KB each that the agent never reads. A NetworkPolicy is kept whole:
+ * it is parsed (failing closed) from what the server sent.
+ */
+export function compactObject(resource: string, obj: object): object {
+  if (resource === 'networkpolicies' || !isObject(obj)) return obj;
+  const model =
+    resource === 'pods' ? toPodInfo(obj) : resource === 'nodes' ? toNodeInfo(obj) : toNamespaceInfo(obj);
+  const meta = field(obj, 'metadata');
+  const out: Json = {
+    metadata: {
+      name: text(field(meta, 'name')),
+      ...(typeof field(meta, 'namespace') === 'string' ? { namespace: field(meta, 'namespace') } : {}),
+      ...(typeof field(meta, 'uid') === 'string' ? { uid: field(meta, 'uid') } : {}),
+      resourceVersion: text(field(meta, 'resourceVersion')),
+    },
+    model,
+  };
+  if (typeof obj.kind === 'string') out.kind = obj.kind;
+  if (typeof obj.apiVersion === 'string') out.apiVersion = obj.apiVersion;
+  return out;
+}
+
+/** The model of an object the informer cached: converted already (compactObject), or now. */
+export function modelOf<T>(obj: unknown, convert: (o: unknown) => T): T {
+  const model = field(obj, 'model');
+  return model !== undefined && isObject(model) ? (model as T) : convert(obj);
+}

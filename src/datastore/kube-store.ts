@@ -5,6 +5,7 @@
 import {
   isNewerResourceVersion,
   metaOf,
+  modelOf,
   toNamespaceInfo,
   toNetworkPolicy,
   toNodeInfo,
@@ -23,8 +24,10 @@ export interface ObjectList {
 
 const OBJECT_EVENTS = new Set(['ADDED', 'MODIFIED', 'DELETED']);
 
+// Code-unit order (the order the compiler sorts in), not locale order.
+const cmp = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
 const byKey = (a: { namespace?: string; name: string }, b: { namespace?: string; name: string }): number =>
-  (a.namespace ?? '').localeCompare(b.namespace ?? '') || a.name.localeCompare(b.name);
+  cmp(a.namespace ?? '', b.namespace ?? '') || cmp(a.name, b.name);
 
 export class KubeStore {
   private readonly caches = new Map<KubeResource, ObjectList>();
@@ -73,7 +76,7 @@ export class KubeStore {
     return objects.map((obj) => {
       let out = this.memo.get(obj) as T | undefined;
       if (out === undefined) {
-        out = fn(obj);
+        out = modelOf(obj, fn);
         this.memo.set(obj, out);
       }
       return out;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import { LIST_PAGE_SIZE } from './kube-client.js';
 import type { FakeApiServer, Json } from './testdata/fake-apiserver.js';
 import {
   eventually,
@@ -157,6 +158,29 @@ describe('kubernetes datastore', () => {
     );
     assert.deepEqual(h.snapshot(), snapshot);
     assert.equal(h.changes(), changes);
+  });
+
+  it('lists in pages from one snapshot, and keeps only what the model reads', async () => {
+    const h = await open((s) => {
+      seed(s);
+      for (let i = 0; i < 1200; i++) {
+        const ip = `10.245.${i >> 8}.${i & 255}`;
+        s.add('pods', makePod('prod', `bulk-${i}`, { app: 'bulk' }, withIps(ip)));
+      }
+    });
+    await eventually(() => assert.equal(h.server.watchCount(), 4));
+    assert.equal(h.snapshot().pods.length, 1202);
+    const pages = h.server.requests.filter((r) => r.resource === 'pods' && r.verb === 'list');
+    // 1202 pods in pages of LIST_PAGE_SIZE: the first page, then one continue per further page.
+    assert.equal(pages.length, Math.ceil(1202 / LIST_PAGE_SIZE));
+    assert.ok(pages.every((r) => r.limit === LIST_PAGE_SIZE));
+    assert.deepEqual(
+      pages.map((r) => r.continue !== undefined),
+      pages.map((_, i) => i > 0),
+    );
+    const bulk = pod(h, 'bulk-7');
+    assert.deepEqual(bulk?.ips, ['10.245.0.7']);
+    assert.deepEqual(bulk?.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
   });
 
   it('asks the server to end each watch after 5-10 min, as client-go does', async () => {

@@ -22,6 +22,7 @@ import type {
 import { ListWatch, type Watch } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
 import { listObjects, loadKubeConfig, TrackingWatch, type WatchTimeout } from './kube-client.js';
+import { compactObject } from './kube-convert.js';
 import { type KubeResource, KubeStore } from './kube-store.js';
 import type { Datastore, DatastoreSnapshot } from './types.js';
 
@@ -129,6 +130,8 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
   };
 
   const makeSource = (resource: KubeResource, path: string): Source => {
+    // The informer caches the model, not the object (kube-convert.ts compactObject).
+    const slim = (o: KubernetesObject) => compactObject(resource, o) as KubernetesObject;
     // The hooks and listFn run only once the informer does, so after `s` below is initialised.
     const watch = new TrackingWatch(
       kc,
@@ -157,12 +160,14 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
           log.warn({ resource }, 'watch outlived its timeout (connection dead?); watching again'),
       },
       opts.watchTimeout,
+      slim,
     );
     const listFn = async () => {
       const list = await listObjects(
         kc,
         path,
         AbortSignal.any([lists.signal, AbortSignal.timeout(LIST_TIMEOUT_MS)]),
+        { transform: slim },
       );
       s.listed = true;
       return list;

@@ -52,6 +52,9 @@ export interface RequestRecord {
   readonly resource: FakeResource;
   readonly verb: 'list' | 'watch';
   readonly resourceVersion: string | null;
+  /** A LIST's page size (?limit) and continue token, when it asked for pages. */
+  readonly limit?: number;
+  readonly continue?: string;
 }
 
 export interface EventWrite {
@@ -85,6 +88,9 @@ export class FakeApiServer {
   private listDelayMs = 0;
   private compactedRv = 0;
   private server: Server | undefined;
+  /** Snapshots of lists being paged, by continue token. */
+  private readonly pages = new Map<string, { items: Json[]; rv: string }>();
+  private pageSeq = 0;
   private port = 0;
 
   private constructor(private readonly token: string | undefined) {
@@ -285,15 +291,33 @@ export class FakeApiServer {
       this.watch(resource, resourceVersion, url.searchParams.get('allowWatchBookmarks') === 'true', res);
       return;
     }
-    this.requests.push({ resource, verb: 'list', resourceVersion });
+    const limit = Number(url.searchParams.get('limit') ?? 0);
+    const token = url.searchParams.get('continue') ?? undefined;
+    this.requests.push({
+      resource,
+      verb: 'list',
+      resourceVersion,
+      ...(limit > 0 ? { limit } : {}),
+      ...(token ? { continue: token } : {}),
+    });
     const { kind, apiVersion } = RESOURCES[resource];
-    const items = [...this.objects.get(resource)!.values()].map(clone);
-    const list = {
-      kind: `${kind}List`,
-      apiVersion,
-      metadata: { resourceVersion: this.resourceVersion },
-      items,
-    };
+    // Pages of one list come from one snapshot, as the real server serves them (at the first page's version).
+    const snap = token
+      ? this.pages.get(token)
+      : { items: [...this.objects.get(resource)!.values()].map(clone), rv: this.resourceVersion };
+    if (!snap) {
+      reply(410, status(410, 'Expired', 'the provided continue parameter is too old'));
+      return;
+    }
+    const offset = token ? Number(token.split(':')[1]) : 0;
+    const end = limit > 0 ? Math.min(offset + limit, snap.items.length) : snap.items.length;
+    const metadata: Json = { resourceVersion: snap.rv };
+    if (end < snap.items.length) {
+      const next = `${++this.pageSeq}:${end}`;
+      this.pages.set(next, snap);
+      metadata.continue = next;
+    }
+    const list = { kind: `${kind}List`, apiVersion, metadata, items: snap.items.slice(offset, end) };
     if (this.listDelayMs === 0) reply(200, list);
     else {
       const timer = setTimeout(() => reply(200, list), this.listDelayMs);
