@@ -39,6 +39,7 @@ const PURE = [
   'ipam/record.ts',
   'ipam/types.ts',
   'lab/plan.ts',
+  'chained/',
 ];
 
 describe('architecture', () => {

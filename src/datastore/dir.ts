@@ -6,7 +6,7 @@
 // so the state read is at least as new as the revision reported.
 import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
-import type { NamespaceInfo, NodeInfo, PodInfo } from '../model/cluster.js';
+import { type NamespaceInfo, type NodeInfo, type PodInfo, workloadOf } from '../model/cluster.js';
 import { ValidationError } from '../model/k8s.js';
 import { type ManifestObject, parseManifests } from '../model/manifests.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
@@ -97,6 +97,7 @@ export function snapshotFromObjects(objects: readonly ManifestObject[], revision
         ips: o.ips,
         labels: o.labels,
         ports: o.ports,
+        workload: workloadOf(o.annotations, o.containers, o.initContainers),
       });
     } else if (o.kind === 'Node') {
       nodes.push({ name: o.name, ips: o.ips });

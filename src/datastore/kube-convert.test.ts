@@ -96,14 +96,48 @@ describe('toPodInfo', () => {
   ];
   for (const c of cases) {
     it(c.name, () => {
-      assert.deepEqual(toPodInfo(makePod('ns', 'p', { app: 'a' }, c.tweak)), { ...base, ...c.want });
+      const { workload, ...info } = toPodInfo(makePod('ns', 'p', { app: 'a' }, c.tweak));
+      assert.deepEqual(info, { ...base, ...c.want });
+      assert.ok(workload, 'the workload facts are there');
     });
   }
 
   it('never throws on a malformed object', () => {
     for (const o of [null, 42, 'pod', {}, { metadata: 'x', spec: [], status: { podIPs: 'no' } }]) {
-      assert.deepEqual(toPodInfo(o), { namespace: '', name: '', node: '', ips: [], labels: {}, ports: [] });
+      assert.deepEqual(toPodInfo(o), {
+        namespace: '',
+        name: '',
+        node: '',
+        ips: [],
+        labels: {},
+        ports: [],
+        workload: { annotations: {}, containers: [], initContainers: [] },
+      });
     }
+  });
+});
+
+describe('toPodInfo: the workload facts chained mode selects on', () => {
+  it('annotations (long values left out), containers with their ports, init containers by name', () => {
+    const pod = makePod('ns', 'p', {}, (p) => {
+      (p as unknown as { metadata: Record<string, unknown> }).metadata.annotations = {
+        'codesealer.com/injection': 'true',
+        'kubectl.kubernetes.io/last-applied-configuration': 'x'.repeat(5000),
+      };
+      p.spec.containers = [
+        { name: 'app', ports: [{ containerPort: 8080 }] },
+        { name: 'codesealer-core', ports: [{ containerPort: 15006 }] },
+      ];
+      p.spec.initContainers = [{ name: 'codesealer-init-networking' }];
+    });
+    assert.deepEqual(toPodInfo(pod).workload, {
+      annotations: { 'codesealer.com/injection': 'true' },
+      containers: [
+        { name: 'app', ports: [{ containerPort: 8080, protocol: 'TCP' }] },
+        { name: 'codesealer-core', ports: [{ containerPort: 15006, protocol: 'TCP' }] },
+      ],
+      initContainers: [{ name: 'codesealer-init-networking' }],
+    });
   });
 });
 

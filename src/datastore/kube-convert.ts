@@ -2,7 +2,7 @@
 // total: an object of the wrong shape gives an entry with what could be read (never an exception), so one odd
 // object cannot stop the datastore. NetworkPolicy goes through parseNetworkPolicy, which fails closed.
 import { formatIp, tryParseIp } from '../model/cidr.js';
-import type { NamespaceInfo, NodeInfo, PodInfo } from '../model/cluster.js';
+import { type NamespaceInfo, type NodeInfo, type PodInfo, workloadOf } from '../model/cluster.js';
 import { type ContainerPort, isObject, PROTOCOLS } from '../model/k8s.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
 import { NETWORK_POLICY_API_VERSION, parseNetworkPolicy } from '../model/network-policy-parse.js';
@@ -94,13 +94,19 @@ export function toPodInfo(obj: unknown): PodInfo {
   const { namespace, name } = metaOf(obj);
   const spec = field(obj, 'spec');
   const sidecars = list(field(spec, 'initContainers')).filter((c) => field(c, 'restartPolicy') === 'Always');
+  const containers = list(field(spec, 'containers'));
   return {
     namespace,
     name,
     node: text(field(spec, 'nodeName')),
     ips: podIps(spec, field(obj, 'status')),
     labels: stringMap(field(field(obj, 'metadata'), 'labels')),
-    ports: [...list(field(spec, 'containers')), ...sidecars].flatMap(containerPorts),
+    ports: [...containers, ...sidecars].flatMap(containerPorts),
+    workload: workloadOf(
+      stringMap(field(field(obj, 'metadata'), 'annotations')),
+      containers.map((c) => ({ name: text(field(c, 'name')), ports: containerPorts(c) })),
+      list(field(spec, 'initContainers')).map((c) => ({ name: text(field(c, 'name')) })),
+    ),
   };
 }
 

@@ -9,6 +9,30 @@ export interface NamespaceInfo {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/**
+ * What chained (redirect) mode's selection reads of a pod (src/chained/selection.ts): annotations and the
+ * containers by name. Policy never reads it; a change here does not recompile anything.
+ */
+export interface PodWorkload {
+  /** Annotations, except values longer than MAX_ANNOTATION_VALUE (e.g. kubectl's last-applied-configuration). */
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly containers: readonly { readonly name: string; readonly ports: readonly ContainerPort[] }[];
+  readonly initContainers: readonly { readonly name: string }[];
+}
+
+export const MAX_ANNOTATION_VALUE = 1024;
+
+/** A pod's workload facts, with long annotation values left out (they cost memory and select nothing). */
+export function workloadOf(
+  annotations: Readonly<Record<string, string>>,
+  containers: PodWorkload['containers'],
+  initContainers: PodWorkload['initContainers'],
+): PodWorkload {
+  const kept: Record<string, string> = {};
+  for (const [k, v] of Object.entries(annotations)) if (v.length <= MAX_ANNOTATION_VALUE) kept[k] = v;
+  return { annotations: kept, containers, initContainers };
+}
+
 export interface PodInfo {
   readonly namespace: string;
   readonly name: string;
@@ -20,6 +44,7 @@ export interface PodInfo {
   readonly ports: readonly ContainerPort[];
   /** The host-side interface of the pod on its node (known on that node once the CNI plugin has wired it). */
   readonly interface?: string;
+  readonly workload?: PodWorkload;
 }
 
 export interface NodeInfo {

@@ -25,6 +25,9 @@ export interface PodObject {
   readonly ports: readonly ContainerPort[];
   /** status.podIPs (or status.podIP): set by the kubelet (in the lab: by the lab) once the pod is wired. */
   readonly ips: readonly string[];
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly containers: readonly { readonly name: string; readonly ports: readonly ContainerPort[] }[];
+  readonly initContainers: readonly { readonly name: string }[];
 }
 
 export interface NodeObject {
@@ -144,7 +147,7 @@ function parseMeta(doc: Record<string, unknown>, problems: string[], namespaced:
   const meta = doc.metadata;
   if (!isObject(meta)) {
     problems.push(`metadata: required, got ${JSON.stringify(meta)}`);
-    return { name: '', namespace: 'default', labels: {} };
+    return { name: '', namespace: 'default', labels: {}, annotations: {} as Record<string, string> };
   }
   const name = meta.name;
   const nameRe = namespaced ? DNS_SUBDOMAIN : DNS_LABEL;
@@ -159,7 +162,11 @@ function parseMeta(doc: Record<string, unknown>, problems: string[], namespaced:
   }
   problems.push(...labelsProblems(meta.labels, 'metadata.labels'));
   const labels = isObject(meta.labels) ? (meta.labels as Record<string, string>) : {};
-  return { name: String(name ?? ''), namespace: String(namespace), labels: { ...labels } };
+  const annotations: Record<string, string> = {};
+  if (isObject(meta.annotations)) {
+    for (const [k, v] of Object.entries(meta.annotations)) if (typeof v === 'string') annotations[k] = v;
+  }
+  return { name: String(name ?? ''), namespace: String(namespace), labels: { ...labels }, annotations };
 }
 
 function parsePort(p: unknown, path: string, problems: string[]): ContainerPort | undefined {
@@ -188,10 +195,18 @@ function parsePort(p: unknown, path: string, problems: string[]): ContainerPort 
   };
 }
 
-function parsePodSpec(spec: unknown, problems: string[]): { nodeName?: string; ports: ContainerPort[] } {
+type PodSpecParts = Pick<PodObject, 'nodeName' | 'ports' | 'containers' | 'initContainers'>;
+
+function containerNames(list: unknown): { name: string }[] {
+  return Array.isArray(list)
+    ? list.flatMap((c) => (isObject(c) && typeof c.name === 'string' ? [{ name: c.name }] : []))
+    : [];
+}
+
+function parsePodSpec(spec: unknown, problems: string[]): PodSpecParts {
   if (!isObject(spec)) {
     problems.push(`spec: required, got ${JSON.stringify(spec)}`);
-    return { ports: [] };
+    return { ports: [], containers: [], initContainers: [] };
   }
   const nodeName = spec.nodeName;
   if (nodeName !== undefined && (typeof nodeName !== 'string' || !DNS_SUBDOMAIN.test(nodeName))) {
@@ -200,9 +215,10 @@ function parsePodSpec(spec: unknown, problems: string[]): { nodeName?: string; p
   const containers = spec.containers;
   if (!Array.isArray(containers) || containers.length === 0) {
     problems.push(`spec.containers: must list at least one container, got ${JSON.stringify(containers)}`);
-    return { ports: [] };
+    return { ports: [], containers: [], initContainers: [] };
   }
   const ports: ContainerPort[] = [];
+  const named: { name: string; ports: ContainerPort[] }[] = [];
   for (const [i, c] of containers.entries()) {
     const path = `spec.containers[${i}]`;
     if (!isObject(c)) {
@@ -214,10 +230,13 @@ function parsePodSpec(spec: unknown, problems: string[]): { nodeName?: string; p
       problems.push(`${path}.ports: must be a list`);
       continue;
     }
+    const mine: ContainerPort[] = [];
     for (const [j, p] of list.entries()) {
       const port = parsePort(p, `${path}.ports[${j}]`, problems);
-      if (port) ports.push(port);
+      if (port) mine.push(port);
     }
+    ports.push(...mine);
+    named.push({ name: typeof c.name === 'string' ? c.name : '', ports: mine });
   }
   const seen = new Set<string>();
   for (const p of ports) {
@@ -225,7 +244,12 @@ function parsePodSpec(spec: unknown, problems: string[]): { nodeName?: string; p
     if (seen.has(key)) problems.push(`spec.containers: port ${key} is declared twice`);
     seen.add(key);
   }
-  return { nodeName: typeof nodeName === 'string' ? nodeName : undefined, ports };
+  return {
+    nodeName: typeof nodeName === 'string' ? nodeName : undefined,
+    ports,
+    containers: named,
+    initContainers: containerNames(spec.initContainers),
+  };
 }
 
 const IP_RE = /^[0-9a-fA-F.:]+$/;
@@ -287,7 +311,15 @@ export function parseKubeObject(doc: unknown): KubeObject | OtherObject {
     const spec = parsePodSpec(doc.spec, problems);
     const ips = parseAddresses(doc.status, problems);
     if (problems.length) throw new ValidationError(problems);
-    return { kind, namespace: meta.namespace, name: meta.name, labels: meta.labels, ...spec, ips };
+    return {
+      kind,
+      namespace: meta.namespace,
+      name: meta.name,
+      labels: meta.labels,
+      annotations: meta.annotations,
+      ...spec,
+      ips,
+    };
   }
   if (kind === 'Node') {
     if (apiVersion !== 'v1') problems.push(`apiVersion: ${JSON.stringify(apiVersion)} must be "v1" for Node`);

@@ -42,6 +42,17 @@ spec:
           { name: undefined, containerPort: 53, protocol: 'UDP' },
         ],
         ips: [],
+        annotations: {},
+        containers: [
+          {
+            name: 'c',
+            ports: [
+              { name: 'http', containerPort: 80, protocol: 'TCP' },
+              { name: undefined, containerPort: 53, protocol: 'UDP' },
+            ],
+          },
+        ],
+        initContainers: [],
       },
     ]);
   });
