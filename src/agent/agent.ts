@@ -48,6 +48,37 @@ const REVOKE_WAIT_MS = 1000;
 /** How long a CNI hand-off waits for the datastore to know its pod (the API can lag the kubelet). */
 const POD_WAIT_MS = 10_000;
 
+/** How long a chained-mode facts request waits for an unknown pod before answering "not known". */
+const FACTS_WAIT_MS = 2_000;
+
+/** A pod's and its namespace's facts from the datastore, waiting up to `waitMs` for the pod to appear. */
+async function podFacts(datastore: Datastore, namespace: string, name: string, waitMs: number) {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const snap = datastore.snapshot();
+    const pod = snap.pods.find((p) => p.namespace === namespace && p.name === name);
+    if (pod || Date.now() > deadline) {
+      const ns = snap.namespaces.find((n) => n.name === namespace);
+      const w = pod?.workload;
+      return {
+        pod: pod
+          ? {
+              namespace,
+              name,
+              labels: pod.labels,
+              annotations: w?.annotations ?? {},
+              containers: w?.containers ?? [],
+              initContainers: w?.initContainers ?? [],
+            }
+          : null,
+        namespace: ns ? { name: ns.name, labels: ns.labels } : null,
+        revision: snap.revision,
+      };
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /**
  * Policy is decided by the pod's labels, so programming an endpoint the datastore does not know yet would
  * leave it unprotected: wait for the pod to appear, or fail (the plugin then answers "try again later").
@@ -137,6 +168,7 @@ export async function startAgent(
         if (registry.unregister(containerID, ifname)) await reconciler.kick();
       },
       status: () => ({ ready: reconciler.ready, revision: reconciler.revision }),
+      facts: (namespace, name) => podFacts(opts.datastore, namespace, name, FACTS_WAIT_MS),
     },
     log,
   );

@@ -1,21 +1,34 @@
 // The agent's local socket for the CNI plugin. The plugin's ADD registers the new endpoint and waits until the
-// agent has programmed policy that includes it, so no pod runs unprotected; DEL unregisters it.
+// agent has programmed policy that includes it, so no pod runs unprotected; DEL unregisters it. In chained
+// (redirect) mode the plugin asks for a pod's and its namespace's facts instead ("facts"), so that an ADD
+// normally costs no API server connection.
 // Protocol: one JSON request line, one JSON answer line. Socket mode 0600 (root only).
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { NamespaceFacts, PodFacts } from '../chained/selection.js';
 import type { Logger } from '../util/log.js';
 import type { LocalEndpoint } from './endpoints.js';
 
 export type HandoffRequest =
   | ({ readonly op: 'add' } & LocalEndpoint)
   | { readonly op: 'del'; readonly containerID: string; readonly ifname: string }
-  | { readonly op: 'status' };
+  | { readonly op: 'status' }
+  | { readonly op: 'facts'; readonly namespace: string; readonly name: string };
+
+/** What the agent knows of a pod for chained mode's selection (src/chained/selection.ts), or null. */
+export interface FactsAnswer {
+  readonly pod: PodFacts | null;
+  readonly namespace: NamespaceFacts | null;
+  readonly revision: string;
+}
 
 export interface HandoffHandlers {
   /** Resolves once policy including the endpoint is in the kernel; returns the programmed revision. */
   add(e: LocalEndpoint): Promise<string>;
   del(containerID: string, ifname: string): Promise<void>;
   status(): { ready: boolean; revision: string };
+  /** The pod's and namespace's facts; waits a little for a pod the datastore does not know yet. */
+  facts(namespace: string, name: string): Promise<FactsAnswer>;
 }
 
 function isString(v: unknown): v is string {
@@ -31,9 +44,13 @@ export function parseHandoff(line: string): HandoffRequest | string {
     return `request is not JSON: ${err instanceof Error ? err.message : String(err)}`;
   }
   if (raw.op === 'status') return { op: 'status' };
+  if (raw.op === 'facts') {
+    if (!isString(raw.namespace) || !isString(raw.name)) return 'namespace and name: required strings';
+    return { op: 'facts', namespace: raw.namespace, name: raw.name };
+  }
   if (!isString(raw.containerID) || !isString(raw.ifname)) return 'containerID and ifname: required strings';
   if (raw.op === 'del') return { op: 'del', containerID: raw.containerID, ifname: raw.ifname };
-  if (raw.op !== 'add') return `op: ${JSON.stringify(raw.op)} must be add, del or status`;
+  if (raw.op !== 'add') return `op: ${JSON.stringify(raw.op)} must be add, del, status or facts`;
   if (!isString(raw.interface)) return 'interface: required string';
   if (!Array.isArray(raw.ips) || !raw.ips.every(isString)) return 'ips: required list of addresses';
   return {
@@ -56,6 +73,8 @@ async function answer(req: HandoffRequest, h: HandoffHandlers): Promise<Record<s
       return { ok: true };
     case 'status':
       return { ok: true, ...h.status() };
+    case 'facts':
+      return { ok: true, ...(await h.facts(req.namespace, req.name)) };
   }
 }
 
