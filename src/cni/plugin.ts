@@ -6,10 +6,12 @@ import { cmdAdd } from './cmd-add.js';
 import { cmdCheck } from './cmd-check.js';
 import { cmdDel } from './cmd-del.js';
 import { cmdGc } from './cmd-gc.js';
+import { redirectAdd, redirectCheck } from './cmd-redirect.js';
 import { cmdStatus } from './cmd-status.js';
 import { decodeStdin, parseNetConf, requestedVersion } from './config.js';
-import { parseCniEnv } from './env.js';
+import { type CniEnv, parseCniEnv } from './env.js';
 import { CniCode, CniError, errorToJson, toCniError } from './errors.js';
+import { isRedirectConf, parseRedirectConf, type RedirectConf } from './redirect-config.js';
 import { isSupported, LATEST_VERSION, versionResult } from './version.js';
 
 export interface PluginDeps {
@@ -28,6 +30,21 @@ function answer(doc: unknown): PluginOutput {
   return { stdout: `${JSON.stringify(doc)}\n`, exitCode: 0 };
 }
 
+/** Chained redirect mode: ADD and CHECK decide per pod; DEL, GC and STATUS have nothing to do. */
+async function runRedirect(env: CniEnv, conf: RedirectConf, deps: PluginDeps): Promise<PluginOutput> {
+  const log = deps.log.child({ cmd: env.command, mode: 'redirect', containerID: env.containerID });
+  const ctx = { env, conf, deps: { ...deps, log } };
+  switch (env.command) {
+    case 'ADD':
+      return answer(await redirectAdd(ctx));
+    case 'CHECK':
+      await redirectCheck(ctx);
+      return { stdout: '', exitCode: 0 };
+    default:
+      return { stdout: '', exitCode: 0 };
+  }
+}
+
 export async function runPlugin(
   env: Readonly<Record<string, string | undefined>>,
   stdin: string,
@@ -38,6 +55,7 @@ export async function runPlugin(
     const cniEnv = parseCniEnv(env);
     if (cniEnv.command === 'VERSION') return answer(versionResult());
     raw = decodeStdin(stdin);
+    if (isRedirectConf(raw)) return await runRedirect(cniEnv, parseRedirectConf(raw, cniEnv.command), deps);
     const conf = parseNetConf(raw, cniEnv.command);
     const log = deps.log.child({
       cmd: cniEnv.command,

@@ -276,6 +276,20 @@ export class FakeApiServer {
       });
       return;
     }
+    // GET of one object: /api/v1/namespaces/NS/pods/NAME, /api/v1/namespaces/NAME, /api/v1/nodes/NAME.
+    const one =
+      /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(url.pathname) ??
+      /^\/api\/v1\/(namespaces|nodes)\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && one) {
+      const [resource, key] = url.pathname.includes('/pods/')
+        ? (['pods', `${one[1]}/${one[2]}`] as const)
+        : ([one[1] as FakeResource, `/${one[2]}`] as const);
+      const { kind, apiVersion } = RESOURCES[resource];
+      const o = this.objects.get(resource)!.get(key);
+      if (o) reply(200, { kind, apiVersion, ...clone(o) });
+      else reply(404, status(404, 'NotFound', `${resource} "${key}" not found`));
+      return;
+    }
     const entry = Object.entries(RESOURCES).find(([, r]) => r.path === url.pathname);
     if (req.method !== 'GET' || !entry) {
       reply(404, status(404, 'NotFound', `the server could not find the requested resource ${url.pathname}`));

@@ -1,0 +1,124 @@
+// Chained redirect mode's verbs. ADD decides (src/chained/selection.ts) from the pod's facts and, for a selected
+// pod, installs the redirect table in the pod's netns in one `nft -f` transaction; either way it hands the
+// previous plugin's result on unchanged, so it never breaks the chain for pods it does not select. CHECK
+// verifies the table of a selected pod. DEL has nothing to undo (the table goes with the netns).
+
+import { REDIRECT_TABLE, type RedirectSpec, renderRedirectScript } from '../chained/redirect-rules.js';
+import { type Decision, decideRedirect, excludedNamespace } from '../chained/selection.js';
+import type { CniEnv } from './env.js';
+import { CniCode, CniError } from './errors.js';
+import type { PluginDeps } from './plugin.js';
+import { podFacts } from './pod-facts.js';
+import type { RedirectConf } from './redirect-config.js';
+
+export interface RedirectContext {
+  readonly env: CniEnv;
+  readonly conf: RedirectConf;
+  readonly deps: PluginDeps;
+}
+
+function assertNetns(ctx: RedirectContext): void {
+  if (!ctx.deps.netnsExists(ctx.env.netns)) {
+    throw new CniError(
+      CniCode.UnknownContainer,
+      `CNI_NETNS: network namespace "${ctx.env.netns}" does not exist`,
+    );
+  }
+}
+
+/** The decision for this ADD or CHECK, with the pod's name for the log. */
+async function decide(ctx: RedirectContext): Promise<{ pod: string; decision: Decision }> {
+  const { env, conf, deps } = ctx;
+  const namespace = env.args.K8S_POD_NAMESPACE;
+  const name = env.args.K8S_POD_NAME;
+  if (!namespace || !name) {
+    const reason = 'not a Kubernetes pod: CNI_ARGS has no K8S_POD_NAMESPACE and K8S_POD_NAME';
+    return { pod: env.containerID, decision: { kind: 'skip', reason } };
+  }
+  const pod = `${namespace}/${name}`;
+  const cfg = { excludeNamespaces: conf.excludeNamespaces, profile: conf.profile };
+  const excluded = excludedNamespace(cfg, namespace);
+  if (excluded) return { pod, decision: excluded };
+  const facts = await podFacts(conf, namespace, name, deps.log);
+  return { pod, decision: decideRedirect(cfg, facts.namespace, facts.pod) };
+}
+
+function specFor(conf: RedirectConf, ports: readonly number[]): RedirectSpec {
+  return {
+    inboundPorts: ports,
+    proxyPort: conf.proxyPort,
+    ...(conf.proxyUid !== undefined ? { proxyUid: conf.proxyUid } : {}),
+    ...(conf.proxyGid !== undefined ? { proxyGid: conf.proxyGid } : {}),
+    ...(conf.proxyMark !== undefined ? { proxyMark: conf.proxyMark } : {}),
+    ...(conf.outbound ? { outbound: conf.outbound } : {}),
+  };
+}
+
+export async function redirectAdd(ctx: RedirectContext): Promise<Record<string, unknown>> {
+  const { env, conf, deps } = ctx;
+  assertNetns(ctx);
+  const { pod, decision } = await decide(ctx);
+  if (decision.kind === 'invalid') {
+    throw new CniError(CniCode.InvalidNetworkConfig, `pod ${pod}: ${decision.reason}`);
+  }
+  if (decision.kind === 'skip') {
+    deps.log.info({ pod, reason: decision.reason }, 'traffic not redirected');
+    return conf.prevResult ?? {};
+  }
+  let script: string;
+  try {
+    script = renderRedirectScript(specFor(conf, decision.ports));
+  } catch (err) {
+    throw new CniError(
+      CniCode.InvalidNetworkConfig,
+      `pod ${pod}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  try {
+    await deps.runner.run(['nft', '-f', '-'], { netns: env.netns, input: script });
+  } catch (err) {
+    throw new CniError(
+      CniCode.DataplaneFailed,
+      `pod ${pod}: failed to install the redirect table in ${env.netns}`,
+      err instanceof Error ? err.message : String(err),
+    );
+  }
+  deps.log.info(
+    { pod, ports: decision.ports, proxyPort: conf.proxyPort, reason: decision.reason },
+    'traffic redirected to the proxy',
+  );
+  return conf.prevResult ?? {};
+}
+
+/** CHECK: a pod that is redirected has the table, with the inbound redirect to the proxy port. */
+export async function redirectCheck(ctx: RedirectContext): Promise<void> {
+  const { env, conf, deps } = ctx;
+  assertNetns(ctx);
+  const { pod, decision } = await decide(ctx);
+  if (decision.kind !== 'redirect') return;
+  let listing: string;
+  try {
+    listing = (await deps.runner.run(['nft', 'list', 'table', 'inet', REDIRECT_TABLE], { netns: env.netns }))
+      .stdout;
+  } catch (err) {
+    throw new CniError(
+      CniCode.CheckFailed,
+      `pod ${pod}: table inet ${REDIRECT_TABLE} is missing from ${env.netns}`,
+      err instanceof Error ? err.message : String(err),
+    );
+  }
+  if (!listing.includes(`redirect to :${conf.proxyPort}`)) {
+    throw new CniError(
+      CniCode.CheckFailed,
+      `pod ${pod}: table inet ${REDIRECT_TABLE} has no redirect to :${conf.proxyPort}`,
+    );
+  }
+  for (const p of decision.ports) {
+    if (!new RegExp(`\\b${p}\\b`).test(listing)) {
+      throw new CniError(
+        CniCode.CheckFailed,
+        `pod ${pod}: table inet ${REDIRECT_TABLE} does not redirect port ${p}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,270 @@
+// Chained redirect mode end to end, in real namespaces: palisade-cni (`"mode": "redirect"`) runs after Debian's
+// reference `bridge` + `host-local` plugins, exec'd as a runtime does (src/cni/invoke.ts, the plugins inside a
+// "node" netns so the bridge never touches the root netns). The pod facts come from a stand-in agent socket.
+// Checked: an annotated pod's inbound connection to a listed port lands on the proxy port, with the original
+// port recoverable from conntrack; the proxy's own outbound traffic is not captured, other outbound is; an
+// unselected pod is untouched; prevResult comes back unchanged; CHECK and DEL; no agent → code 11, nothing left.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type FactsAnswer, serveHandoff } from '../src/agent/cni-socket.js';
+import { REDIRECT_TABLE } from '../src/chained/redirect-rules.js';
+import type { PodFacts } from '../src/chained/selection.js';
+import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
+import { startDetached } from '../src/dataplane/runner.js';
+import { createNullLogger } from '../src/util/log.js';
+import { createFixture, ensureBuilt, REPO, runner } from './helpers/netns.js';
+
+const fx = createFixture('pch');
+const REF_BIN = '/usr/lib/cni';
+const PROXY_UID = 1337;
+const T = { timeout: 30_000 };
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+
+let nodeNs = '';
+let agent: Server | undefined;
+const pids: number[] = [];
+
+const annotated: PodFacts = {
+  namespace: 'shop',
+  name: 'web',
+  labels: { app: 'web' },
+  annotations: { 'sidecar.codesealer.com/status': 'injected', 'codesealer.com/dport': '8080' },
+  containers: [
+    { name: 'web', ports: [{ containerPort: 8080, protocol: 'TCP' }] },
+    { name: 'codesealer-core', ports: [] },
+  ],
+  initContainers: [],
+};
+const plain: PodFacts = {
+  ...annotated,
+  name: 'db',
+  annotations: {},
+  containers: [{ name: 'db', ports: [] }],
+};
+const FACTS: Record<string, PodFacts> = { 'shop/web': annotated, 'shop/db': plain };
+
+function bridgeConf() {
+  return {
+    cniVersion: '1.0.0',
+    name: 'chain',
+    type: 'bridge',
+    bridge: `${fx.prefix}br`,
+    isGateway: true,
+    ipMasq: false,
+    ipam: { type: 'host-local', ranges: [[{ subnet: '10.97.0.0/24' }]], dataDir: join(fx.tmp, 'host-local') },
+  };
+}
+
+function redirectConf(extra: Record<string, unknown> = {}) {
+  return {
+    cniVersion: '1.0.0',
+    name: 'chain',
+    type: 'palisade-cni',
+    mode: 'redirect',
+    agentSocket: join(fx.tmp, 'agent.sock'),
+    agentTimeoutMs: 2000,
+    outbound: { proxyPort: 15001, includeCidrs: ['0.0.0.0/0'] },
+    ...extra,
+  };
+}
+
+function rt(name: string, netns: string): RuntimeConf {
+  return {
+    containerID: `ctr-${name}`,
+    netns,
+    ifname: 'eth0',
+    args: { IgnoreUnknown: '1', K8S_POD_NAMESPACE: 'shop', K8S_POD_NAME: name },
+    binDirs: [REF_BIN, join(REPO, 'dist')],
+    cacheDir: join(fx.tmp, 'cache'),
+    hostNetns: nodeNs,
+    env,
+  };
+}
+
+async function listen(netns: string, port: number, name: string): Promise<void> {
+  const argv = [
+    'nsenter',
+    `--net=${netns}`,
+    '--',
+    'socat',
+    `TCP-LISTEN:${port},fork,reuseaddr`,
+    `EXEC:echo ${name}`,
+  ];
+  pids.push(startDetached(argv, { logFile: join(fx.tmp, 'listeners.log') }));
+  for (let i = 0; i < 50; i++) {
+    if ((await runner.run(['ss', '-Hltn', `sport = :${port}`], { netns })).stdout.trim()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`listener ${name} on :${port} did not come up`);
+}
+
+async function whoAnswers(netns: string, ip: string, port: number, uid?: number): Promise<string> {
+  const asUid =
+    uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
+  const argv = [...asUid, 'socat', '-T', '2', '-u', `TCP:${ip}:${port},connect-timeout=2`, 'STDOUT'];
+  return (await runner.run(argv, { netns, timeoutMs: 5000 })).stdout.trim();
+}
+
+async function redirectTables(netns: string): Promise<number> {
+  const { stdout } = await runner.run(['nft', '-j', 'list', 'tables'], { netns });
+  const objs = (JSON.parse(stdout) as { nftables: { table?: { name: string } }[] }).nftables;
+  return objs.filter((o) => o.table?.name === REDIRECT_TABLE).length;
+}
+
+const ipOf = (result: Record<string, unknown>) =>
+  String((result.ips as { address: string }[])[0]!.address).split('/')[0]!;
+
+let web = '';
+let db = '';
+let webResult: Record<string, unknown> = {};
+let dbResult: Record<string, unknown> = {};
+
+before(async () => {
+  ensureBuilt();
+  nodeNs = await fx.netns('node');
+  web = await fx.netns('web');
+  db = await fx.netns('db');
+  agent = await serveHandoff(
+    join(fx.tmp, 'agent.sock'),
+    {
+      add: async () => '1',
+      del: async () => {},
+      status: () => ({ ready: true, revision: '1' }),
+      facts: async (namespace, name): Promise<FactsAnswer> => ({
+        pod: FACTS[`${namespace}/${name}`] ?? null,
+        namespace: { name: namespace, labels: { 'codesealer.com/webhook': 'enabled' } },
+        revision: '1',
+      }),
+    },
+    createNullLogger(),
+  );
+});
+
+after(async () => {
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  agent?.close();
+  await fx.cleanup();
+});
+
+describe('chained after bridge + host-local', () => {
+  it('ADD: prevResult comes back unchanged, for the redirected pod and the untouched one', T, async () => {
+    for (const [name, netns] of [
+      ['web', web],
+      ['db', db],
+    ] as const) {
+      const prev = await execPlugin(runner, { command: 'ADD', conf: bridgeConf(), rt: rt(name, netns) });
+      assert.ok(prev, 'bridge answered');
+      const out = await execPlugin(runner, {
+        command: 'ADD',
+        conf: { ...redirectConf(), prevResult: prev },
+        rt: rt(name, netns),
+      });
+      assert.deepEqual(out, prev);
+      if (name === 'web') webResult = out!;
+      else dbResult = out!;
+    }
+    assert.equal(await redirectTables(web), 1, 'the annotated pod has the redirect table');
+    assert.equal(await redirectTables(db), 0, 'the plain pod has none');
+  });
+
+  it('inbound to the listed port lands on the proxy port; the original port is in conntrack', T, async () => {
+    await listen(web, 15006, 'proxy-in');
+    await listen(web, 15001, 'proxy-out');
+    await listen(web, 8080, 'web-app');
+    await listen(db, 5432, 'db-app');
+    assert.equal(await whoAnswers(db, ipOf(webResult), 8080), 'proxy-in');
+    const { stdout } = await runner.run(['conntrack', '-L', '-p', 'tcp', '--orig-port-dst', '8080'], {
+      netns: web,
+    });
+    assert.match(stdout, /dport=8080 .*sport=15006/, 'conntrack keeps the original destination port');
+  });
+
+  it("the proxy's own outbound traffic is not redirected; the app's is", T, async () => {
+    assert.equal(await whoAnswers(web, ipOf(dbResult), 5432, PROXY_UID), 'db-app');
+    assert.equal(await whoAnswers(web, ipOf(dbResult), 5432, 1000), 'proxy-out');
+  });
+
+  it('the unselected pod is untouched both ways', T, async () => {
+    assert.equal(await whoAnswers(web, ipOf(dbResult), 5432, PROXY_UID), 'db-app');
+    await listen(db, 8080, 'db-8080');
+    assert.equal(await whoAnswers(web, ipOf(dbResult), 8080, PROXY_UID), 'db-8080');
+  });
+
+  it('CHECK passes for both; it fails once the table is gone', T, async () => {
+    for (const [name, netns, result] of [
+      ['web', web, webResult],
+      ['db', db, dbResult],
+    ] as const) {
+      await execPlugin(runner, {
+        command: 'CHECK',
+        conf: { ...redirectConf(), prevResult: result },
+        rt: rt(name, netns),
+      });
+    }
+    await runner.run(['nft', 'delete', 'table', 'inet', REDIRECT_TABLE], { netns: web });
+    await assert.rejects(
+      execPlugin(runner, {
+        command: 'CHECK',
+        conf: { ...redirectConf(), prevResult: webResult },
+        rt: rt('web', web),
+      }),
+      (err: unknown) => err instanceof PluginError && err.code === 101 && /is missing/.test(err.msg),
+    );
+  });
+
+  it(
+    'no agent and no kubeconfig: ADD fails with code 11 and a clear message, and installs nothing',
+    T,
+    async () => {
+      const lone = await fx.netns('lone');
+      FACTS['shop/lone'] = { ...annotated, name: 'lone' };
+      const prev = { cniVersion: '1.0.0', interfaces: [], ips: [] };
+      await assert.rejects(
+        execPlugin(runner, {
+          command: 'ADD',
+          conf: { ...redirectConf({ agentSocket: join(fx.tmp, 'no-agent.sock') }), prevResult: prev },
+          rt: rt('lone', lone),
+        }),
+        (err: unknown) =>
+          err instanceof PluginError &&
+          err.code === 11 &&
+          /no-agent\.sock.*no kubeconfig is configured/.test(err.msg),
+      );
+      assert.equal(await redirectTables(lone), 0);
+    },
+  );
+
+  it('a pod in an excluded namespace is never held up, even with no agent', T, async () => {
+    const prev = { cniVersion: '1.0.0', interfaces: [], ips: [] };
+    const out = await execPlugin(runner, {
+      command: 'ADD',
+      conf: { ...redirectConf({ agentSocket: join(fx.tmp, 'no-agent.sock') }), prevResult: prev },
+      rt: {
+        ...rt('x', web),
+        args: { IgnoreUnknown: '1', K8S_POD_NAMESPACE: 'kube-system', K8S_POD_NAME: 'coredns' },
+      },
+    });
+    assert.deepEqual(out, prev);
+  });
+
+  it('DEL succeeds, before and after the netns is gone', T, async () => {
+    await execPlugin(runner, { command: 'DEL', conf: redirectConf(), rt: rt('web', web) });
+    await execPlugin(runner, { command: 'DEL', conf: bridgeConf(), rt: rt('web', web) });
+    await execPlugin(runner, {
+      command: 'DEL',
+      conf: redirectConf(),
+      rt: { ...rt('gone', '/run/netns/none') },
+    });
+    assert.equal(existsSync('/run/netns/none'), false);
+  });
+});
