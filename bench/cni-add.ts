@@ -2,6 +2,10 @@
 // containernetworking-plugins), in one run, interleaved round by round so machine noise hits both alike.
 //
 //   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/cni-add.ts [--rounds 100] [--warmup 5] [--json] [--no-breakdown]
+//       [--no-chained]
+//
+// The chained case (bench/cni-chained.ts, unless --no-chained): bridge + host-local alone against the same with
+// palisade-cni in redirect mode chained after them: what palisade adds to the reference ADD.
 //
 // Each plugin is exec'd the way a runtime on the node execs it (src/cni/invoke.ts: CNI_* env, config on stdin,
 // run in the node's netns through nsenter) and the wall time of each exec is measured, spawn to exit. Every
@@ -14,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execPlugin, type RuntimeConf } from '../src/cni/invoke.js';
 import { createRunner, type RunOptions } from '../src/dataplane/runner.js';
+import { type ChainedReport, measureChained } from './cni-chained.js';
 import { Sandbox } from './sandbox.js';
 import { addSamples, formatTable, ms, ratio, type Summary, summarize } from './stats.js';
 
@@ -26,20 +31,25 @@ interface Options {
   readonly warmup: number;
   readonly json: boolean;
   readonly breakdown: boolean;
+  readonly chained: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const opts = { rounds: 100, warmup: 5, json: false, breakdown: true };
+  const opts = { rounds: 100, warmup: 5, json: false, breakdown: true, chained: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') opts.json = true;
     else if (a === '--no-breakdown') opts.breakdown = false;
+    else if (a === '--no-chained') opts.chained = false;
     else if (a === '--rounds' || a === '--warmup') {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < (a === '--rounds' ? 1 : 0))
         throw new Error(`${a}: "${argv[i]}" is not a count`);
       opts[a === '--rounds' ? 'rounds' : 'warmup'] = n;
-    } else throw new Error(`unknown argument "${a}" (use --rounds N, --warmup N, --json, --no-breakdown)`);
+    } else
+      throw new Error(
+        `unknown argument "${a}" (use --rounds N, --warmup N, --json, --no-breakdown, --no-chained)`,
+      );
   }
   return opts;
 }
@@ -167,6 +177,7 @@ interface Report {
   readonly subjects: Record<string, { add: Summary; del: Summary; addDel: Summary }>;
   readonly ratios: Record<'add' | 'del' | 'addDel', { p50: number; p99: number }>;
   readonly breakdown: Record<string, Summary>;
+  chained?: ChainedReport;
 }
 
 async function measure(opts: Options, sb: Sandbox): Promise<Report> {
@@ -251,6 +262,7 @@ function printText(rep: Report): void {
   const addRatio = rep.ratios.add.p50;
   const verdict = addRatio <= 2 ? 'met' : 'MISSED';
   console.log(`\ntarget (palisade ADD p50 within 2x of the reference): ${verdict} (${addRatio.toFixed(2)}x)`);
+  if (rep.chained) printChained(rep.chained);
   const parts = Object.entries(rep.breakdown);
   if (parts.length === 0) return;
   console.log('\nbreakdown (same rounds, spawned like the plugins):');
@@ -260,6 +272,26 @@ function printText(rep: Report): void {
       parts.map(([k, s]) => [k, ms(s.p50), ms(s.p99), ms(s.min)]),
     ),
   );
+}
+
+function printChained(c: ChainedReport): void {
+  console.log(
+    '\nchained: bridge+host-local alone, and what palisade-cni (mode redirect) chained after it adds:',
+  );
+  const row = (name: string, s: Summary) => [name, ms(s.p50), ms(s.p99), ms(s.min)];
+  console.log(
+    formatTable(
+      ['', 'p50', 'p99', 'min'],
+      [
+        row('bridge+host-local ADD (reference)', c.reference),
+        row('+ palisade redirect ADD, selected pod', c.addedSelected),
+        row('+ palisade redirect ADD, unselected pod', c.addedUnselected),
+        row('chain total, selected pod', c.chainSelected),
+      ],
+    ),
+  );
+  const verdict = c.addedSelected.p50 <= 20 ? 'met' : 'MISSED';
+  console.log(`target (added p50 <= 20 ms): ${verdict} (${ms(c.addedSelected.p50)} ms)`);
 }
 
 /** JSON replacer: milliseconds to 3 decimals. */
@@ -289,6 +321,14 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
   try {
     const rep = await measure(opts, sb);
+    if (opts.chained) {
+      rep.chained = await measureChained(runner, sb, {
+        rounds: opts.rounds,
+        warmup: opts.warmup,
+        refBin: REF_BIN,
+        palBin: join(REPO, 'dist'),
+      });
+    }
     if (opts.json) console.log(JSON.stringify(rep, roundNumbers, 2));
     else printText(rep);
   } finally {

@@ -125,12 +125,12 @@ describe('renderRedirectTable', () => {
 });
 
 describe('renderRedirectScript', () => {
-  it('creates the table if missing, deletes it and defines it anew, in one script', () => {
+  it('creates the table if missing, flushes its rules and defines it again, in one script', () => {
     const spec = makeSpec();
     assert.equal(REDIRECT_TABLE, 'palisade_redirect');
     assert.equal(
       renderRedirectScript(spec),
-      `table inet palisade_redirect\ndelete table inet palisade_redirect\n${renderRedirectTable(spec)}`,
+      `table inet palisade_redirect\nflush table inet palisade_redirect\n${renderRedirectTable(spec)}`,
     );
   });
   it('throws on an invalid spec, listing every problem', () => {
