@@ -1,5 +1,6 @@
 // Bundles the executables with esbuild. The CNI plugin and the lab's pod server are single CommonJS files
 // that load nothing else at start-up: a runtime execs the plugin for every pod, so start-up time is latency.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -72,3 +73,15 @@ await Promise.all([
   }),
 ]);
 chmodSync('dist/palisade-cni', 0o755);
+
+// The native shim a runtime execs as palisade-cni (src/cni/shim/palisade-cni.c): it hands the invocation to the
+// node agent, or execs the Node plugin (installed beside it as palisade-cni-node) when there is none.
+try {
+  execFileSync(
+    'gcc',
+    ['-O2', '-Wall', '-Wextra', '-Werror', '-o', 'dist/palisade-cni-shim', 'src/cni/shim/palisade-cni.c'],
+    { stdio: 'inherit' },
+  );
+} catch (err) {
+  throw new Error(`building the native CNI shim needs gcc (scripts/setup.sh installs it): ${err.message}`);
+}

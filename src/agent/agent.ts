@@ -5,6 +5,7 @@ import { createNftApplier } from '../dataplane/nft-apply.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Datastore } from '../datastore/types.js';
 import type { Logger } from '../util/log.js';
+import { cniInProcess } from './cni-inprocess.js';
 import { serveHandoff } from './cni-socket.js';
 import { localAddresses, RevocationScheduler } from './conntrack.js';
 import { EndpointRegistry } from './endpoints.js';
@@ -169,6 +170,7 @@ export async function startAgent(
       },
       status: () => ({ ready: reconciler.ready, revision: reconciler.revision }),
       facts: (namespace, name) => podFacts(opts.datastore, namespace, name, FACTS_WAIT_MS),
+      cni: cniInProcess({ runner: deps.runner, log }),
     },
     log,
   );

@@ -13,7 +13,15 @@ export type HandoffRequest =
   | ({ readonly op: 'add' } & LocalEndpoint)
   | { readonly op: 'del'; readonly containerID: string; readonly ifname: string }
   | { readonly op: 'status' }
-  | { readonly op: 'facts'; readonly namespace: string; readonly name: string };
+  | { readonly op: 'facts'; readonly namespace: string; readonly name: string }
+  /** A whole CNI invocation from the native shim (src/cni/shim/palisade-cni.c), run in the agent's process. */
+  | { readonly op: 'cni'; readonly env: Readonly<Record<string, string>>; readonly stdin: string };
+
+/** What a CNI invocation printed and its exit code (the shim passes both on to the runtime). */
+export interface CniAnswer {
+  readonly exitCode: number;
+  readonly stdout: string;
+}
 
 /** What the agent knows of a pod for chained mode's selection (src/chained/selection.ts), or null. */
 export interface FactsAnswer {
@@ -29,6 +37,8 @@ export interface HandoffHandlers {
   status(): { ready: boolean; revision: string };
   /** The pod's and namespace's facts; waits a little for a pod the datastore does not know yet. */
   facts(namespace: string, name: string): Promise<FactsAnswer>;
+  /** Runs one CNI invocation in-process; absent: the shim is refused and falls back to the Node plugin. */
+  cni?(env: Readonly<Record<string, string>>, stdin: string): Promise<CniAnswer>;
 }
 
 function isString(v: unknown): v is string {
@@ -44,13 +54,20 @@ export function parseHandoff(line: string): HandoffRequest | string {
     return `request is not JSON: ${err instanceof Error ? err.message : String(err)}`;
   }
   if (raw.op === 'status') return { op: 'status' };
+  if (raw.op === 'cni') {
+    const env = raw.env;
+    if (typeof env !== 'object' || env === null || Array.isArray(env)) return 'env: required object';
+    if (!Object.values(env).every((v) => typeof v === 'string')) return 'env: values must be strings';
+    if (typeof raw.stdin !== 'string') return 'stdin: required string';
+    return { op: 'cni', env: env as Record<string, string>, stdin: raw.stdin };
+  }
   if (raw.op === 'facts') {
     if (!isString(raw.namespace) || !isString(raw.name)) return 'namespace and name: required strings';
     return { op: 'facts', namespace: raw.namespace, name: raw.name };
   }
   if (!isString(raw.containerID) || !isString(raw.ifname)) return 'containerID and ifname: required strings';
   if (raw.op === 'del') return { op: 'del', containerID: raw.containerID, ifname: raw.ifname };
-  if (raw.op !== 'add') return `op: ${JSON.stringify(raw.op)} must be add, del, status or facts`;
+  if (raw.op !== 'add') return `op: ${JSON.stringify(raw.op)} must be add, del, status, facts or cni`;
   if (!isString(raw.interface)) return 'interface: required string';
   if (!Array.isArray(raw.ips) || !raw.ips.every(isString)) return 'ips: required list of addresses';
   return {
@@ -75,6 +92,8 @@ async function answer(req: HandoffRequest, h: HandoffHandlers): Promise<Record<s
       return { ok: true, ...h.status() };
     case 'facts':
       return { ok: true, ...(await h.facts(req.namespace, req.name)) };
+    case 'cni':
+      throw new Error('cni is answered in its own framing'); // see serveHandoff
   }
 }
 
@@ -90,6 +109,19 @@ export function serveHandoff(path: string, h: HandoffHandlers, log: Logger): Pro
       const line = buf.slice(0, nl);
       buf = '';
       const req = parseHandoff(line);
+      if (typeof req !== 'string' && req.op === 'cni') {
+        // The shim's framing: "<exit code>\n<stdout>". A failure inside is the plugin's own error document.
+        const run = h.cni
+          ? h.cni(req.env, req.stdin)
+          : Promise.reject(new Error('this agent does not run CNI invocations'));
+        run
+          .then((a) => sock.end(`${a.exitCode}\n${a.stdout}`))
+          .catch((err: unknown) => {
+            log.error({ err }, 'in-process CNI invocation failed');
+            sock.destroy(); // the shim reports "no answer" (code 11)
+          });
+        return;
+      }
       const reply = typeof req === 'string' ? Promise.resolve({ ok: false, error: req }) : answer(req, h);
       reply
         .catch((err: unknown) => ({ ok: false, error: err instanceof Error ? err.message : String(err) }))
