@@ -19,7 +19,7 @@ describe('parseHandoff', () => {
     assert.equal(parseHandoff('{"op":"facts","namespace":"shop"}'), 'namespace and name: required strings');
     assert.match(
       String(parseHandoff('{"op":"nope","containerID":"c","ifname":"eth0"}')),
-      /add, del, status or facts/,
+      /add, del, status, facts or cni/,
     );
   });
 });
