@@ -40,6 +40,7 @@ const PURE = [
   'ipam/types.ts',
   'lab/plan.ts',
   'chained/',
+  'install/cni-conf.ts',
 ];
 
 describe('architecture', () => {

@@ -6,15 +6,17 @@ import { createRunner } from '../dataplane/runner.js';
 import { ValidationError } from '../model/k8s.js';
 import { createLineLogger, isLevel } from '../util/log.js';
 import { AGENT_USAGE, runAgentCommand } from './agent.js';
+import { INSTALL_CNI_USAGE, runInstallCniCommand } from './install-cni.js';
 import { LAB_USAGE, runLab } from './lab.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: palisade <command> [options]
 
 Commands:
-  agent      the node agent: NetworkPolicy in nftables (palisade agent --help)
-  lab        a cluster of network namespaces on this machine (palisade lab --help)
-  version    print the version
+  agent        the node agent: NetworkPolicy in nftables (palisade agent --help)
+  install-cni  put the CNI plugin and its config on the host, keep them there (palisade install-cni --help)
+  lab          a cluster of network namespaces on this machine (palisade lab --help)
+  version      print the version
 
 Environment: PALISADE_LOG_LEVEL=debug|info|warn|error (default warn).`;
 
@@ -51,6 +53,12 @@ async function main(argv: readonly string[]): Promise<number> {
           },
           out,
         );
+      case 'install-cni':
+        if (rest[0] === '--help' || rest[0] === '-h') {
+          out(`${INSTALL_CNI_USAGE}\n`);
+          return 0;
+        }
+        return await runInstallCniCommand(rest, { log, distDir: join(root, 'dist') });
       case 'agent':
         if (rest[0] === '--help' || rest[0] === '-h') {
           out(`${AGENT_USAGE}\n`);

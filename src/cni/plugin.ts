@@ -30,9 +30,21 @@ function answer(doc: unknown): PluginOutput {
   return { stdout: `${JSON.stringify(doc)}\n`, exitCode: 0 };
 }
 
+/** The pod's name for log lines, from CNI_ARGS as the kubelet passes it. */
+function podOf(env: CniEnv): { pod?: string } {
+  const ns = env.args.K8S_POD_NAMESPACE;
+  const name = env.args.K8S_POD_NAME;
+  return ns && name ? { pod: `${ns}/${name}` } : {};
+}
+
 /** Chained redirect mode: ADD and CHECK decide per pod; DEL, GC and STATUS have nothing to do. */
 async function runRedirect(env: CniEnv, conf: RedirectConf, deps: PluginDeps): Promise<PluginOutput> {
-  const log = deps.log.child({ cmd: env.command, mode: 'redirect', containerID: env.containerID });
+  const log = deps.log.child({
+    cmd: env.command,
+    mode: 'redirect',
+    ...podOf(env),
+    containerID: env.containerID,
+  });
   const ctx = { env, conf, deps: { ...deps, log } };
   switch (env.command) {
     case 'ADD':
@@ -59,6 +71,7 @@ export async function runPlugin(
     const conf = parseNetConf(raw, cniEnv.command);
     const log = deps.log.child({
       cmd: cniEnv.command,
+      ...podOf(cniEnv),
       containerID: cniEnv.containerID,
       ifname: cniEnv.ifname,
     });
