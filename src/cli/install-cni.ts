@@ -1,8 +1,11 @@
 // `palisade install-cni`: flags (each with the environment variable a DaemonSet sets instead), then run until
 // SIGTERM, serving readiness. See src/install/install-cni.ts.
+
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { getJson } from '../cni/pod-facts.js';
 import { parseNetworkConfigEnv } from '../install/cni-conf.js';
 import { startInstallCni } from '../install/install-cni.js';
 import type { Logger } from '../util/log.js';
@@ -58,19 +61,24 @@ export async function runInstallCniCommand(
   const kubeconfigName = 'palisade-kubeconfig';
   const kubeconfigPath = join(hostNetDir, kubeconfigName);
   const given = opt(values, 'network-config', 'CNI_NETWORK_CONFIG');
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
+  const apiServer = host ? `https://${host.includes(':') ? `[${host}]` : host}:${port}` : undefined;
+  // Main mode needs this node's pod CIDR: given, or read from the Node object (spec.podCIDR).
+  const needsCidr = mode === 'main' && (!given || given.includes('__POD_CIDR__'));
+  const podCidr =
+    opt(values, 'pod-cidr', 'PALISADE_POD_CIDR') ?? (needsCidr ? await nodePodCidr(apiServer) : undefined);
   let entry: Record<string, unknown>;
   if (given) {
-    const parsed = parseNetworkConfigEnv(given, { KUBECONFIG_FILEPATH: kubeconfigPath });
+    const parsed = parseNetworkConfigEnv(given, {
+      KUBECONFIG_FILEPATH: kubeconfigPath,
+      ...(podCidr ? { POD_CIDR: podCidr } : {}),
+    });
     if ('error' in parsed) throw new UsageError(parsed.error);
     entry = parsed.entry;
   } else if (mode === 'chained') {
     entry = { type: 'palisade-cni', mode: 'redirect', kubeconfig: kubeconfigPath };
   } else {
-    const podCidr = opt(values, 'pod-cidr', 'PALISADE_POD_CIDR');
-    if (!podCidr)
-      throw new UsageError(
-        '--pod-cidr (PALISADE_POD_CIDR) is required in main mode without --network-config',
-      );
     entry = {
       type: 'palisade-cni',
       agentSocket: '/run/palisade/cni.sock',
@@ -82,8 +90,6 @@ export async function runInstallCniCommand(
   if (!Number.isInteger(interval) || interval < 100) {
     throw new UsageError(`--check-interval: "${intervalText}" must be a whole number of ms >= 100`);
   }
-  const host = process.env.KUBERNETES_SERVICE_HOST;
-  const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
   const install = startInstallCni(
     {
       mode,
@@ -97,12 +103,8 @@ export async function runInstallCniCommand(
       shim: join(deps.distDir, 'palisade-cni-shim'),
       nodePlugin: join(deps.distDir, 'palisade-cni'),
       nodeRuntime: process.execPath,
-      serviceAccount: host
-        ? {
-            tokenFile: join(SA_DIR, 'token'),
-            caFile: join(SA_DIR, 'ca.crt'),
-            server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-          }
+      serviceAccount: apiServer
+        ? { tokenFile: join(SA_DIR, 'token'), caFile: join(SA_DIR, 'ca.crt'), server: apiServer }
         : undefined,
       kubeconfigName,
       checkIntervalMs: interval,
@@ -110,14 +112,36 @@ export async function runInstallCniCommand(
     deps.log.child({ component: 'install-cni' }),
   );
   const listen = opt(values, 'listen', 'PALISADE_INSTALL_LISTEN', '127.0.0.1:9098')!;
-  const server = await serveReadiness(listen, install);
+  const readiness = await serveReadiness(listen, install);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  server.close();
+  readiness.close();
   await install.stop();
   return 0;
+}
+
+/** This node's pod CIDR from its Node object, with the service account (NODE_NAME from the downward API). */
+async function nodePodCidr(server: string | undefined): Promise<string> {
+  const node = process.env.NODE_NAME;
+  const missing =
+    "main mode needs the node's pod CIDR: set PALISADE_POD_CIDR (--pod-cidr), or run in-cluster";
+  if (!server || !node) throw new UsageError(`${missing} with NODE_NAME set`);
+  const caPem = readFileSync(join(SA_DIR, 'ca.crt'), 'utf8');
+  const kc = {
+    server,
+    caData: Buffer.from(caPem).toString('base64'),
+    insecure: false,
+    token: readFileSync(join(SA_DIR, 'token'), 'utf8').trim(),
+  };
+  const obj = (await getJson(kc, `/api/v1/nodes/${encodeURIComponent(node)}`, 10_000)) as
+    | { spec?: { podCIDR?: unknown; podCIDRs?: unknown } }
+    | undefined;
+  const cidrs = obj?.spec?.podCIDRs;
+  const cidr = obj?.spec?.podCIDR ?? (Array.isArray(cidrs) ? cidrs[0] : undefined);
+  if (typeof cidr !== 'string') throw new UsageError(`${missing}: node ${node} has no spec.podCIDR`);
+  return cidr;
 }
 
 function serveReadiness(listen: string, install: { ready(): boolean; problem(): string | undefined }) {

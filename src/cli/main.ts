@@ -8,6 +8,7 @@ import { createLineLogger, isLevel } from '../util/log.js';
 import { AGENT_USAGE, runAgentCommand } from './agent.js';
 import { INSTALL_CNI_USAGE, runInstallCniCommand } from './install-cni.js';
 import { LAB_USAGE, runLab } from './lab.js';
+import { MANIFESTS_USAGE, runManifestsCommand } from './manifests.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: palisade <command> [options]
@@ -15,6 +16,7 @@ const USAGE = `Usage: palisade <command> [options]
 Commands:
   agent        the node agent: NetworkPolicy in nftables (palisade agent --help)
   install-cni  put the CNI plugin and its config on the host, keep them there (palisade install-cni --help)
+  manifests    the install YAML (palisade manifests --help)
   lab          a cluster of network namespaces on this machine (palisade lab --help)
   version      print the version
 
@@ -59,6 +61,12 @@ async function main(argv: readonly string[]): Promise<number> {
           return 0;
         }
         return await runInstallCniCommand(rest, { log, distDir: join(root, 'dist') });
+      case 'manifests':
+        if (rest[0] === '--help' || rest[0] === '-h') {
+          out(`${MANIFESTS_USAGE}\n`);
+          return 0;
+        }
+        return runManifestsCommand(rest, out);
       case 'agent':
         if (rest[0] === '--help' || rest[0] === '-h') {
           out(`${AGENT_USAGE}\n`);

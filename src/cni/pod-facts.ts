@@ -16,7 +16,7 @@ export interface Facts {
 }
 
 /** A minimal kubeconfig as install-cni writes it (JSON, which is YAML too): one cluster, one user, a token. */
-interface MiniKubeconfig {
+export interface MiniKubeconfig {
   readonly server: string;
   readonly caData?: string;
   readonly insecure: boolean;
@@ -64,7 +64,8 @@ export function readMiniKubeconfig(path: string, text = readFileSync(path, 'utf8
   };
 }
 
-async function getJson(kc: MiniKubeconfig, path: string, timeoutMs: number): Promise<unknown> {
+/** GET `path` from the API server as JSON; undefined for a 404. */
+export async function getJson(kc: MiniKubeconfig, path: string, timeoutMs: number): Promise<unknown> {
   const url = new URL(path, kc.server);
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (kc.token) headers.Authorization = `Bearer ${kc.token}`;

@@ -1,0 +1,139 @@
+// The install manifests: every object checked field by field against the Kubernetes API's own types (the
+// attribute type maps of @kubernetes/client-node's generated models: an unknown field or a wrong type is an
+// error), and the properties an operator relies on: least privilege, every node, the CNI entry the plugin
+// accepts.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as k8s from '@kubernetes/client-node';
+import { parseRedirectConf } from '../cni/redirect-config.js';
+import { parseNetworkConfigEnv } from '../install/cni-conf.js';
+import { DEFAULT_VALUES, parseValues, renderManifests, type Values } from './manifests.js';
+
+type AttributeMap = readonly { name: string; baseName: string; type: string }[];
+const models = k8s as unknown as Record<string, { getAttributeTypeMap?: () => AttributeMap } | undefined>;
+
+/** Problems of `value` against the API type `type` (a model name, a primitive, Array<T> or a map). */
+function check(value: unknown, type: string, path: string, out: string[]): void {
+  if (value === undefined || value === null) return;
+  if (type.startsWith('Array<')) {
+    if (!Array.isArray(value)) out.push(`${path}: must be a list`);
+    else value.forEach((v, i) => check(v, type.slice(6, -1), `${path}[${i}]`, out));
+    return;
+  }
+  if (type.startsWith('{ [key: string]: ')) {
+    if (typeof value !== 'object' || Array.isArray(value)) out.push(`${path}: must be a map`);
+    else for (const [k, v] of Object.entries(value)) check(v, type.slice(17, -3), `${path}.${k}`, out);
+    return;
+  }
+  switch (type) {
+    case 'string':
+    case 'Date':
+      if (typeof value !== 'string') out.push(`${path}: must be a string, got ${JSON.stringify(value)}`);
+      return;
+    case 'number':
+      if (typeof value !== 'number') out.push(`${path}: must be a number, got ${JSON.stringify(value)}`);
+      return;
+    case 'boolean':
+      if (typeof value !== 'boolean') out.push(`${path}: must be a boolean, got ${JSON.stringify(value)}`);
+      return;
+    case 'IntOrString':
+      if (typeof value !== 'string' && typeof value !== 'number') out.push(`${path}: must be int or string`);
+      return;
+    case 'any':
+    case 'object':
+      return;
+  }
+  const attrs = models[type]?.getAttributeTypeMap?.();
+  if (!attrs) {
+    out.push(`${path}: unknown API type ${type}`);
+    return;
+  }
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    out.push(`${path}: must be an object (${type})`);
+    return;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const a = attrs.find((x) => x.baseName === k);
+    if (!a) out.push(`${path}.${k}: unknown field of ${type}`);
+    else check(v, a.type, `${path}.${k}`, out);
+  }
+}
+
+const MODEL: Record<string, string> = {
+  Namespace: 'V1Namespace',
+  ServiceAccount: 'V1ServiceAccount',
+  ClusterRole: 'V1ClusterRole',
+  ClusterRoleBinding: 'V1ClusterRoleBinding',
+  ConfigMap: 'V1ConfigMap',
+  DaemonSet: 'V1DaemonSet',
+};
+
+function problems(objs: readonly Record<string, unknown>[]): string[] {
+  const out: string[] = [];
+  for (const o of objs)
+    check(o, MODEL[String(o.kind)] ?? `(no model for ${String(o.kind)})`, String(o.kind), out);
+  return out;
+}
+
+const byKind = (objs: readonly Record<string, unknown>[], kind: string) =>
+  // biome-ignore lint/suspicious/noExplicitAny: a test walking plain objects by known paths
+  objs.find((o) => o.kind === kind) as Record<string, any>;
+
+describe('install manifests', () => {
+  for (const mode of ['main', 'chained'] as const) {
+    it(`${mode}: every object is valid for its API type`, () => {
+      assert.deepEqual(problems(renderManifests({ ...DEFAULT_VALUES, mode })), []);
+    });
+  }
+  it('the check is not vacuous: a misspelt field and a wrong type are caught', () => {
+    const objs = renderManifests(DEFAULT_VALUES);
+    const ds = structuredClone(byKind(objs, 'DaemonSet'));
+    ds.spec.template.spec.hostNetwrok = true;
+    ds.spec.template.spec.containers[0].securityContext.runAsUser = 'root';
+    assert.deepEqual(problems([ds]).sort(), [
+      'DaemonSet.spec.template.spec.containers[0].securityContext.runAsUser: must be a number, got "root"',
+      'DaemonSet.spec.template.spec.hostNetwrok: unknown field of V1PodSpec',
+    ]);
+  });
+  it('least privilege: read what the agent watches, write only events; no wildcards, no secrets', () => {
+    const role = byKind(renderManifests(DEFAULT_VALUES), 'ClusterRole');
+    const rules = role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    for (const r of rules) {
+      assert.ok(!r.verbs.includes('*') && !r.resources.includes('*') && !r.apiGroups.includes('*'));
+      assert.ok(!r.resources.includes('secrets'));
+    }
+    const writes = rules.filter((r) => r.verbs.some((v) => !['get', 'list', 'watch'].includes(v)));
+    assert.deepEqual(writes, [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]);
+  });
+  it('the DaemonSet runs on every node, on the host network, with only the capabilities it needs', () => {
+    const ds = byKind(renderManifests(DEFAULT_VALUES), 'DaemonSet');
+    const pod = ds.spec.template.spec;
+    assert.equal(pod.hostNetwork, true);
+    assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
+    const [install, agent] = pod.containers;
+    assert.deepEqual(install.securityContext.capabilities, { drop: ['ALL'] });
+    assert.deepEqual(agent.securityContext.capabilities.add, ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN']);
+    assert.ok(!install.securityContext.privileged && !agent.securityContext.privileged);
+    for (const c of pod.containers) assert.ok(c.readinessProbe?.httpGet, `${c.name} has a readiness probe`);
+  });
+  it('chained: the ConfigMap entry is one the plugin accepts, with the install namespace excluded', () => {
+    const v: Values = { ...DEFAULT_VALUES, mode: 'chained', namespace: 'palisade' };
+    const cm = byKind(renderManifests(v), 'ConfigMap');
+    const parsed = parseNetworkConfigEnv(cm.data.cni_network_config, {
+      KUBECONFIG_FILEPATH: '/etc/cni/net.d/palisade-kubeconfig',
+    });
+    assert.ok('entry' in parsed, JSON.stringify(parsed));
+    const conf = parseRedirectConf({ cniVersion: '1.0.0', name: 'k8s', ...parsed.entry }, 'DEL');
+    assert.deepEqual(conf.excludeNamespaces, ['kube-system', 'palisade']);
+    assert.equal(conf.kubeconfig, '/etc/cni/net.d/palisade-kubeconfig');
+  });
+  it('values: defaults, overrides, and every problem named', () => {
+    assert.deepEqual(parseValues(undefined), DEFAULT_VALUES);
+    const v = parseValues({ mode: 'chained', image: 'registry.local/palisade:dev', proxyPort: 15010 });
+    assert.ok(!('errors' in v) && v.mode === 'chained' && v.proxyPort === 15010);
+    const bad = parseValues({ mode: 'sidecar', proxyPort: 0, imag: 'x', cniBinDir: 'opt/cni' }, 'v.yaml');
+    assert.ok('errors' in bad);
+    assert.equal(bad.errors.length, 4, bad.errors.join('\n'));
+    assert.ok(bad.errors.some((e) => e.startsWith('v.yaml: imag: unknown key')));
+  });
+});

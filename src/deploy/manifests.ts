@@ -1,0 +1,257 @@
+// The install manifests (`palisade manifests`): Namespace, ServiceAccount, a least-privilege ClusterRole and its
+// binding, the ConfigMap with the CNI entry, and the DaemonSet (install-cni and agent containers). Pure: values
+// in, plain objects out; the CLI prints them as YAML.
+
+export type InstallMode = 'main' | 'chained';
+
+export interface Values {
+  readonly mode: InstallMode;
+  readonly namespace: string;
+  readonly image: string;
+  readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  /** Chained: the primary CNI's config file (else the lexically first in /etc/cni/net.d). */
+  readonly cniConfName?: string;
+  /** Chained: namespaces whose pods are never redirected. */
+  readonly excludeNamespaces: readonly string[];
+  readonly proxyPort: number;
+  readonly proxyUid: number;
+  /** Where the host keeps CNI binaries and configs. */
+  readonly cniBinDir: string;
+  readonly cniNetDir: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export const DEFAULT_VALUES: Values = {
+  mode: 'main',
+  namespace: 'palisade-system',
+  image: 'ghcr.io/palisade/palisade:0.1.0',
+  imagePullPolicy: 'IfNotPresent',
+  excludeNamespaces: ['kube-system'],
+  proxyPort: 15006,
+  proxyUid: 1337,
+  cniBinDir: '/opt/cni/bin',
+  cniNetDir: '/etc/cni/net.d',
+  logLevel: 'info',
+};
+
+const KEYS = Object.keys(DEFAULT_VALUES).concat('cniConfName');
+
+/** Values from a decoded values file over the defaults; every problem names the key and the value. */
+export function parseValues(raw: unknown, source = 'values'): Values | { errors: string[] } {
+  if (raw === undefined || raw === null) return DEFAULT_VALUES;
+  if (typeof raw !== 'object' || Array.isArray(raw)) return { errors: [`${source}: must be a mapping`] };
+  const v = raw as Record<string, unknown>;
+  const errors: string[] = [];
+  for (const k of Object.keys(v)) {
+    if (!KEYS.includes(k)) errors.push(`${source}: ${k}: unknown key (known: ${KEYS.join(', ')})`);
+  }
+  const str = (k: string, re: RegExp, what: string) => {
+    if (v[k] === undefined) return;
+    if (typeof v[k] !== 'string' || !re.test(v[k] as string))
+      errors.push(`${source}: ${k}: ${JSON.stringify(v[k])} must be ${what}`);
+  };
+  const oneOf = (k: string, values: readonly string[]) => {
+    if (v[k] !== undefined && !values.includes(v[k] as string))
+      errors.push(`${source}: ${k}: ${JSON.stringify(v[k])} must be one of ${values.join(', ')}`);
+  };
+  oneOf('mode', ['main', 'chained']);
+  oneOf('imagePullPolicy', ['Always', 'IfNotPresent', 'Never']);
+  oneOf('logLevel', ['debug', 'info', 'warn', 'error']);
+  str('namespace', /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a namespace name');
+  str('image', /^\S+$/, 'an image reference');
+  str('cniConfName', /^[^/]+\.(conf|conflist|json)$/, 'a .conf or .conflist file name');
+  str('cniBinDir', /^\//, 'an absolute path');
+  str('cniNetDir', /^\//, 'an absolute path');
+  for (const k of ['proxyPort', 'proxyUid']) {
+    const n = v[k];
+    const max = k === 'proxyPort' ? 65535 : 2 ** 32 - 1;
+    if (
+      n !== undefined &&
+      (typeof n !== 'number' || !Number.isInteger(n) || n < (k === 'proxyPort' ? 1 : 0) || n > max)
+    )
+      errors.push(`${source}: ${k}: ${JSON.stringify(n)} must be an integer up to ${max}`);
+  }
+  const ex = v.excludeNamespaces;
+  if (ex !== undefined && (!Array.isArray(ex) || !ex.every((x) => typeof x === 'string')))
+    errors.push(`${source}: excludeNamespaces: ${JSON.stringify(ex)} must be a list of namespace names`);
+  if (errors.length > 0) return { errors };
+  return { ...DEFAULT_VALUES, ...(v as Partial<Values>) };
+}
+
+type Obj = Record<string, unknown>;
+
+const labels = { 'app.kubernetes.io/name': 'palisade', 'app.kubernetes.io/component': 'node' };
+
+/** The CNI entry install-cni writes (chained: appended to the primary CNI's config). */
+export function cniEntry(v: Values): Obj {
+  if (v.mode === 'chained') {
+    return {
+      type: 'palisade-cni',
+      mode: 'redirect',
+      excludeNamespaces: [...new Set([...v.excludeNamespaces, v.namespace])],
+      proxyPort: v.proxyPort,
+      proxyUid: v.proxyUid,
+      agentSocket: '/run/palisade/cni.sock',
+      kubeconfig: '__KUBECONFIG_FILEPATH__',
+    };
+  }
+  return {
+    type: 'palisade-cni',
+    agentSocket: '/run/palisade/cni.sock',
+    ipam: { type: 'palisade', subnet: '__POD_CIDR__', dataDir: '/var/lib/cni/palisade' },
+  };
+}
+
+function clusterRole(): Obj {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: 'palisade', labels },
+    rules: [
+      // What the agent watches (its datastore) and what the CNI's API fallback reads.
+      { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
+      // PolicyRejected events on NetworkPolicies that fail closed.
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ],
+  };
+}
+
+function hostPath(name: string, path: string, type: string): Obj {
+  return { name, hostPath: { path, type } };
+}
+
+function daemonSet(v: Values): Obj {
+  const env = (name: string, value: string) => ({ name, value });
+  const common = { image: v.image, imagePullPolicy: v.imagePullPolicy };
+  const installCni = {
+    name: 'install-cni',
+    ...common,
+    command: ['palisade', 'install-cni'],
+    env: [
+      env('PALISADE_CNI_MODE', v.mode),
+      env('CNI_BIN_DIR', '/host/opt/cni/bin'),
+      env('CNI_NET_DIR', '/host/etc/cni/net.d'),
+      env('HOST_CNI_NET_DIR', v.cniNetDir),
+      env('PALISADE_INSTALL_LISTEN', '127.0.0.1:9098'),
+      env('PALISADE_LOG_LEVEL', v.logLevel),
+      ...(v.cniConfName ? [env('CNI_CONF_NAME', v.cniConfName)] : []),
+      {
+        name: 'CNI_NETWORK_CONFIG',
+        valueFrom: { configMapKeyRef: { name: 'palisade-config', key: 'cni_network_config' } },
+      },
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+    ],
+    readinessProbe: {
+      httpGet: { host: '127.0.0.1', path: '/readyz', port: 9098 },
+      periodSeconds: 5,
+    },
+    securityContext: {
+      // Writes root-owned files under the host's CNI dirs: root, and nothing else.
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    },
+    resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+    volumeMounts: [
+      { name: 'cni-bin', mountPath: '/host/opt/cni/bin' },
+      { name: 'cni-net', mountPath: '/host/etc/cni/net.d' },
+    ],
+  };
+  const agent = {
+    name: 'agent',
+    ...common,
+    command: [
+      'palisade',
+      'agent',
+      '--node',
+      '$(NODE_NAME)',
+      '--datastore',
+      'kubernetes',
+      '--ipam-dir',
+      '/var/lib/cni/palisade',
+      '--cni-socket',
+      '/run/palisade/cni.sock',
+      '--listen',
+      '127.0.0.1:9099',
+      '--log-level',
+      v.logLevel,
+    ],
+    env: [
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+      // glibc's per-thread malloc arenas cost the agent ~10 MB of RSS for nothing.
+      env('MALLOC_ARENA_MAX', '2'),
+    ],
+    livenessProbe: { httpGet: { host: '127.0.0.1', path: '/healthz', port: 9099 }, periodSeconds: 10 },
+    readinessProbe: { httpGet: { host: '127.0.0.1', path: '/readyz', port: 9099 }, periodSeconds: 5 },
+    securityContext: {
+      // nftables and conntrack in the host's netns (NET_ADMIN), raw sockets for conntrack (NET_RAW), and entering
+      // pods' network namespaces for CNI invocations it runs (SYS_ADMIN for setns).
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'] },
+    },
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+    volumeMounts: [
+      { name: 'run-palisade', mountPath: '/run/palisade' },
+      { name: 'ipam', mountPath: '/var/lib/cni/palisade' },
+      { name: 'netns', mountPath: '/var/run/netns', mountPropagation: 'HostToContainer' },
+    ],
+  };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'palisade-node', namespace: v.namespace, labels },
+    spec: {
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'palisade' } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: 'palisade',
+          hostNetwork: true,
+          dnsPolicy: 'ClusterFirstWithHostNet',
+          priorityClassName: 'system-node-critical',
+          // Every node, whatever its taints: a node without its CNI runs no pods.
+          tolerations: [{ operator: 'Exists' }],
+          terminationGracePeriodSeconds: 30,
+          containers: [installCni, agent],
+          volumes: [
+            hostPath('cni-bin', v.cniBinDir, 'DirectoryOrCreate'),
+            hostPath('cni-net', v.cniNetDir, 'DirectoryOrCreate'),
+            hostPath('run-palisade', '/run/palisade', 'DirectoryOrCreate'),
+            hostPath('ipam', '/var/lib/cni/palisade', 'DirectoryOrCreate'),
+            hostPath('netns', '/var/run/netns', 'DirectoryOrCreate'),
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** Every object of the install, in apply order. */
+export function renderManifests(v: Values): Obj[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: v.namespace, labels } },
+    {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'palisade', namespace: v.namespace, labels },
+    },
+    clusterRole(),
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'palisade', labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'palisade' },
+      subjects: [{ kind: 'ServiceAccount', name: 'palisade', namespace: v.namespace }],
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'palisade-config', namespace: v.namespace, labels },
+      data: { cni_network_config: JSON.stringify(cniEntry(v), null, 2) },
+    },
+    daemonSet(v),
+  ];
+}
