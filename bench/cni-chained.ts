@@ -81,6 +81,7 @@ export async function measureChained(
     type: 'palisade-cni',
     mode: 'redirect',
     agentSocket,
+    markerDir: join(sb.tmp, 'markers'),
   };
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;

@@ -5,7 +5,7 @@
 // port recoverable from conntrack; the proxy's own outbound traffic is not captured, other outbound is; an
 // unselected pod is untouched; prevResult comes back unchanged; CHECK and DEL; no agent → code 11, nothing left.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +67,7 @@ function redirectConf(extra: Record<string, unknown> = {}) {
     mode: 'redirect',
     agentSocket: join(fx.tmp, 'agent.sock'),
     agentTimeoutMs: 2000,
+    markerDir: join(fx.tmp, 'markers'),
     outbound: { proxyPort: 15001, includeCidrs: ['0.0.0.0/0'] },
     ...extra,
   };
@@ -77,7 +78,7 @@ function rt(name: string, netns: string): RuntimeConf {
     containerID: `ctr-${name}`,
     netns,
     ifname: 'eth0',
-    args: { IgnoreUnknown: '1', K8S_POD_NAMESPACE: 'shop', K8S_POD_NAME: name },
+    args: { IgnoreUnknown: '1', K8S_POD_NAMESPACE: 'shop', K8S_POD_NAME: name, K8S_POD_UID: `uid-${name}` },
     binDirs: [REF_BIN, join(REPO, 'dist')],
     cacheDir: join(fx.tmp, 'cache'),
     hostNetns: nodeNs,
@@ -175,6 +176,16 @@ describe('chained after bridge + host-local', () => {
     }
     assert.equal(await redirectTables(web), 1, 'the annotated pod has the redirect table');
     assert.equal(await redirectTables(db), 0, 'the plain pod has none');
+    const marker = JSON.parse(readFileSync(join(fx.tmp, 'markers', 'uid-web'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual([marker.namespace, marker.name, marker.ports], ['shop', 'web', [8080]]);
+    assert.deepEqual(
+      readdirSync(join(fx.tmp, 'markers')),
+      ['uid-web'],
+      'only the redirected pod leaves a marker',
+    );
   });
 
   it('inbound to the listed port lands on the proxy port; the original port is in conntrack', T, async () => {
@@ -259,6 +270,7 @@ describe('chained after bridge + host-local', () => {
 
   it('DEL succeeds, before and after the netns is gone', T, async () => {
     await execPlugin(runner, { command: 'DEL', conf: redirectConf(), rt: rt('web', web) });
+    assert.deepEqual(readdirSync(join(fx.tmp, 'markers')), [], 'DEL removes the marker');
     await execPlugin(runner, { command: 'DEL', conf: bridgeConf(), rt: rt('web', web) });
     await execPlugin(runner, {
       command: 'DEL',

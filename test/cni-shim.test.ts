@@ -40,6 +40,7 @@ const conf = (extra: Record<string, unknown> = {}) => ({
   type: 'palisade-cni',
   mode: 'redirect',
   agentSocket,
+  markerDir: join(fx.tmp, 'markers'),
   prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: 'x' }], ips: [] },
   ...extra,
 });

@@ -10,6 +10,7 @@ import { CniCode, CniError } from './errors.js';
 import type { PluginDeps } from './plugin.js';
 import { podFacts } from './pod-facts.js';
 import type { RedirectConf } from './redirect-config.js';
+import { removeMarker, writeMarker } from './redirect-marker.js';
 
 export interface RedirectContext {
   readonly env: CniEnv;
@@ -83,6 +84,16 @@ export async function redirectAdd(ctx: RedirectContext): Promise<Record<string, 
       err instanceof Error ? err.message : String(err),
     );
   }
+  const [namespace = '', name = ''] = pod.split('/');
+  writeMarker(conf.markerDir, {
+    namespace,
+    name,
+    uid: env.args.K8S_POD_UID ?? '',
+    containerID: env.containerID,
+    netns: env.netns,
+    ports: decision.ports,
+    at: new Date().toISOString(),
+  });
   deps.log.info(
     { pod, ports: decision.ports, proxyPort: conf.proxyPort, reason: decision.reason },
     'traffic redirected to the proxy',
@@ -121,4 +132,13 @@ export async function redirectCheck(ctx: RedirectContext): Promise<void> {
       );
     }
   }
+}
+
+/** DEL: nothing in the pod to undo (the table goes with the netns); the pod's marker, if this sandbox's, goes. */
+export function redirectDel(ctx: RedirectContext): void {
+  const { env, conf } = ctx;
+  const namespace = env.args.K8S_POD_NAMESPACE;
+  const name = env.args.K8S_POD_NAME;
+  if (!namespace || !name) return;
+  removeMarker(conf.markerDir, { uid: env.args.K8S_POD_UID, namespace, name, containerID: env.containerID });
 }

@@ -6,7 +6,7 @@ import { cmdAdd } from './cmd-add.js';
 import { cmdCheck } from './cmd-check.js';
 import { cmdDel } from './cmd-del.js';
 import { cmdGc } from './cmd-gc.js';
-import { redirectAdd, redirectCheck } from './cmd-redirect.js';
+import { redirectAdd, redirectCheck, redirectDel } from './cmd-redirect.js';
 import { cmdStatus } from './cmd-status.js';
 import { decodeStdin, parseNetConf, requestedVersion } from './config.js';
 import { type CniEnv, parseCniEnv } from './env.js';
@@ -51,6 +51,9 @@ async function runRedirect(env: CniEnv, conf: RedirectConf, deps: PluginDeps): P
       return answer(await redirectAdd(ctx));
     case 'CHECK':
       await redirectCheck(ctx);
+      return { stdout: '', exitCode: 0 };
+    case 'DEL':
+      redirectDel(ctx);
       return { stdout: '', exitCode: 0 };
     default:
       return { stdout: '', exitCode: 0 };

@@ -4,6 +4,7 @@
 import { parseProfile, type RedirectProfile } from '../chained/profile.js';
 import type { OutboundCapture } from '../chained/redirect-rules.js';
 import { CniCode, CniError } from './errors.js';
+import { DEFAULT_MARKER_DIR } from './redirect-marker.js';
 import { assertVersionAllows, type Verb } from './version.js';
 
 export interface RedirectConf {
@@ -26,6 +27,8 @@ export interface RedirectConf {
   readonly agentTimeoutMs: number;
   /** Fallback when the agent is unreachable: a kubeconfig (install-cni writes one). */
   readonly kubeconfig?: string;
+  /** Where a redirected pod leaves its marker, for the agent's repair controller (src/cni/redirect-marker.ts). */
+  readonly markerDir: string;
   /** The previous plugin's result, passed on unchanged. */
   readonly prevResult?: Record<string, unknown>;
 }
@@ -134,6 +137,10 @@ export function parseRedirectConf(raw: Record<string, unknown>, verb: Verb): Red
   ) {
     problems.push(`kubeconfig: ${JSON.stringify(raw.kubeconfig)} must be an absolute path`);
   }
+  const markerDir = raw.markerDir ?? DEFAULT_MARKER_DIR;
+  if (typeof markerDir !== 'string' || !markerDir.startsWith('/')) {
+    problems.push(`markerDir: ${JSON.stringify(raw.markerDir)} must be an absolute path`);
+  }
   if (raw.prevResult !== undefined && !isObject(raw.prevResult)) {
     problems.push(`prevResult: must be an object, got ${JSON.stringify(raw.prevResult)}`);
   }
@@ -165,6 +172,7 @@ export function parseRedirectConf(raw: Record<string, unknown>, verb: Verb): Red
     ...(proxyMark !== undefined ? { proxyMark } : {}),
     ...(out ? { outbound: out } : {}),
     agentSocket: agentSocket as string,
+    markerDir: markerDir as string,
     agentTimeoutMs: timeout as number,
     ...(typeof raw.kubeconfig === 'string' ? { kubeconfig: raw.kubeconfig } : {}),
     ...(isObject(raw.prevResult) ? { prevResult: raw.prevResult } : {}),

@@ -86,6 +86,17 @@ function podIps(spec: unknown, status: unknown): string[] {
   return addresses([field(status, 'podIP')]);
 }
 
+/** uid, creationTimestamp and the controlling owner of a pod, for the repair controller. */
+function podMeta(meta: unknown): { uid?: string; createdAt?: string; owner?: string } {
+  const owner = list(field(meta, 'ownerReferences')).find((o) => field(o, 'controller') === true);
+  const out: { uid?: string; createdAt?: string; owner?: string } = {};
+  if (typeof field(meta, 'uid') === 'string') out.uid = text(field(meta, 'uid'));
+  if (typeof field(meta, 'creationTimestamp') === 'string')
+    out.createdAt = text(field(meta, 'creationTimestamp'));
+  if (owner) out.owner = `${text(field(owner, 'kind'))}/${text(field(owner, 'name'))}`;
+  return out;
+}
+
 /**
  * Ports of every container, and of restartable init containers (native sidecars, restartPolicy: Always), which
  * serve traffic like containers do; plain init containers have finished before the pod serves anything.
@@ -106,6 +117,7 @@ export function toPodInfo(obj: unknown): PodInfo {
       stringMap(field(field(obj, 'metadata'), 'annotations')),
       containers.map((c) => ({ name: text(field(c, 'name')), ports: containerPorts(c) })),
       list(field(spec, 'initContainers')).map((c) => ({ name: text(field(c, 'name')) })),
+      podMeta(field(obj, 'metadata')),
     ),
   };
 }

@@ -17,7 +17,7 @@ function check(value: unknown, type: string, path: string, out: string[]): void 
   if (value === undefined || value === null) return;
   if (type.startsWith('Array<')) {
     if (!Array.isArray(value)) out.push(`${path}: must be a list`);
-    else value.forEach((v, i) => check(v, type.slice(6, -1), `${path}[${i}]`, out));
+    else for (const [i, v] of value.entries()) check(v, type.slice(6, -1), `${path}[${i}]`, out);
     return;
   }
   if (type.startsWith('{ [key: string]: ')) {

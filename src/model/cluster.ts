@@ -18,6 +18,10 @@ export interface PodWorkload {
   readonly annotations: Readonly<Record<string, string>>;
   readonly containers: readonly { readonly name: string; readonly ports: readonly ContainerPort[] }[];
   readonly initContainers: readonly { readonly name: string }[];
+  /** metadata.uid, creationTimestamp and the controlling owner ("ReplicaSet/web-7d9f"), when known. */
+  readonly uid?: string;
+  readonly createdAt?: string;
+  readonly owner?: string;
 }
 
 export const MAX_ANNOTATION_VALUE = 1024;
@@ -27,10 +31,11 @@ export function workloadOf(
   annotations: Readonly<Record<string, string>>,
   containers: PodWorkload['containers'],
   initContainers: PodWorkload['initContainers'],
+  meta: Pick<PodWorkload, 'uid' | 'createdAt' | 'owner'> = {},
 ): PodWorkload {
   const kept: Record<string, string> = {};
   for (const [k, v] of Object.entries(annotations)) if (v.length <= MAX_ANNOTATION_VALUE) kept[k] = v;
-  return { annotations: kept, containers, initContainers };
+  return { annotations: kept, containers, initContainers, ...meta };
 }
 
 export interface PodInfo {
