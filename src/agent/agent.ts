@@ -13,6 +13,7 @@ import { serveHttp } from './http.js';
 import { endpointsFromIpam } from './ipam-endpoints.js';
 import { createAgentMetrics } from './metrics.js';
 import { Reconciler, type SyncStats } from './reconciler.js';
+import { type RepairApi, RepairController, type RepairOptions } from './repair.js';
 
 export interface AgentOptions {
   readonly node: string;
@@ -29,6 +30,8 @@ export interface AgentOptions {
    * (their conntrack entries deleted): 0 = at once, < 0 = never. Default 0.
    */
   readonly revokeDelayMs?: number;
+  /** Chained mode's repair controller (src/agent/repair.ts): off when absent. */
+  readonly repair?: { readonly options: Omit<RepairOptions, 'node'>; readonly api: RepairApi };
   /** Merge the policies of a pod selected by more than this many (NodeCompilerOptions.mergeAbove). */
   readonly mergeAbove?: number;
   /**
@@ -191,6 +194,18 @@ export async function startAgent(
     },
     log,
   );
+  const repair =
+    opts.repair &&
+    new RepairController(
+      { ...opts.repair.options, node: opts.node },
+      {
+        api: opts.repair.api,
+        snapshot: () => opts.datastore.snapshot(),
+        log: log.child({ component: 'repair' }),
+        onRepaired: (a) => metrics.repaired(a),
+      },
+    );
+  repair?.start();
   const resync = setInterval(() => {
     reconciler
       .resync()
@@ -204,6 +219,7 @@ export async function startAgent(
     reconciler,
     async stop() {
       clearInterval(resync);
+      repair?.stop();
       reconciler.stop();
       revocations.stop();
       await opts.datastore.stop();

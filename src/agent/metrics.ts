@@ -9,6 +9,8 @@ export interface AgentMetrics {
   driftRepaired(): void;
   /** Established connections ended because a policy change denies them. */
   revoked(n: number): void;
+  /** A pod the repair controller labelled or deleted. */
+  repaired(action: string): void;
 }
 
 export function createAgentMetrics(node: string): AgentMetrics {
@@ -59,6 +61,12 @@ export function createAgentMetrics(node: string): AgentMetrics {
     help: 'Established connections whose conntrack entry was deleted because a policy change denies them',
     registers: [registry],
   });
+  const repaired = new Counter({
+    name: 'palisade_pods_repaired_total',
+    help: 'Pods chained mode should have redirected but did not, labelled or deleted by the repair controller',
+    labelNames: ['action'],
+    registers: [registry],
+  });
   return {
     registry,
     synced(s) {
@@ -73,5 +81,6 @@ export function createAgentMetrics(node: string): AgentMetrics {
     syncFailed: () => errors.inc(),
     driftRepaired: () => drift.inc(),
     revoked: (n) => revoked.inc(n),
+    repaired: (action) => repaired.inc({ action }),
   };
 }

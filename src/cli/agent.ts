@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startAgent } from '../agent/agent.js';
+import { parseRedirectConf } from '../cni/redirect-config.js';
 import { createRunner } from '../dataplane/runner.js';
 import { createDirDatastore } from '../datastore/dir.js';
 import type { PolicyEventRecorder } from '../datastore/kube-events.js';
@@ -22,6 +23,11 @@ export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubern
                             conntrack entries) after MS ms: 0 = at once (default), -1 = never
   --merge-above N           a pod selected by more than N policies gets their rules merged into its own chain
                             (one rule per port match) instead of a jump per policy (default 16)
+  --repair off|label|delete chained mode: pods of this node that should have been redirected but left no
+                            marker are labelled palisade.dev/redirect-missing=true, or deleted to be
+                            recreated through the plugin (kubernetes datastore only; default off)
+  --redirect-config JSON    chained mode's CNI entry (the ConfigMap's): selection, markerDir (for --repair)
+  --repair-grace MS         a pod younger than this is never repaired: its ADD may still run (default 60000)
   --log-level LEVEL         debug, info, warn, error (default info)`;
 
 interface DatastoreWiring {
@@ -53,6 +59,9 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       'resync-interval': { type: 'string', default: '30000' },
       'revoke-delay': { type: 'string', default: '0' },
       'merge-above': { type: 'string', default: '16' },
+      repair: { type: 'string', default: 'off' },
+      'redirect-config': { type: 'string' },
+      'repair-grace': { type: 'string', default: '60000' },
       'log-level': { type: 'string', default: 'info' },
     },
     strict: true,
@@ -75,6 +84,18 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   if (!Number.isInteger(mergeAbove) || mergeAbove < 0) {
     throw new UsageError(`--merge-above: "${values['merge-above']}" must be a whole number >= 0`);
   }
+  const repairMode = values.repair;
+  if (repairMode !== 'off' && repairMode !== 'label' && repairMode !== 'delete') {
+    throw new UsageError(`--repair: "${repairMode}" must be off, label or delete`);
+  }
+  const graceMs = Number(values['repair-grace']);
+  if (!Number.isInteger(graceMs) || graceMs < 0) {
+    throw new UsageError(`--repair-grace: "${values['repair-grace']}" must be a whole number of ms >= 0`);
+  }
+  if (repairMode !== 'off' && values.datastore !== 'kubernetes') {
+    throw new UsageError('--repair needs --datastore kubernetes (it labels or deletes pods through the API)');
+  }
+  const redirect = repairMode === 'off' ? undefined : parseRedirectEntry(values['redirect-config']);
   const log: Logger = pino({ level: values['log-level'], base: { pid: process.pid } }, pino.destination(2));
   const { datastore, events } = await makeDatastore(values.datastore, values.node, log);
   const agent = await startAgent(
@@ -88,6 +109,21 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       resyncMs,
       revokeDelayMs,
       mergeAbove,
+      ...(redirect && repairMode !== 'off'
+        ? {
+            repair: {
+              options: {
+                action: repairMode,
+                selection: { excludeNamespaces: redirect.excludeNamespaces, profile: redirect.profile },
+                markerDir: redirect.markerDir,
+                graceMs,
+                intervalMs: 30_000,
+                ownerCooldownMs: 600_000,
+              },
+              api: (await import('../datastore/kube-pods.js')).createPodRepairApi(),
+            },
+          }
+        : {}),
       onDiagnostics: events && ((diagnostics) => events.record(diagnostics)),
     },
     { runner: createRunner(), log },
@@ -99,4 +135,24 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   await agent.stop();
   events?.stop();
   return 0;
+}
+
+/** Chained mode's CNI entry, as JSON (the ConfigMap's cni_network_config), validated as the plugin does. */
+function parseRedirectEntry(text: string | undefined) {
+  if (!text) throw new UsageError("--repair needs --redirect-config (chained mode's CNI entry, as JSON)");
+  let raw: unknown;
+  try {
+    // The ConfigMap's entry carries install-cni's placeholder; only the selection and markerDir matter here.
+    raw = JSON.parse(text.replaceAll('__KUBECONFIG_FILEPATH__', '/etc/cni/net.d/palisade-kubeconfig'));
+  } catch (err) {
+    throw new UsageError(`--redirect-config: not JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    return parseRedirectConf(
+      { cniVersion: '1.0.0', name: 'repair', ...(raw as object), mode: 'redirect' },
+      'DEL',
+    );
+  } catch (err) {
+    throw new UsageError(`--redirect-config: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }

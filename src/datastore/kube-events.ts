@@ -210,7 +210,7 @@ function statusOf(err: unknown): number | undefined {
 }
 
 /** One JSON request (POST or merge PATCH); rejects with a KubeApiError naming the path and the server's message. */
-async function sendJson(
+export async function sendJson(
   kc: KubeConfig,
   req: { method: HttpMethod; path: string; body: object; signal: AbortSignal },
 ): Promise<unknown> {

@@ -105,6 +105,28 @@ describe('install manifests', () => {
     const writes = rules.filter((r) => r.verbs.some((v) => !['get', 'list', 'watch'].includes(v)));
     assert.deepEqual(writes, [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]);
   });
+  it('repair on: the agent gets --repair and exactly the one pod verb it needs', () => {
+    for (const [repair, verb] of [
+      ['label', 'patch'],
+      ['delete', 'delete'],
+    ] as const) {
+      const objs = renderManifests({ ...DEFAULT_VALUES, mode: 'chained', repair });
+      assert.deepEqual(problems(objs), []);
+      const rules = byKind(objs, 'ClusterRole').rules as { resources: string[]; verbs: string[] }[];
+      const podWrites = rules.filter((r) => r.resources.includes('pods') && !r.verbs.includes('get'));
+      assert.deepEqual(
+        podWrites.map((r) => r.verbs),
+        [[verb]],
+      );
+      const agent = byKind(objs, 'DaemonSet').spec.template.spec.containers[1];
+      assert.deepEqual(agent.command.slice(-4), [
+        '--repair',
+        repair,
+        '--redirect-config',
+        '$(CNI_NETWORK_CONFIG)',
+      ]);
+    }
+  });
   it('the DaemonSet runs on every node, on the host network, with only the capabilities it needs', () => {
     const ds = byKind(renderManifests(DEFAULT_VALUES), 'DaemonSet');
     const pod = ds.spec.template.spec;

@@ -19,6 +19,8 @@ export interface Values {
   readonly cniBinDir: string;
   readonly cniNetDir: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Chained: the repair controller for pods that started before the plugin was installed. */
+  readonly repair: 'off' | 'label' | 'delete';
 }
 
 export const DEFAULT_VALUES: Values = {
@@ -32,6 +34,7 @@ export const DEFAULT_VALUES: Values = {
   cniBinDir: '/opt/cni/bin',
   cniNetDir: '/etc/cni/net.d',
   logLevel: 'info',
+  repair: 'off',
 };
 
 const KEYS = Object.keys(DEFAULT_VALUES).concat('cniConfName');
@@ -57,6 +60,7 @@ export function parseValues(raw: unknown, source = 'values'): Values | { errors:
   oneOf('mode', ['main', 'chained']);
   oneOf('imagePullPolicy', ['Always', 'IfNotPresent', 'Never']);
   oneOf('logLevel', ['debug', 'info', 'warn', 'error']);
+  oneOf('repair', ['off', 'label', 'delete']);
   str('namespace', /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a namespace name');
   str('image', /^\S+$/, 'an image reference');
   str('cniConfName', /^[^/]+\.(conf|conflist|json)$/, 'a .conf or .conflist file name');
@@ -102,7 +106,10 @@ export function cniEntry(v: Values): Obj {
   };
 }
 
-function clusterRole(): Obj {
+function clusterRole(v: Values): Obj {
+  // The repair controller labels or deletes pods, and gets that verb only when it is on.
+  const repairVerbs =
+    v.mode === 'chained' && v.repair !== 'off' ? [v.repair === 'label' ? 'patch' : 'delete'] : [];
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
@@ -113,6 +120,7 @@ function clusterRole(): Obj {
       { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
       // PolicyRejected events on NetworkPolicies that fail closed.
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      ...(repairVerbs.length > 0 ? [{ apiGroups: [''], resources: ['pods'], verbs: repairVerbs }] : []),
     ],
   };
 }
@@ -176,9 +184,16 @@ function daemonSet(v: Values): Obj {
       '127.0.0.1:9099',
       '--log-level',
       v.logLevel,
+      ...(v.mode === 'chained' && v.repair !== 'off'
+        ? ['--repair', v.repair, '--redirect-config', '$(CNI_NETWORK_CONFIG)']
+        : []),
     ],
     env: [
       { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+      {
+        name: 'CNI_NETWORK_CONFIG',
+        valueFrom: { configMapKeyRef: { name: 'palisade-config', key: 'cni_network_config' } },
+      },
       // glibc's per-thread malloc arenas cost the agent ~10 MB of RSS for nothing.
       env('MALLOC_ARENA_MAX', '2'),
     ],
@@ -238,7 +253,7 @@ export function renderManifests(v: Values): Obj[] {
       kind: 'ServiceAccount',
       metadata: { name: 'palisade', namespace: v.namespace, labels },
     },
-    clusterRole(),
+    clusterRole(v),
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',

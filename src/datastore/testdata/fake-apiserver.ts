@@ -77,6 +77,8 @@ function status(code: number, reason: string, message: string): Json {
 
 export class FakeApiServer {
   readonly requests: RequestRecord[] = [];
+  /** Every PATCH or DELETE of a pod that found it, in order. */
+  readonly podWrites: { verb: 'patch' | 'delete'; key: string; body: Json }[] = [];
   /** Every accepted create or patch of an Event, in order. */
   readonly eventWrites: EventWrite[] = [];
   /** Events as stored, by "namespace/name". */
@@ -255,6 +257,41 @@ export class FakeApiServer {
     };
     if (this.token && req.headers.authorization !== `Bearer ${this.token}`) {
       reply(401, status(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
+    // PATCH (merge patch of metadata.labels) and DELETE (with an optional uid precondition) of a pod.
+    const podPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/.exec(url.pathname);
+    if (podPath && (req.method === 'PATCH' || req.method === 'DELETE')) {
+      const key = `${podPath[1]}/${podPath[2]}`;
+      void readJson(req).then((body) => {
+        const o = this.objects.get('pods')!.get(key);
+        if (!o) {
+          reply(404, status(404, 'NotFound', `pods "${podPath[2]}" not found`));
+          return;
+        }
+        this.podWrites.push({
+          verb: req.method === 'PATCH' ? 'patch' : 'delete',
+          key,
+          body: clone(body ?? {}),
+        });
+        if (req.method === 'DELETE') {
+          const uid = (body?.preconditions as Json | undefined)?.uid;
+          if (uid !== undefined && uid !== metaOf(o).uid) {
+            reply(409, status(409, 'Conflict', `Precondition failed: UID in precondition: ${String(uid)}`));
+            return;
+          }
+          reply(200, this.remove('pods', key));
+          return;
+        }
+        const labels = ((body?.metadata as Json | undefined)?.labels ?? {}) as Json;
+        reply(
+          200,
+          this.modify('pods', key, (x) => {
+            const meta = x.metadata as Json;
+            meta.labels = { ...((meta.labels as Json | undefined) ?? {}), ...labels };
+          }),
+        );
+      });
       return;
     }
     const eventPath = EVENTS_PATH.exec(url.pathname);
