@@ -66,7 +66,24 @@ const MODEL: Record<string, string> = {
   ClusterRoleBinding: 'V1ClusterRoleBinding',
   ConfigMap: 'V1ConfigMap',
   DaemonSet: 'V1DaemonSet',
+  CustomResourceDefinition: 'V1CustomResourceDefinition',
 };
+
+/** A structural schema (what apiextensions/v1 requires): every node typed, arrays with items, no empty nodes. */
+function structural(schema: Record<string, unknown>, path: string, out: string[]): void {
+  const isIntOrString = schema['x-kubernetes-int-or-string'] === true;
+  if (!isIntOrString && typeof schema.type !== 'string') out.push(`${path}: no type`);
+  if (schema.type === 'array') {
+    if (!schema.items) out.push(`${path}: an array without items`);
+    else structural(schema.items as Record<string, unknown>, `${path}[]`, out);
+  }
+  const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [k, sub] of Object.entries(props)) structural(sub, `${path}.${k}`, out);
+  if (schema.additionalProperties && typeof schema.additionalProperties === 'object')
+    structural(schema.additionalProperties as Record<string, unknown>, `${path}.*`, out);
+  for (const r of (schema.required ?? []) as string[])
+    if (!(r in props)) out.push(`${path}: required ${r} is not a property`);
+}
 
 function problems(objs: readonly Record<string, unknown>[]): string[] {
   const out: string[] = [];
@@ -85,6 +102,25 @@ describe('install manifests', () => {
       assert.deepEqual(problems(renderManifests({ ...DEFAULT_VALUES, mode })), []);
     });
   }
+  it("the CRDs' schemas are structural, and each resource is cluster-scoped in palisade.dev", () => {
+    const crds = renderManifests(DEFAULT_VALUES).filter((o) => o.kind === 'CustomResourceDefinition');
+    // biome-ignore lint/suspicious/noExplicitAny: a test walking plain objects by known paths
+    const specs = crds.map((c) => c.spec as any);
+    assert.deepEqual(
+      specs.map((s) => `${s.names.kind} ${s.group} ${s.scope}`),
+      ['GlobalNetworkPolicy palisade.dev Cluster', 'HostEndpoint palisade.dev Cluster'],
+    );
+    const out: string[] = [];
+    for (const s of specs) structural(s.versions[0].schema.openAPIV3Schema, s.names.kind, out);
+    assert.deepEqual(out, []);
+    const broken: string[] = [];
+    structural({ type: 'object', properties: { x: { type: 'array' }, y: {} }, required: ['z'] }, 'T', broken);
+    assert.deepEqual(broken, [
+      'T.x: an array without items',
+      'T.y: no type',
+      'T: required z is not a property',
+    ]);
+  });
   it('the check is not vacuous: a misspelt field and a wrong type are caught', () => {
     const objs = renderManifests(DEFAULT_VALUES);
     const ds = structuredClone(byKind(objs, 'DaemonSet'));

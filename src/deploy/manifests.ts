@@ -1,6 +1,8 @@
 // The install manifests (`palisade manifests`): Namespace, ServiceAccount, a least-privilege ClusterRole and its
 // binding, the ConfigMap with the CNI entry, and the DaemonSet (install-cni and agent containers). Pure: values
-// in, plain objects out; the CLI prints them as YAML.
+// in, plain objects out; the CLI prints them as YAML. The CRDs of Palisade's own resources come first (crds.ts).
+
+import { renderCrds } from './crds.js';
 
 export type InstallMode = 'main' | 'chained';
 
@@ -247,6 +249,7 @@ function daemonSet(v: Values): Obj {
 /** Every object of the install, in apply order. */
 export function renderManifests(v: Values): Obj[] {
   return [
+    ...renderCrds(),
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: v.namespace, labels } },
     {
       apiVersion: 'v1',
