@@ -12,6 +12,7 @@ import { cniInProcess } from '../src/agent/cni-inprocess.js';
 import { serveHandoff } from '../src/agent/cni-socket.js';
 import type { PodFacts } from '../src/chained/selection.js';
 import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
+import { captureLogger } from '../src/datastore/testdata/kube-testkit.js';
 import { createNullLogger } from '../src/util/log.js';
 import { createFixture, ensureBuilt, REPO, runner } from './helpers/netns.js';
 
@@ -24,6 +25,8 @@ const agentSocket = join(fx.tmp, 'agent.sock');
 let agent: Server | undefined;
 let inProcess = 0;
 let nodeNs = '';
+/** The agent's log, where the plugin's lines land when it runs in the agent. */
+const captured = captureLogger();
 
 const web: PodFacts = {
   namespace: 'shop',
@@ -71,7 +74,7 @@ before(async () => {
   copyFileSync(join(REPO, 'dist', 'palisade-cni-shim'), join(bin, 'palisade-cni'));
   copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(bin, 'palisade-cni-node'));
   nodeNs = await fx.netns('node');
-  const run = cniInProcess({ runner, log: createNullLogger() });
+  const run = cniInProcess({ runner, log: captured.log });
   agent = await serveHandoff(
     agentSocket,
     {
@@ -108,6 +111,10 @@ describe('the native CNI shim', () => {
       assert.deepEqual(out, c.prevResult);
       assert.equal(inProcess, 1, 'the invocation ran in the agent');
       assert.equal(await redirectTables(pod), 1);
+      const line = captured.records.find((r) => r.msg === 'traffic redirected to the proxy');
+      assert.ok(line, 'the plugin logged into the agent');
+      assert.equal(line.pod, 'shop/web', 'with the pod name');
+      assert.equal(line.component, 'cni');
       await execPlugin(runner, { command: 'CHECK', conf: c, rt: rt(pod) });
       await execPlugin(runner, { command: 'DEL', conf: c, rt: rt(pod) });
       assert.equal(inProcess, 3);
