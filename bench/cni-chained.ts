@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cniInProcess } from '../src/agent/cni-inprocess.js';
 import { serveHandoff } from '../src/agent/cni-socket.js';
-import type { PodFacts } from '../src/chained/selection.js';
+import { injectedPod } from '../src/chained/testdata/facts.js';
 import { execPlugin, type RuntimeConf } from '../src/cni/invoke.js';
 import type { Runner } from '../src/dataplane/runner.js';
 import { createNullLogger } from '../src/util/log.js';
@@ -32,17 +32,7 @@ export interface ChainedReport {
 
 type Variant = 'node' | 'shim';
 
-const selected: PodFacts = {
-  namespace: 'shop',
-  name: 'web',
-  labels: { app: 'web' },
-  annotations: { 'sidecar.codesealer.com/status': 'injected', 'codesealer.com/dport': '8080' },
-  containers: [
-    { name: 'web', ports: [{ containerPort: 8080, protocol: 'TCP' }] },
-    { name: 'codesealer-core', ports: [] },
-  ],
-  initContainers: [],
-};
+const selected = injectedPod('web');
 
 export async function measureChained(
   runner: Runner,

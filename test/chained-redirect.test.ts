@@ -12,9 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import { type FactsAnswer, serveHandoff } from '../src/agent/cni-socket.js';
 import { REDIRECT_TABLE } from '../src/chained/redirect-rules.js';
 import type { PodFacts } from '../src/chained/selection.js';
+import { injectedPod, plainPod } from '../src/chained/testdata/facts.js';
 import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
-import { startDetached } from '../src/dataplane/runner.js';
 import { createNullLogger } from '../src/util/log.js';
+import { Listeners, redirectTables, whoAnswers } from './helpers/listeners.js';
 import { createFixture, ensureBuilt, REPO, runner } from './helpers/netns.js';
 
 const fx = createFixture('pch');
@@ -26,25 +27,10 @@ delete env.NODE_EXTRA_CA_CERTS;
 
 let nodeNs = '';
 let agent: Server | undefined;
-const pids: number[] = [];
+const listeners = new Listeners(fx.tmp);
 
-const annotated: PodFacts = {
-  namespace: 'shop',
-  name: 'web',
-  labels: { app: 'web' },
-  annotations: { 'sidecar.codesealer.com/status': 'injected', 'codesealer.com/dport': '8080' },
-  containers: [
-    { name: 'web', ports: [{ containerPort: 8080, protocol: 'TCP' }] },
-    { name: 'codesealer-core', ports: [] },
-  ],
-  initContainers: [],
-};
-const plain: PodFacts = {
-  ...annotated,
-  name: 'db',
-  annotations: {},
-  containers: [{ name: 'db', ports: [] }],
-};
+const annotated = injectedPod('web');
+const plain = plainPod('db');
 const FACTS: Record<string, PodFacts> = { 'shop/web': annotated, 'shop/db': plain };
 
 function bridgeConf() {
@@ -86,36 +72,6 @@ function rt(name: string, netns: string): RuntimeConf {
   };
 }
 
-async function listen(netns: string, port: number, name: string): Promise<void> {
-  const argv = [
-    'nsenter',
-    `--net=${netns}`,
-    '--',
-    'socat',
-    `TCP-LISTEN:${port},fork,reuseaddr`,
-    `EXEC:echo ${name}`,
-  ];
-  pids.push(startDetached(argv, { logFile: join(fx.tmp, 'listeners.log') }));
-  for (let i = 0; i < 50; i++) {
-    if ((await runner.run(['ss', '-Hltn', `sport = :${port}`], { netns })).stdout.trim()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`listener ${name} on :${port} did not come up`);
-}
-
-async function whoAnswers(netns: string, ip: string, port: number, uid?: number): Promise<string> {
-  const asUid =
-    uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
-  const argv = [...asUid, 'socat', '-T', '2', '-u', `TCP:${ip}:${port},connect-timeout=2`, 'STDOUT'];
-  return (await runner.run(argv, { netns, timeoutMs: 5000 })).stdout.trim();
-}
-
-async function redirectTables(netns: string): Promise<number> {
-  const { stdout } = await runner.run(['nft', '-j', 'list', 'tables'], { netns });
-  const objs = (JSON.parse(stdout) as { nftables: { table?: { name: string } }[] }).nftables;
-  return objs.filter((o) => o.table?.name === REDIRECT_TABLE).length;
-}
-
 const ipOf = (result: Record<string, unknown>) =>
   String((result.ips as { address: string }[])[0]!.address).split('/')[0]!;
 
@@ -146,13 +102,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const pid of pids) {
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
+  listeners.stop();
   agent?.close();
   await fx.cleanup();
 });
@@ -189,10 +139,10 @@ describe('chained after bridge + host-local', () => {
   });
 
   it('inbound to the listed port lands on the proxy port; the original port is in conntrack', T, async () => {
-    await listen(web, 15006, 'proxy-in');
-    await listen(web, 15001, 'proxy-out');
-    await listen(web, 8080, 'web-app');
-    await listen(db, 5432, 'db-app');
+    await listeners.listen(web, 15006, 'proxy-in');
+    await listeners.listen(web, 15001, 'proxy-out');
+    await listeners.listen(web, 8080, 'web-app');
+    await listeners.listen(db, 5432, 'db-app');
     assert.equal(await whoAnswers(db, ipOf(webResult), 8080), 'proxy-in');
     const { stdout } = await runner.run(['conntrack', '-L', '-p', 'tcp', '--orig-port-dst', '8080'], {
       netns: web,
@@ -207,7 +157,7 @@ describe('chained after bridge + host-local', () => {
 
   it('the unselected pod is untouched both ways', T, async () => {
     assert.equal(await whoAnswers(web, ipOf(dbResult), 5432, PROXY_UID), 'db-app');
-    await listen(db, 8080, 'db-8080');
+    await listeners.listen(db, 8080, 'db-8080');
     assert.equal(await whoAnswers(web, ipOf(dbResult), 8080, PROXY_UID), 'db-8080');
   });
 

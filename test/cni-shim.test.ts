@@ -14,6 +14,7 @@ import type { PodFacts } from '../src/chained/selection.js';
 import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
 import { captureLogger } from '../src/datastore/testdata/kube-testkit.js';
 import { createNullLogger } from '../src/util/log.js';
+import { redirectTables } from './helpers/listeners.js';
 import { createFixture, ensureBuilt, REPO, runner } from './helpers/netns.js';
 
 const fx = createFixture('psh');
@@ -59,13 +60,6 @@ function rt(netns: string): RuntimeConf {
     hostNetns: nodeNs,
     env,
   };
-}
-
-async function redirectTables(netns: string): Promise<number> {
-  const { stdout } = await runner.run(['nft', '-j', 'list', 'tables'], { netns });
-  return (JSON.parse(stdout) as { nftables: { table?: { name: string } }[] }).nftables.filter(
-    (o) => o.table?.name === 'palisade_redirect',
-  ).length;
 }
 
 before(async () => {

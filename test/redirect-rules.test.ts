@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REDIRECT_TABLE, type RedirectSpec, renderRedirectScript } from '../src/chained/redirect-rules.js';
-import { startDetached } from '../src/dataplane/runner.js';
+import { Listeners, whoAnswers } from './helpers/listeners.js';
 import { createFixture, runner } from './helpers/netns.js';
 
 const fx = createFixture('prr');
@@ -30,38 +30,10 @@ const FULL: RedirectSpec = {
 
 let pod = '';
 let client = '';
-const pids: number[] = [];
+const listeners = new Listeners(fx.tmp);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** A socat listener in netns that answers every connection with `name` and closes. */
-async function listen(netns: string, port: number, name: string): Promise<void> {
-  const argv = [
-    'nsenter',
-    `--net=${netns}`,
-    '--',
-    'socat',
-    `TCP-LISTEN:${port},fork,reuseaddr`,
-    `EXEC:echo ${name}`,
-  ];
-  pids.push(startDetached(argv, { logFile: join(fx.tmp, 'listeners.log') }));
-  for (let i = 0; i < 50; i++) {
-    const { stdout } = await runner.run(['ss', '-Hltn', `sport = :${port}`], { netns });
-    if (stdout.trim()) return;
-    await sleep(50);
-  }
-  throw new Error(`listener ${name} on :${port} in ${netns} did not come up`);
-}
-
-/** Connects from netns (optionally as uid) and returns what the answering listener said. */
-async function whoAnswers(netns: string, ip: string, port: number, uid?: number): Promise<string> {
-  const asUid =
-    uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
-  const argv = [...asUid, 'socat', '-T', '2', '-u', `TCP:${ip}:${port},connect-timeout=2`, 'STDOUT'];
-  const { stdout } = await runner.run(argv, { netns, timeoutMs: 5000 });
-  return stdout.trim();
 }
 
 async function nft(args: string[], input?: string): Promise<string> {
@@ -103,22 +75,16 @@ before(async () => {
   await runner.run(['ip', 'addr', 'add', `${CLIENT_IP}/24`, 'dev', vc], { netns: client });
   await runner.run(['ip', 'addr', 'add', `${CLIENT_IP_EXCLUDED}/24`, 'dev', vc], { netns: client });
   await runner.run(['ip', 'link', 'set', vc, 'up'], { netns: client });
-  await listen(pod, 15006, 'proxy-in');
-  await listen(pod, 15001, 'proxy-out');
-  await listen(pod, 8080, 'app-8080');
-  await listen(pod, 9090, 'app-9090');
-  await listen(client, 7070, 'client-7070');
-  await listen(client, 7071, 'client-7071');
+  await listeners.listen(pod, 15006, 'proxy-in');
+  await listeners.listen(pod, 15001, 'proxy-out');
+  await listeners.listen(pod, 8080, 'app-8080');
+  await listeners.listen(pod, 9090, 'app-9090');
+  await listeners.listen(client, 7070, 'client-7070');
+  await listeners.listen(client, 7071, 'client-7071');
 });
 
 after(async () => {
-  for (const pid of pids) {
-    try {
-      process.kill(-pid, 'SIGKILL'); // the listener's process group: socat and its per-connection forks
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') console.error(err);
-    }
-  }
+  listeners.stop();
   await fx.cleanup();
 });
 
