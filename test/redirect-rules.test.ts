@@ -12,6 +12,8 @@ const fx = createFixture('prr');
 const CLIENT_IP = '10.99.0.1';
 const CLIENT_IP_EXCLUDED = '10.99.0.3';
 const POD_IP = '10.99.0.2';
+const CLIENT_IP6 = 'fd00:98::1';
+const POD_IP6 = 'fd00:98::2';
 const PROXY_UID = 1337;
 const OTHER_UID = 1338;
 const T = { timeout: 20_000 };
@@ -73,6 +75,9 @@ before(async () => {
   await runner.run(['ip', 'addr', 'add', `${POD_IP}/24`, 'dev', vp], { netns: pod });
   await runner.run(['ip', 'link', 'set', vp, 'up'], { netns: pod });
   await runner.run(['ip', 'addr', 'add', `${CLIENT_IP}/24`, 'dev', vc], { netns: client });
+  // IPv6 too, without duplicate address detection (the addresses are usable at once).
+  await runner.run(['ip', 'addr', 'add', `${POD_IP6}/64`, 'dev', vp, 'nodad'], { netns: pod });
+  await runner.run(['ip', 'addr', 'add', `${CLIENT_IP6}/64`, 'dev', vc, 'nodad'], { netns: client });
   await runner.run(['ip', 'addr', 'add', `${CLIENT_IP_EXCLUDED}/24`, 'dev', vc], { netns: client });
   await runner.run(['ip', 'link', 'set', vc, 'up'], { netns: client });
   await listeners.listen(pod, 15006, 'proxy-in');
@@ -111,6 +116,11 @@ describe('the redirect table in a pod netns', () => {
     assert.match(stdout, flow);
   });
 
+  it('over IPv6 too: a listed port reaches the proxy, another its own listener', T, async () => {
+    await runner.run(['nft', '-f', '-'], { netns: pod, input: renderRedirectScript(INBOUND) });
+    assert.equal(await whoAnswers(client, POD_IP6, 8080), 'proxy-in');
+    assert.equal(await whoAnswers(client, POD_IP6, 9090), 'app-9090');
+  });
   it('a port not listed reaches its own listener unchanged', T, async () => {
     assert.equal(await whoAnswers(client, POD_IP, 9090), 'app-9090');
   });

@@ -11,14 +11,17 @@ export class Listeners {
 
   constructor(private readonly logDir: string) {}
 
-  /** A socat listener in netns that answers every connection with `name` and closes; waits until it listens. */
+  /**
+   * A socat listener in netns, on IPv4 and IPv6, that answers every connection with `name` and closes; waits
+   * until it listens.
+   */
   async listen(netns: string, port: number, name: string): Promise<void> {
     const argv = [
       'nsenter',
       `--net=${netns}`,
       '--',
       'socat',
-      `TCP-LISTEN:${port},fork,reuseaddr`,
+      `TCP6-LISTEN:${port},ipv6only=0,fork,reuseaddr`,
       `EXEC:echo ${name}`,
     ];
     this.pids.push(startDetached(argv, { logFile: join(this.logDir, 'listeners.log') }));
@@ -45,7 +48,8 @@ export class Listeners {
 export async function whoAnswers(netns: string, ip: string, port: number, uid?: number): Promise<string> {
   const asUid =
     uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
-  const argv = [...asUid, 'socat', '-T', '2', '-u', `TCP:${ip}:${port},connect-timeout=2`, 'STDOUT'];
+  const target = ip.includes(':') ? `TCP6:[${ip}]:${port}` : `TCP:${ip}:${port}`;
+  const argv = [...asUid, 'socat', '-T', '2', '-u', `${target},connect-timeout=2`, 'STDOUT'];
   return (await runner.run(argv, { netns, timeoutMs: 5000 })).stdout.trim();
 }
 
