@@ -101,6 +101,12 @@ describe('planRepairs', () => {
     assert.deepEqual(names(later.act), ['web-2']);
     assert.deepEqual(names(planRepairs(input([owned], { ownerDeletedAt: recent })).act), ['web-2']);
   });
+  it('deleting: a pod no controller owns is never deleted (it would not come back)', () => {
+    const plan = planRepairs(input([pod('bare')], { action: 'delete' }));
+    assert.deepEqual(names(plan.act), []);
+    assert.match(plan.held[0]!.reason, /no owner to recreate it/);
+    assert.deepEqual(names(planRepairs(input([pod('bare')])).act), ['bare'], 'labelling it is fine');
+  });
   it('a pod without a UID is keyed by namespace.name, as the plugin names its marker', () => {
     const p = pod('anon');
     const noUid: PodInfo = { ...p, workload: { ...p.workload!, uid: undefined } };

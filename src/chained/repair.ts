@@ -62,6 +62,11 @@ export function planRepairs(input: RepairInput): RepairPlan {
       held.push({ pod, key, reason: `${base}; younger than the grace period, its ADD may still be running` });
       continue;
     }
+    if (input.action === 'delete' && !w.owner) {
+      // Deleted, a pod that no controller owns would be gone for good: never delete one.
+      held.push({ pod, key, reason: `${base}; it has no owner to recreate it, so it is not deleted` });
+      continue;
+    }
     const last = w.owner ? input.ownerDeletedAt.get(w.owner) : undefined;
     if (input.action === 'delete' && last !== undefined && input.nowMs - last < input.ownerCooldownMs) {
       held.push({ pod, key, reason: `${base}; a pod of ${w.owner} was deleted for this recently` });
