@@ -10,7 +10,7 @@ import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { cniInProcess } from '../src/agent/cni-inprocess.js';
-import { serveHandoff } from '../src/agent/cni-socket.js';
+import { serveStandInAgent } from '../src/agent/testdata/stand-in-agent.js';
 import { injectedPod } from '../src/chained/testdata/facts.js';
 import { execPlugin, type RuntimeConf } from '../src/cni/invoke.js';
 import type { Runner } from '../src/dataplane/runner.js';
@@ -41,21 +41,14 @@ export async function measureChained(
 ): Promise<ChainedReport> {
   const nodeNs = await sb.netns('nchn');
   const agentSocket = join(sb.tmp, 'chained-agent.sock');
-  const agent: Server = await serveHandoff(
-    agentSocket,
-    {
-      add: async () => '1',
-      del: async () => {},
-      status: () => ({ ready: true, revision: '1' }),
-      cni: cniInProcess({ runner, log: createNullLogger() }),
-      facts: async (namespace, name) => ({
-        pod: name.startsWith('sel') ? { ...selected, name } : { ...selected, name, annotations: {} },
-        namespace: { name: namespace, labels: { 'codesealer.com/webhook': 'enabled' } },
-        revision: '1',
-      }),
-    },
-    createNullLogger(),
-  );
+  const agent: Server = await serveStandInAgent(agentSocket, {
+    cni: cniInProcess({ runner, log: createNullLogger() }),
+    facts: async (namespace, name) => ({
+      pod: name.startsWith('sel') ? { ...selected, name } : { ...selected, name, annotations: {} },
+      namespace: { name: namespace, labels: { 'codesealer.com/webhook': 'enabled' } },
+      revision: '1',
+    }),
+  });
   const bridge = {
     cniVersion: '1.0.0',
     name: 'chain',

@@ -9,12 +9,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type FactsAnswer, serveHandoff } from '../src/agent/cni-socket.js';
+import type { FactsAnswer } from '../src/agent/cni-socket.js';
+import { serveStandInAgent } from '../src/agent/testdata/stand-in-agent.js';
 import { REDIRECT_TABLE } from '../src/chained/redirect-rules.js';
 import type { PodFacts } from '../src/chained/selection.js';
 import { injectedPod, plainPod } from '../src/chained/testdata/facts.js';
 import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
-import { createNullLogger } from '../src/util/log.js';
 import { Listeners, redirectTables, whoAnswers } from './helpers/listeners.js';
 import { createFixture, ensureBuilt, REPO, runner } from './helpers/netns.js';
 
@@ -85,20 +85,13 @@ before(async () => {
   nodeNs = await fx.netns('node');
   web = await fx.netns('web');
   db = await fx.netns('db');
-  agent = await serveHandoff(
-    join(fx.tmp, 'agent.sock'),
-    {
-      add: async () => '1',
-      del: async () => {},
-      status: () => ({ ready: true, revision: '1' }),
-      facts: async (namespace, name): Promise<FactsAnswer> => ({
-        pod: FACTS[`${namespace}/${name}`] ?? null,
-        namespace: { name: namespace, labels: { 'codesealer.com/webhook': 'enabled' } },
-        revision: '1',
-      }),
-    },
-    createNullLogger(),
-  );
+  agent = await serveStandInAgent(join(fx.tmp, 'agent.sock'), {
+    facts: async (namespace, name): Promise<FactsAnswer> => ({
+      pod: FACTS[`${namespace}/${name}`] ?? null,
+      namespace: { name: namespace, labels: { 'codesealer.com/webhook': 'enabled' } },
+      revision: '1',
+    }),
+  });
 });
 
 after(async () => {

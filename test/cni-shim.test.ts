@@ -9,11 +9,10 @@ import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cniInProcess } from '../src/agent/cni-inprocess.js';
-import { serveHandoff } from '../src/agent/cni-socket.js';
+import { serveStandInAgent } from '../src/agent/testdata/stand-in-agent.js';
 import type { PodFacts } from '../src/chained/selection.js';
 import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
 import { captureLogger } from '../src/datastore/testdata/kube-testkit.js';
-import { createNullLogger } from '../src/util/log.js';
 import { redirectTables } from './helpers/listeners.js';
 import { createFixture, ensureBuilt, REPO, runner } from './helpers/netns.js';
 
@@ -69,24 +68,17 @@ before(async () => {
   copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(bin, 'palisade-cni-node'));
   nodeNs = await fx.netns('node');
   const run = cniInProcess({ runner, log: captured.log });
-  agent = await serveHandoff(
-    agentSocket,
-    {
-      add: async () => '1',
-      del: async () => {},
-      status: () => ({ ready: true, revision: '1' }),
-      facts: async (namespace) => ({
-        pod: web,
-        namespace: { name: namespace, labels: { 'codesealer.com/webhook': 'enabled' } },
-        revision: '1',
-      }),
-      cni: (e, stdin) => {
-        inProcess += 1;
-        return run(e, stdin);
-      },
+  agent = await serveStandInAgent(agentSocket, {
+    facts: async (namespace) => ({
+      pod: web,
+      namespace: { name: namespace, labels: { 'codesealer.com/webhook': 'enabled' } },
+      revision: '1',
+    }),
+    cni: (e, stdin) => {
+      inProcess += 1;
+      return run(e, stdin);
     },
-    createNullLogger(),
-  );
+  });
 });
 
 after(async () => {

@@ -2,7 +2,6 @@
 // that answer with their own name, and socat clients that print what answered. Everything runs inside the two
 // namespaces this test makes; listeners are killed by PID (their process group) and the namespaces removed in after().
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REDIRECT_TABLE, type RedirectSpec, renderRedirectScript } from '../src/chained/redirect-rules.js';
 import { Listeners, whoAnswers } from './helpers/listeners.js';
@@ -33,10 +32,6 @@ const FULL: RedirectSpec = {
 let pod = '';
 let client = '';
 const listeners = new Listeners(fx.tmp);
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 async function nft(args: string[], input?: string): Promise<string> {
   return (await runner.run(['nft', ...args], { netns: pod, input, timeoutMs: 5000 })).stdout;

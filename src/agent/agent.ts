@@ -1,6 +1,7 @@
 // The node agent's composition root: datastore → reconciler (compile, apply) → kernel; the CNI hand-off
 // socket; health, metrics and status over HTTP; periodic drift repair. Everything is wired here by hand.
 import type { Server } from 'node:net';
+import { podFactsOf } from '../chained/selection.js';
 import { createNftApplier } from '../dataplane/nft-apply.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Datastore } from '../datastore/types.js';
@@ -55,46 +56,35 @@ const POD_WAIT_MS = 10_000;
 /** How long a chained-mode facts request waits for an unknown pod before answering "not known". */
 const FACTS_WAIT_MS = 2_000;
 
+/** The pod `namespace/name` once the datastore knows it, polling up to `timeoutMs`; undefined after that. */
+async function findPod(datastore: Datastore, namespace: string, name: string, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pod = datastore.snapshot().pods.find((p) => p.namespace === namespace && p.name === name);
+    if (pod || Date.now() > deadline) return pod;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** A pod's and its namespace's facts from the datastore, waiting up to `waitMs` for the pod to appear. */
 async function podFacts(datastore: Datastore, namespace: string, name: string, waitMs: number) {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const snap = datastore.snapshot();
-    const pod = snap.pods.find((p) => p.namespace === namespace && p.name === name);
-    if (pod || Date.now() > deadline) {
-      const ns = snap.namespaces.find((n) => n.name === namespace);
-      const w = pod?.workload;
-      return {
-        pod: pod
-          ? {
-              namespace,
-              name,
-              labels: pod.labels,
-              annotations: w?.annotations ?? {},
-              containers: w?.containers ?? [],
-              initContainers: w?.initContainers ?? [],
-            }
-          : null,
-        namespace: ns ? { name: ns.name, labels: ns.labels } : null,
-        revision: snap.revision,
-      };
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const pod = await findPod(datastore, namespace, name, waitMs);
+  const snap = datastore.snapshot();
+  const ns = snap.namespaces.find((n) => n.name === namespace);
+  return {
+    pod: pod ? podFactsOf(pod) : null,
+    namespace: ns ? { name: ns.name, labels: ns.labels } : null,
+    revision: snap.revision,
+  };
 }
 
 /**
  * Policy is decided by the pod's labels, so programming an endpoint the datastore does not know yet would
  * leave it unprotected: wait for the pod to appear, or fail (the plugin then answers "try again later").
  */
-async function waitForPod(datastore: Datastore, key: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  const known = () => datastore.snapshot().pods.some((p) => `${p.namespace}/${p.name}` === key);
-  while (!known()) {
-    if (Date.now() > deadline)
-      throw new Error(`pod ${key} is not known to the datastore after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+async function waitForPod(datastore: Datastore, namespace: string, name: string, timeoutMs: number) {
+  if (!(await findPod(datastore, namespace, name, timeoutMs)))
+    throw new Error(`pod ${namespace}/${name} is not known to the datastore after ${timeoutMs} ms`);
 }
 
 function closeServer(s: Server): Promise<void> {
@@ -159,7 +149,7 @@ export async function startAgent(
     opts.cniSocket,
     {
       add: async (e) => {
-        if (e.namespace && e.name) await waitForPod(opts.datastore, `${e.namespace}/${e.name}`, POD_WAIT_MS);
+        if (e.namespace && e.name) await waitForPod(opts.datastore, e.namespace, e.name, POD_WAIT_MS);
         registry.register(e);
         await reconciler.kick();
         log.info(

@@ -6,7 +6,7 @@
 // acted on again for a cool-down (its replacement may start before the plugin is fixed); nothing younger than
 // the grace period is touched (its ADD may still be running).
 import type { NamespaceInfo, PodInfo } from '../model/cluster.js';
-import { decideRedirect, type SelectionConfig } from './selection.js';
+import { decideRedirect, podFactsOf, type SelectionConfig } from './selection.js';
 
 export type RepairAction = 'label' | 'delete';
 
@@ -51,8 +51,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
   for (const pod of input.pods) {
     const w = pod.workload;
     if (pod.node !== input.node || pod.ips.length === 0 || !w) continue;
-    const facts = { namespace: pod.namespace, name: pod.name, labels: pod.labels, ...w };
-    const decision = decideRedirect(input.selection, ns.get(pod.namespace), facts);
+    const decision = decideRedirect(input.selection, ns.get(pod.namespace), podFactsOf(pod));
     if (decision.kind !== 'redirect') continue;
     const key = markerKey({ uid: w.uid, namespace: pod.namespace, name: pod.name });
     if (input.markers.has(key) || input.acted.has(key)) continue;

@@ -1,6 +1,7 @@
 // Decides whether the chained "redirect" CNI mode redirects a pod's inbound TCP to its proxy sidecar, and which
 // ports. Pure: the caller fetches the pod and namespace facts; every decision carries a reason for the log.
 
+import type { PodInfo } from '../model/cluster.js';
 import type { ContainerPort } from '../model/k8s.js';
 import type { RedirectProfile } from './profile.js';
 
@@ -11,6 +12,19 @@ export interface PodFacts {
   readonly annotations: Readonly<Record<string, string>>;
   readonly containers: readonly { readonly name: string; readonly ports: readonly ContainerPort[] }[];
   readonly initContainers: readonly { readonly name: string }[];
+}
+
+/** The facts of a pod as the datastores model it (PodInfo and its workload). */
+export function podFactsOf(pod: PodInfo): PodFacts {
+  const w = pod.workload;
+  return {
+    namespace: pod.namespace,
+    name: pod.name,
+    labels: pod.labels,
+    annotations: w?.annotations ?? {},
+    containers: w?.containers ?? [],
+    initContainers: w?.initContainers ?? [],
+  };
 }
 
 export interface NamespaceFacts {

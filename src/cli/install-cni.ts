@@ -131,7 +131,7 @@ async function nodePodCidr(server: string | undefined): Promise<string> {
   const caPem = readFileSync(join(SA_DIR, 'ca.crt'), 'utf8');
   const kc = {
     server,
-    caData: Buffer.from(caPem).toString('base64'),
+    caPem,
     insecure: false,
     token: readFileSync(join(SA_DIR, 'token'), 'utf8').trim(),
   };

@@ -84,10 +84,10 @@ export async function redirectAdd(ctx: RedirectContext): Promise<Record<string, 
       err instanceof Error ? err.message : String(err),
     );
   }
-  const [namespace = '', name = ''] = pod.split('/');
+  // A redirect decision is only reached with both names in CNI_ARGS (decide() skips otherwise).
   writeMarker(conf.markerDir, {
-    namespace,
-    name,
+    namespace: env.args.K8S_POD_NAMESPACE ?? '',
+    name: env.args.K8S_POD_NAME ?? '',
     uid: env.args.K8S_POD_UID ?? '',
     containerID: env.containerID,
     netns: env.netns,

@@ -1,5 +1,6 @@
 // The network configuration a runtime streams on stdin: decode, validate (every problem at once), type. Pure.
 import { type IpamConfig, parseIpamConfig } from '../ipam/config.js';
+import { isObject } from '../model/k8s.js';
 import { CniCode, CniError } from './errors.js';
 import { assertVersionAllows, type Verb } from './version.js';
 
@@ -31,10 +32,6 @@ export interface NetConf {
 }
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Decodes stdin. Malformed JSON is the SPEC's code 6; a non-object is invalid config (7). */
 export function decodeStdin(text: string): Record<string, unknown> {
@@ -93,7 +90,8 @@ function parseMtu(raw: unknown, problems: string[]): number {
  * Validates a decoded config for a verb. Version problems are code 1, unsupported values code 2, everything
  * else code 7; all problems of one kind are reported together, each naming its field and value.
  */
-export function parseNetConf(raw: Record<string, unknown>, verb: Verb): NetConf {
+/** The config's cniVersion, checked first (code 7 when absent, 1 when the verb needs a newer one). */
+export function parseCniVersion(raw: Record<string, unknown>, verb: Verb): string {
   const cniVersion = raw.cniVersion;
   if (typeof cniVersion !== 'string') {
     throw new CniError(
@@ -102,6 +100,11 @@ export function parseNetConf(raw: Record<string, unknown>, verb: Verb): NetConf 
     );
   }
   assertVersionAllows(cniVersion, verb);
+  return cniVersion;
+}
+
+export function parseNetConf(raw: Record<string, unknown>, verb: Verb): NetConf {
+  const cniVersion = parseCniVersion(raw, verb);
 
   const problems: string[] = [];
   const name = raw.name;

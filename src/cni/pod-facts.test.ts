@@ -6,7 +6,7 @@ import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { serveHandoff } from '../agent/cni-socket.js';
+import { serveStandInAgent } from '../agent/testdata/stand-in-agent.js';
 import { FakeApiServer } from '../datastore/testdata/fake-apiserver.js';
 import { makeNamespace, makePod } from '../datastore/testdata/kube-testkit.js';
 import { createNullLogger } from '../util/log.js';
@@ -46,30 +46,23 @@ before(async () => {
       p.spec.containers = [{ name: 'web', ports: [{ containerPort: 8080 }] }, { name: 'codesealer-core' }];
     }),
   );
-  agent = await serveHandoff(
-    agentSocket,
-    {
-      add: async () => '1',
-      del: async () => {},
-      status: () => ({ ready: true, revision: '1' }),
-      facts: async (namespace, name) =>
-        name === 'known'
-          ? {
-              pod: {
-                namespace,
-                name,
-                labels: {},
-                annotations: { a: 'b' },
-                containers: [],
-                initContainers: [],
-              },
-              namespace: { name: namespace, labels: { x: 'y' } },
-              revision: '1',
-            }
-          : { pod: null, namespace: null, revision: '1' },
-    },
-    log,
-  );
+  agent = await serveStandInAgent(agentSocket, {
+    facts: async (namespace, name) =>
+      name === 'known'
+        ? {
+            pod: {
+              namespace,
+              name,
+              labels: {},
+              annotations: { a: 'b' },
+              containers: [],
+              initContainers: [],
+            },
+            namespace: { name: namespace, labels: { x: 'y' } },
+            revision: '1',
+          }
+        : { pod: null, namespace: null, revision: '1' },
+  });
 });
 after(async () => {
   agent.close();

@@ -2,8 +2,9 @@
 // connection, the normal case), else the API server with the kubeconfig install-cni wrote (seed 000's way),
 // else neither: the SPEC's "try again later" (11), never a silent pass-through.
 import { readFileSync } from 'node:fs';
-import type { NamespaceFacts, PodFacts } from '../chained/selection.js';
+import { type NamespaceFacts, type PodFacts, podFactsOf } from '../chained/selection.js';
 import { toNamespaceInfo, toPodInfo } from '../datastore/kube-convert.js';
+import { isObject } from '../model/k8s.js';
 import type { Logger } from '../util/log.js';
 import { AgentUnreachableError, askAgent } from './agent-client.js';
 import { CniCode, CniError } from './errors.js';
@@ -18,13 +19,10 @@ export interface Facts {
 /** A minimal kubeconfig as install-cni writes it (JSON, which is YAML too): one cluster, one user, a token. */
 export interface MiniKubeconfig {
   readonly server: string;
-  readonly caData?: string;
+  /** The cluster's CA, PEM (decoded once from certificate-authority-data). */
+  readonly caPem?: string;
   readonly insecure: boolean;
   readonly token?: string;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Reads the current context's cluster and user; a problem names the file and the field. */
@@ -50,9 +48,9 @@ export function readMiniKubeconfig(path: string, text = readFileSync(path, 'utf8
   const tokenFile = typeof user.tokenFile === 'string' ? user.tokenFile : undefined;
   return {
     server: cluster.server,
-    caData:
+    caPem:
       typeof cluster['certificate-authority-data'] === 'string'
-        ? cluster['certificate-authority-data']
+        ? Buffer.from(cluster['certificate-authority-data'], 'base64').toString('utf8')
         : undefined,
     insecure: cluster['insecure-skip-tls-verify'] === true,
     token:
@@ -79,7 +77,7 @@ export async function getJson(kc: MiniKubeconfig, path: string, timeoutMs: numbe
         timeout: timeoutMs,
         ...(url.protocol === 'https:'
           ? {
-              ca: kc.caData ? Buffer.from(kc.caData, 'base64').toString('utf8') : undefined,
+              ca: kc.caPem,
               rejectUnauthorized: !kc.insecure,
             }
           : {}),
@@ -110,18 +108,6 @@ export async function getJson(kc: MiniKubeconfig, path: string, timeoutMs: numbe
   });
 }
 
-function factsOf(podObj: unknown): PodFacts {
-  const info = toPodInfo(podObj);
-  return {
-    namespace: info.namespace,
-    name: info.name,
-    labels: info.labels,
-    annotations: info.workload?.annotations ?? {},
-    containers: info.workload?.containers ?? [],
-    initContainers: info.workload?.initContainers ?? [],
-  };
-}
-
 async function fromApi(conf: RedirectConf, namespace: string, name: string): Promise<Facts | undefined> {
   const kc = readMiniKubeconfig(conf.kubeconfig!);
   const ns = encodeURIComponent(namespace);
@@ -131,7 +117,7 @@ async function fromApi(conf: RedirectConf, namespace: string, name: string): Pro
   ]);
   if (pod === undefined) return undefined;
   return {
-    pod: factsOf(pod),
+    pod: podFactsOf(toPodInfo(pod)),
     namespace: nsObj === undefined ? undefined : toNamespaceInfo(nsObj),
     source: 'api',
   };

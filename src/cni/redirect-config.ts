@@ -3,9 +3,11 @@
 // validate (every problem at once, each naming its field and value). Pure.
 import { parseProfile, type RedirectProfile } from '../chained/profile.js';
 import type { OutboundCapture } from '../chained/redirect-rules.js';
+import { isObject } from '../model/k8s.js';
+import { parseCniVersion } from './config.js';
 import { CniCode, CniError } from './errors.js';
 import { DEFAULT_MARKER_DIR } from './redirect-marker.js';
-import { assertVersionAllows, type Verb } from './version.js';
+import type { Verb } from './version.js';
 
 export interface RedirectConf {
   readonly cniVersion: string;
@@ -37,10 +39,6 @@ export const DEFAULT_PROXY_PORT = 15006;
 export const DEFAULT_PROXY_UID = 1337;
 export const DEFAULT_AGENT_SOCKET = '/run/palisade/cni.sock';
 export const DEFAULT_EXCLUDED_NAMESPACES: readonly string[] = ['kube-system'];
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const isPort = (v: unknown): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
@@ -99,14 +97,7 @@ export function isRedirectConf(raw: Record<string, unknown>): boolean {
 }
 
 export function parseRedirectConf(raw: Record<string, unknown>, verb: Verb): RedirectConf {
-  const cniVersion = raw.cniVersion;
-  if (typeof cniVersion !== 'string') {
-    throw new CniError(
-      CniCode.InvalidNetworkConfig,
-      `cniVersion: must be a string, got ${JSON.stringify(cniVersion)}`,
-    );
-  }
-  assertVersionAllows(cniVersion, verb);
+  const cniVersion = parseCniVersion(raw, verb);
   const problems: string[] = [];
   if (typeof raw.name !== 'string' || raw.name === '')
     problems.push(`name: ${JSON.stringify(raw.name)} must be the network name`);

@@ -2,9 +2,10 @@
 // (default /var/lib/cni/palisade/redirected). The agent's repair controller (src/agent/repair.ts) looks for
 // selected pods without one: pods that started before the plugin was in the chain. Written atomically; a DEL
 // removes the marker of its own sandbox only (a newer sandbox of the same pod keeps its own).
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { markerKey } from '../chained/repair.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export const DEFAULT_MARKER_DIR = '/var/lib/cni/palisade/redirected';
 
@@ -23,10 +24,7 @@ export const markerName = markerKey;
 
 export function writeMarker(dir: string, m: RedirectMarker): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, markerName(m));
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(m)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomic(join(dir, markerName(m)), `${JSON.stringify(m)}\n`, 0o600);
 }
 
 export function removeMarker(
@@ -45,7 +43,7 @@ export function removeMarker(
 /** The names of every marker in the dir (what the repair controller compares pods against). */
 export function listMarkers(dir: string): Set<string> {
   try {
-    return new Set(readdirSync(dir).filter((f) => !f.endsWith('.tmp')));
+    return new Set(readdirSync(dir).filter((f) => !f.startsWith('.'))); // not writeFileAtomic's temp files
   } catch {
     return new Set();
   }

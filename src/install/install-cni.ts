@@ -9,19 +9,9 @@
 //   - is ready only while its config is in place; on stop removes its entry and its files.
 // Every write is a temp file renamed into place. A malformed config is reported (log, readiness), never
 // overwritten. The pure decisions are in cni-conf.ts.
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  type FSWatcher,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  watch,
-  writeFileSync,
-} from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, type FSWatcher, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
+import { join } from 'node:path';
+import { copyFileAtomic, writeFileAtomic } from '../util/atomic-file.js';
 import type { Logger } from '../util/log.js';
 import {
   hasPluginLast,
@@ -67,21 +57,6 @@ export interface InstallCni {
   stop(): Promise<void>;
 }
 
-/** Writes `text` to `path` atomically (a temp file in the same dir, renamed over it). */
-export function writeAtomic(path: string, text: string | Buffer, mode = 0o644): void {
-  const tmp = join(path, '..', `.${basename(path)}.palisade-tmp`);
-  writeFileSync(tmp, text, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
-}
-
-function copyAtomic(from: string, to: string): void {
-  const tmp = join(to, '..', `.${basename(to)}.palisade-tmp`);
-  copyFileSync(from, tmp);
-  chmodSync(tmp, 0o755);
-  renameSync(tmp, to);
-}
-
 export function startInstallCni(opts: InstallCniOptions, log: Logger): InstallCni {
   const type = String(opts.entry.type);
   let problem: string | undefined = 'not checked yet';
@@ -93,7 +68,7 @@ export function startInstallCni(opts: InstallCniOptions, log: Logger): InstallCn
   ] as const;
 
   const installBinaries = () => {
-    for (const [from, name] of installed) copyAtomic(from, join(opts.binDir, name));
+    for (const [from, name] of installed) copyFileAtomic(from, join(opts.binDir, name));
     log.info({ binDir: opts.binDir, files: installed.map(([, n]) => n) }, 'plugin installed');
   };
 
@@ -104,7 +79,7 @@ export function startInstallCni(opts: InstallCniOptions, log: Logger): InstallCn
     if (now === token) return;
     token = now;
     const text = pluginKubeconfig({ server: sa.server, caPem: readFileSync(sa.caFile, 'utf8'), token: now });
-    writeAtomic(join(opts.netDir, opts.kubeconfigName), text, 0o600);
+    writeFileAtomic(join(opts.netDir, opts.kubeconfigName), text, 0o600);
     log.info({ file: join(opts.hostNetDir, opts.kubeconfigName) }, 'plugin kubeconfig written');
   };
 
@@ -113,7 +88,7 @@ export function startInstallCni(opts: InstallCniOptions, log: Logger): InstallCn
       const path = join(opts.netDir, opts.ownFile);
       const text = mainConflist({ cniVersion: '1.0.0', name: opts.networkName, entry: opts.entry });
       if (!existsSync(path) || readFileSync(path, 'utf8') !== text) {
-        writeAtomic(path, text);
+        writeFileAtomic(path, text);
         log.info({ file: path }, 'conflist written');
       }
       return undefined;
@@ -129,7 +104,7 @@ export function startInstallCni(opts: InstallCniOptions, log: Logger): InstallCn
     if ('error' in out) return `${out.error} (left as it is)`;
     if (out.unchanged) return undefined;
     // out.file and out.replaces are paths in the form given (full paths here).
-    writeAtomic(out.file, out.text);
+    writeFileAtomic(out.file, out.text);
     if (out.replaces && out.replaces !== out.file) rmSync(out.replaces, { force: true });
     log.info({ file: out.file, converted: out.replaces }, 'entry added to the primary CNI config');
     return undefined;
@@ -200,7 +175,7 @@ export function startInstallCni(opts: InstallCniOptions, log: Logger): InstallCn
         if (!('error' in primary)) {
           const path = join(opts.netDir, primary.file);
           const out = removePlugin(path, readFileSync(path, 'utf8'), type);
-          if ('text' in out) writeAtomic(path, out.text);
+          if ('text' in out) writeFileAtomic(path, out.text);
           else if ('error' in out) log.warn({ problem: out.error }, 'entry not removed');
         }
       }

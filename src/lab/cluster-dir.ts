@@ -1,8 +1,9 @@
 // The lab's "API server": a directory of manifests every node's agent watches (dir datastore). Each object is
 // one file written atomically; REVISION is written last, so an agent that reads revision R sees at least R.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { fnv1a32 } from '../util/hash.js';
 
 export function clusterDir(labDir: string): string {
@@ -14,15 +15,10 @@ function objectFile(labDir: string, kind: string, namespace: string, name: strin
   return join(clusterDir(labDir), `${kind.toLowerCase()}-${fnv1a32(`${namespace}/${name}`)}.yaml`);
 }
 
-function writeAtomic(path: string, text: string): void {
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
-}
-
 export function writeObject(labDir: string, obj: Record<string, unknown>): void {
   mkdirSync(clusterDir(labDir), { recursive: true });
   const meta = obj.metadata as { name: string; namespace?: string };
-  writeAtomic(objectFile(labDir, String(obj.kind), meta.namespace ?? '', meta.name), stringify(obj));
+  writeFileAtomic(objectFile(labDir, String(obj.kind), meta.namespace ?? '', meta.name), stringify(obj));
 }
 
 export function deleteObject(labDir: string, kind: string, namespace: string, name: string): void {
@@ -31,7 +27,7 @@ export function deleteObject(labDir: string, kind: string, namespace: string, na
 
 export function writeRevision(labDir: string, revision: number): void {
   mkdirSync(clusterDir(labDir), { recursive: true });
-  writeAtomic(join(clusterDir(labDir), 'REVISION'), `${revision}\n`);
+  writeFileAtomic(join(clusterDir(labDir), 'REVISION'), `${revision}\n`);
 }
 
 export function podManifest(pod: {

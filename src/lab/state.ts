@@ -1,16 +1,8 @@
 // The lab's state file (<dir>/lab.json) and the lock that serialises lab commands on one directory.
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerPort } from '../model/k8s.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { LabPlan } from './plan.js';
 
 export interface PodState {
@@ -54,8 +46,7 @@ export function loadState(dir: string): LabState | undefined {
 export function saveState(state: LabState): void {
   mkdirSync(state.dir, { recursive: true });
   const p = statePath(state.dir);
-  writeFileSync(`${p}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(`${p}.tmp`, p);
+  writeFileAtomic(p, `${JSON.stringify(state, null, 2)}\n`);
 }
 
 function pidAlive(pid: number): boolean {

@@ -155,7 +155,8 @@ export class NodeCompiler {
     try {
       const delta = this.index.update(state);
       const families = this.index.families;
-      if (!this.families || !sameStrings(this.families.map(String), families.map(String))) {
+      // families is [4] or [4, 6]: the length tells them apart.
+      if (this.families?.length !== families.length) {
         this.families = families;
         this.reset();
       } else this.apply(delta);
