@@ -4,12 +4,6 @@
 const FNV32_OFFSET = 0x811c9dc5;
 const FNV32_PRIME = 0x01000193;
 
-function asciiCodes(text: string): number[] {
-  const out = new Array<number>(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
-}
-
 function utf8(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
@@ -32,9 +26,7 @@ export function fnv1a64(text: string): string {
   // h = hi * 2^32 + lo; prime = 2^40 + 0x1b3, so h * prime = h * 0x1b3 + (lo << 40) mod 2^64.
   let hi = 0xcbf29ce4;
   let lo = 0x84222325;
-  const bytes: ArrayLike<number> = /^[\x00-\x7f]*$/.test(text) ? asciiCodes(text) : utf8(text);
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
+  for (const b of utf8(text)) {
     lo = (lo ^ b) >>> 0;
     const l = lo * 0x1b3;
     const carry = Math.floor(l / 0x100000000);
