@@ -16,6 +16,9 @@ for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || missing+=(containernetworking-plugins)
+# The build compiles the native CNI shim: gcc needs the C library's headers (a Recommends of gcc, so not
+# pulled in by --no-install-recommends).
+[[ -f /usr/include/stdio.h ]] || missing+=(libc6-dev)
 if ((${#missing[@]})); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "setup: installing Debian packages: ${missing[*]}"
