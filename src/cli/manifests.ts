@@ -31,7 +31,8 @@ export function runManifestsCommand(argv: readonly string[], out: (s: string) =>
   if ('errors' in v) throw new UsageError(v.errors.join('\n'));
   out(
     renderManifests(v)
-      .map((o) => stringify(o, { lineWidth: 0 }))
+      // No anchors or aliases (`kind: *a1`): the output is read by people and diffed in reviews.
+      .map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false }))
       .join('---\n'),
   );
   return 0;
