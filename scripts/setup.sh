@@ -10,6 +10,7 @@ declare -A need=(
   [conntrack]=conntrack [socat]=socat [busybox]=busybox-static [curl]=curl
   [iperf3]=iperf3 [iptables-nft-restore]=iptables [gcc]=gcc
   [podman]=podman [runc]=runc [containerd]=containerd [ctr]=containerd
+  [openssl]=openssl
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -175,6 +175,7 @@ export async function startAgent(
         node: opts.node,
         ready: reconciler.ready,
         revision: reconciler.revision,
+        ...(reconciler.revisions ? { revisions: reconciler.revisions } : {}),
         lastSync: last ?? null,
       }),
       metrics: async () => ({

@@ -43,6 +43,7 @@ export interface ReconcilerDeps {
 export class Reconciler {
   private programmed: Table | undefined;
   private programmedRevision = '';
+  private programmedRevisions: Readonly<Record<string, string>> | undefined;
   private running: Promise<void> | undefined;
   /**
    * Syncs and drift repairs take turns: a repair that read `programmed` while a sync was committing a newer
@@ -63,6 +64,11 @@ export class Reconciler {
 
   get revision(): string {
     return this.programmedRevision;
+  }
+
+  /** Per resource, when the datastore tells (Kubernetes): what the programmed table reflects. */
+  get revisions(): Readonly<Record<string, string>> | undefined {
+    return this.programmedRevisions;
   }
 
   get ready(): boolean {
@@ -126,6 +132,7 @@ export class Reconciler {
     // programmed, so "programmed" means no connection contradicts the policy (with a revoke delay, later).
     if (mode !== 'noop') await this.deps.onTableChanged?.(table, state);
     this.programmedRevision = snap.revision;
+    this.programmedRevisions = snap.revisions;
     for (const d of diagnostics)
       this.deps.log.error({ policy: d.policy, problems: d.problems }, 'policy rejected; it fails closed');
     this.deps.onSynced?.({

@@ -4,6 +4,14 @@ import { parseArgs } from 'node:util';
 import { labDown, labProbe, labStatus, labUp } from '../lab/lab.js';
 import { labApply, labDelete } from '../lab/lab-apply.js';
 import type { LabDeps } from '../lab/lab-common.js';
+import {
+  labExec,
+  labHasControlPlane,
+  labKubeApply,
+  labKubeconfig,
+  labKubectl,
+  runLabKubelet,
+} from '../lab/lab-kube-commands.js';
 import { matrixToJson, renderMatrixTable } from '../lab/probe.js';
 import type { Protocol } from '../model/k8s.js';
 import { type ManifestEntry, networkPolicyProblems, parseManifestEntries } from '../model/manifests.js';
@@ -12,18 +20,59 @@ import { UsageError } from './usage.js';
 export const LAB_USAGE = `Usage: palisade lab <command> [options]
 
 Commands:
-  up      [--nodes N] [-f FILE]...   create a lab (default 2 nodes) and apply manifests
-  apply   -f FILE...                 add or update namespaces and pods
-  delete  -f FILE...                 remove the pods and namespaces named in the files
+  up      [--nodes N] [--control-plane dir|kubernetes] [-f FILE]...
+                                     create a lab (default 2 nodes) and apply manifests; kubernetes runs a
+                                     real control plane (etcd, kube-apiserver, controller-manager, scheduler,
+                                     kube-proxy on each node) built from the pinned release (kube/)
+  apply   -f FILE...                 add or update namespaces, pods and policies (kubernetes: any kind the
+                                     API serves, checked by a server-side dry run first)
+  delete  -f FILE...                 remove what the files name
   probe   [--port P] [--protocol tcp|udp|sctp] [--timeout MS] [--json]
                                      reachability of every pod from every pod
   status  [--json]                   nodes and pods
+  kubeconfig                         the path of an admin kubeconfig that works from this shell (kubernetes)
+  kubectl ARGS...                    the pinned kubectl against the lab, ARGS passed unchanged (kubernetes)
+  exec    NODE|outside|NS/POD -- CMD...
+                                     run CMD in that node's, the outside host's or that pod's network namespace
   down                               remove everything the lab made
 
-Every command takes --dir D (default $PALISADE_LAB_DIR or /tmp/palisade-lab).`;
+Every command takes --dir D (default $PALISADE_LAB_DIR or /tmp/palisade-lab); kubectl and exec take the lab
+from PALISADE_LAB_DIR only, so that every argument after them is theirs.`;
 
 function defaultDir(): string {
   return process.env.PALISADE_LAB_DIR ?? '/tmp/palisade-lab';
+}
+
+/** apply/delete: through the API server with a control plane, else through the lab's directory. */
+async function applyFiles(
+  deps: LabDeps,
+  dir: string,
+  files: readonly string[],
+  verb: 'apply' | 'delete',
+): Promise<void> {
+  if (files.length === 0) throw new UsageError('-f FILE is required');
+  if (labHasControlPlane(dir)) {
+    warnPolicyProblems(files);
+    await labKubeApply(deps, dir, files, verb);
+    return;
+  }
+  const entries = readManifests(files);
+  await (verb === 'apply' ? labApply(deps, dir, entries) : labDelete(deps, dir, entries));
+}
+
+/** NetworkPolicies the agents will reject (they fail closed) get a warning; the API server judges the rest. */
+function warnPolicyProblems(files: readonly string[]): void {
+  let entries: ManifestEntry[];
+  try {
+    entries = files.flatMap((f) => parseManifestEntries(readFileSync(f === '-' ? 0 : f, 'utf8'), f));
+  } catch (_err) {
+    return; // documents the lab's own parser does not take: the API server's dry run reports them
+  }
+  for (const p of networkPolicyProblems(entries.map((e) => e.object))) {
+    process.stderr.write(
+      `palisade: warning: policy ${p} (applied; it fails closed: isolates what it selects, allows nothing)\n`,
+    );
+  }
 }
 
 function readManifests(files: readonly string[]): ManifestEntry[] {
@@ -37,10 +86,11 @@ function readManifests(files: readonly string[]): ManifestEntry[] {
   return entries;
 }
 
-function printStatus(dir: string, out: (s: string) => void): void {
-  const s = labStatus(dir);
-  out('NODE      UNDERLAY        POD CIDR\n');
-  for (const n of s.nodes) out(`${n.name.padEnd(10)}${n.underlayIP.padEnd(16)}${n.podCIDR}\n`);
+async function printStatus(dir: string, out: (s: string) => void): Promise<void> {
+  const s = await labStatus(dir);
+  out('NODE           UNDERLAY        POD CIDR\n');
+  for (const n of s.nodes) out(`${n.name.padEnd(15)}${n.underlayIP.padEnd(16)}${n.podCIDR}\n`);
+  for (const h of s.hosts ?? []) out(`${h.name.padEnd(15)}${h.underlayIP.padEnd(16)}-\n`);
   if (s.pods.length === 0) return;
   out('\nPOD                           NODE      IP             LABELS\n');
   for (const p of s.pods) {
@@ -59,6 +109,9 @@ export async function runLab(
   out: (s: string) => void,
 ): Promise<number> {
   const [command, ...rest] = argv;
+  // These two pass what follows them on unchanged, so they parse no option of their own.
+  if (command === 'kubectl') return labKubectl(defaultDir(), rest);
+  if (command === 'exec') return labExec(defaultDir(), rest);
   const { values } = parseArgs({
     args: [...rest],
     options: {
@@ -69,6 +122,8 @@ export async function runLab(
       protocol: { type: 'string', default: 'tcp' },
       timeout: { type: 'string', default: '1000' },
       json: { type: 'boolean', default: false },
+      'control-plane': { type: 'string', default: 'dir' },
+      node: { type: 'string' },
     },
     strict: true,
   });
@@ -76,21 +131,30 @@ export async function runLab(
   switch (command) {
     case 'up': {
       const nodes = Number(values.nodes);
-      await labUp(deps, { dir, nodes });
-      if (values.file.length > 0) await labApply(deps, dir, readManifests(values.file));
-      printStatus(dir, out);
+      const controlPlane = values['control-plane'];
+      if (controlPlane !== 'dir' && controlPlane !== 'kubernetes')
+        throw new UsageError(`--control-plane: "${controlPlane}" must be dir or kubernetes`);
+      await labUp(deps, { dir, nodes, controlPlane });
+      if (values.file.length > 0) await applyFiles(deps, dir, values.file, 'apply');
+      await printStatus(dir, out);
       return 0;
     }
     case 'apply':
-      await labApply(deps, dir, readManifests(values.file));
-      return 0;
     case 'delete':
-      await labDelete(deps, dir, readManifests(values.file));
+      await applyFiles(deps, dir, values.file, command);
       return 0;
     case 'status':
-      if (values.json) out(`${JSON.stringify(labStatus(dir))}\n`);
-      else printStatus(dir, out);
+      if (values.json) out(`${JSON.stringify(await labStatus(dir))}\n`);
+      else await printStatus(dir, out);
       return 0;
+    case 'kubeconfig':
+      out(`${labKubeconfig(dir)}\n`);
+      return 0;
+    case 'kubelet': {
+      if (!values.node) throw new UsageError('kubelet: --node is required');
+      await runLabKubelet(deps, dir, values.node);
+      return 0;
+    }
     case 'probe': {
       const port = Number(values.port);
       if (!Number.isInteger(port) || port < 1 || port > 65535)

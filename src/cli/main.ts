@@ -52,6 +52,7 @@ async function main(argv: readonly string[]): Promise<number> {
             pluginBinary: join(root, 'dist', 'palisade-cni'),
             cliEntry: join(root, 'dist', 'palisade.mjs'),
             podServer: join(root, 'dist', 'pod-server.cjs'),
+            kubeBuildScript: join(root, 'kube', 'build.sh'),
           },
           out,
         );

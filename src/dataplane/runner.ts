@@ -2,6 +2,7 @@
 // Everything that decides is pure; everything that acts takes a Runner, so tests can pass a fake.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 
 export interface RunOptions {
   /** Written to the command's stdin, then stdin is closed. */
@@ -134,4 +135,22 @@ export function startDetached(
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Runs argv with this process's stdin, stdout and stderr (a command a person runs through the CLI, such as
+ * `palisade lab kubectl` or `lab exec`); resolves with its exit code (128 + signal number when killed).
+ */
+export function runAttached(
+  argv: readonly string[],
+  opts: { netns?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<number> {
+  const full = withNetns(argv, opts.netns);
+  return new Promise((resolve, reject) => {
+    const child = spawn(full[0]!, full.slice(1), { stdio: 'inherit', env: opts.env ?? process.env });
+    child.on('error', (e) => reject(new CommandError(full, null, String(e.message))));
+    child.on('close', (code, signal) =>
+      resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)),
+    );
+  });
 }

@@ -16,14 +16,10 @@
 // restarts the series at once. Policies no longer rejected are forgotten. Failures are logged and retried on a
 // later sync, at most once per interval; they never reach the caller.
 import { createHash } from 'node:crypto';
-import {
-  HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  type KubeConfig,
-  RequestContext,
-} from '@kubernetes/client-node';
+import { HttpMethod } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
 import { KubeApiError, loadKubeConfig } from './kube-client.js';
+import { sendJson } from './kube-rest.js';
 
 /** A policy the compiler rejected: "namespace/name" and its problems, each naming field and value. */
 export interface RejectedPolicy {
@@ -51,7 +47,6 @@ export interface PolicyEventRecorderOptions {
 export const REPORTING_COMPONENT = 'palisade-agent';
 /** The API server refuses longer messages in events.k8s.io; client-go's recorder truncates to this too. */
 const MAX_MESSAGE = 1024;
-const REQUEST_TIMEOUT_MS = 10_000;
 
 interface Entry {
   message: string;
@@ -207,44 +202,4 @@ export function createPolicyEventRecorder(opts: PolicyEventRecorderOptions): Pol
 
 function statusOf(err: unknown): number | undefined {
   return err instanceof KubeApiError ? err.statusCode : undefined;
-}
-
-/** One JSON request (POST or merge PATCH); rejects with a KubeApiError naming the path and the server's message. */
-export async function sendJson(
-  kc: KubeConfig,
-  req: { method: HttpMethod; path: string; body: object; signal: AbortSignal },
-): Promise<unknown> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new KubeApiError(req.path, 0, 'the kubeconfig has no current cluster');
-  const request = new RequestContext(`${cluster.server}${req.path}`, req.method);
-  request.setHeaderParam('Accept', 'application/json');
-  request.setHeaderParam(
-    'Content-Type',
-    req.method === HttpMethod.PATCH ? 'application/merge-patch+json' : 'application/json',
-  );
-  request.setBody(JSON.stringify(req.body));
-  request.setSignal(AbortSignal.any([req.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]));
-  await kc.applySecurityAuthentication(request);
-  let text: string;
-  let code: number;
-  try {
-    const response = await new IsomorphicFetchHttpLibrary().send(request).toPromise();
-    code = response.httpStatusCode;
-    text = await response.body.text();
-  } catch (err) {
-    throw new KubeApiError(req.path, 0, err instanceof Error ? err.message : String(err), { cause: err });
-  }
-  if (code < 200 || code > 299) throw new KubeApiError(req.path, code, serverMessage(text));
-  return text;
-}
-
-function serverMessage(body: string): string {
-  try {
-    const status: unknown = JSON.parse(body);
-    const message = (status as { message?: unknown } | null)?.message;
-    if (typeof message === 'string') return message;
-  } catch (_err) {
-    // not a Status: the start of the body says more than nothing
-  }
-  return body.slice(0, 200);
 }

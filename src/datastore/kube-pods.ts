@@ -3,7 +3,7 @@
 import { HttpMethod, type KubeConfig } from '@kubernetes/client-node';
 import type { RepairApi } from '../agent/repair.js';
 import { KubeApiError, loadKubeConfig } from './kube-client.js';
-import { sendJson } from './kube-events.js';
+import { sendJson } from './kube-rest.js';
 
 export function createPodRepairApi(opts: { kubeConfig?: string } = {}): RepairApi {
   const kc: KubeConfig = loadKubeConfig(opts.kubeConfig);

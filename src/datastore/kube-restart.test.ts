@@ -85,6 +85,7 @@ describe('kubernetes datastore restarts', () => {
     const { datastore } = setup(() => 'ok');
     assert.deepEqual(datastore.snapshot(), {
       revision: '0',
+      revisions: {},
       namespaces: [],
       pods: [],
       nodes: [],

@@ -35,6 +35,8 @@ export class KubeStore {
   private readonly memo = new WeakMap<object, unknown>();
   /** The newest resourceVersion applied: of a list, or of an object an event carried (not of a bookmark). */
   private revision = '0';
+  /** The same, per resource: a lab (or a test) that wrote objects of one kind waits on that kind's watch. */
+  private readonly revisions = new Map<KubeResource, string>();
 
   setCache(resource: KubeResource, cache: ObjectList): void {
     this.caches.set(resource, cache);
@@ -42,7 +44,7 @@ export class KubeStore {
 
   /** The informer has applied a list taken at `resourceVersion`. True when it is the resource's first. */
   applyList(resource: KubeResource, resourceVersion: string): boolean {
-    this.advance(resourceVersion);
+    this.advance(resource, resourceVersion);
     const first = !this.synced.has(resource);
     this.synced.add(resource);
     return first;
@@ -52,13 +54,14 @@ export class KubeStore {
    * A watch event the informer is applying. A BOOKMARK says no more than "nothing changed up to here" for one
    * resource, and ERROR carries a Status: neither moves the revision.
    */
-  applyEvent(type: string, object: unknown): void {
-    if (OBJECT_EVENTS.has(type)) this.advance(metaOf(object).resourceVersion);
+  applyEvent(resource: KubeResource, type: string, object: unknown): void {
+    if (OBJECT_EVENTS.has(type)) this.advance(resource, metaOf(object).resourceVersion);
   }
 
   snapshot(): DatastoreSnapshot {
     return {
       revision: this.revision,
+      revisions: Object.fromEntries(this.revisions),
       namespaces: this.convert('namespaces', toNamespaceInfo).sort(byKey),
       pods: this.convert('pods', toPodInfo).sort(byKey),
       nodes: this.convert('nodes', toNodeInfo).sort(byKey),
@@ -67,8 +70,10 @@ export class KubeStore {
     };
   }
 
-  private advance(resourceVersion: string): void {
+  private advance(resource: KubeResource, resourceVersion: string): void {
     if (isNewerResourceVersion(resourceVersion, this.revision)) this.revision = resourceVersion;
+    if (isNewerResourceVersion(resourceVersion, this.revisions.get(resource) ?? '0'))
+      this.revisions.set(resource, resourceVersion);
   }
 
   private convert<T>(resource: KubeResource, fn: (obj: unknown) => T): T[] {

@@ -143,7 +143,7 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
           changed();
         },
         onEvent: (type, object) => {
-          if (type !== 'ERROR') store.applyEvent(type, object);
+          if (type !== 'ERROR') store.applyEvent(resource, type, object);
           else if (object.code === 410) log.info({ resource, status: object }, 'watch expired; relisting');
           else log.warn({ resource, status: object }, 'watch error event');
         },

@@ -9,6 +9,8 @@ export interface DatastoreSnapshot {
    * newest event seen, or the dir datastore's generation. Agents report the revision they have programmed.
    */
   readonly revision: string;
+  /** Kubernetes only: the newest resourceVersion seen per resource (pods, namespaces, nodes, networkpolicies). */
+  readonly revisions?: Readonly<Record<string, string>>;
   readonly namespaces: readonly NamespaceInfo[];
   /** Pods as the API has them (no host interface: the node's CNI hand-off adds that). */
   readonly pods: readonly PodInfo[];

@@ -39,6 +39,9 @@ export const DEFAULT_VALUES: Values = {
   repair: 'off',
 };
 
+/** The agents' ServiceAccount (in the values' namespace), bound to the ClusterRole of the same name. */
+export const SERVICE_ACCOUNT = 'palisade';
+
 const KEYS = Object.keys(DEFAULT_VALUES).concat('cniConfName');
 
 /** Values from a decoded values file over the defaults; every problem names the key and the value. */
@@ -225,7 +228,7 @@ function daemonSet(v: Values): Obj {
       template: {
         metadata: { labels },
         spec: {
-          serviceAccountName: 'palisade',
+          serviceAccountName: SERVICE_ACCOUNT,
           hostNetwork: true,
           dnsPolicy: 'ClusterFirstWithHostNet',
           priorityClassName: 'system-node-critical',
@@ -254,7 +257,7 @@ export function renderManifests(v: Values): Obj[] {
     {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
-      metadata: { name: 'palisade', namespace: v.namespace, labels },
+      metadata: { name: SERVICE_ACCOUNT, namespace: v.namespace, labels },
     },
     clusterRole(v),
     {
@@ -262,7 +265,7 @@ export function renderManifests(v: Values): Obj[] {
       kind: 'ClusterRoleBinding',
       metadata: { name: 'palisade', labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'palisade' },
-      subjects: [{ kind: 'ServiceAccount', name: 'palisade', namespace: v.namespace }],
+      subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: v.namespace }],
     },
     {
       apiVersion: 'v1',

@@ -1,4 +1,5 @@
-// One palisade agent per lab node, inside the node's netns, watching the lab's cluster directory.
+// One palisade agent per lab node, inside the node's netns: watching the lab's cluster directory, or the lab's
+// API server as the ServiceAccount `palisade manifests` creates (with the real control plane).
 import { request } from 'node:http';
 import { startDetached } from '../dataplane/runner.js';
 import { clusterDir } from './cluster-dir.js';
@@ -11,10 +12,23 @@ export function agentPaths(labDir: string, node: string) {
   return { cniSocket: p.cniSocket, statusSocket: p.statusSocket, log: p.agentLog };
 }
 
-export function startNodeAgent(opts: { labDir: string; node: NodePlan; cliEntry: string }): number {
+/** Where an agent reads the cluster: the lab's directory, or an API server through a kubeconfig. */
+export type AgentDatastore =
+  | { readonly kind: 'dir' }
+  | { readonly kind: 'kubernetes'; readonly kubeconfig: string };
+
+export function startNodeAgent(opts: {
+  labDir: string;
+  node: NodePlan;
+  cliEntry: string;
+  datastore?: AgentDatastore;
+}): number {
   const p = agentPaths(opts.labDir, opts.node.name);
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
+  const datastore = opts.datastore ?? { kind: 'dir' };
+  if (datastore.kind === 'kubernetes') env.KUBECONFIG = datastore.kubeconfig;
+  else delete env.KUBECONFIG;
   return startDetached(
     [
       'nsenter',
@@ -25,7 +39,7 @@ export function startNodeAgent(opts: { labDir: string; node: NodePlan; cliEntry:
       '--node',
       opts.node.name,
       '--datastore',
-      `dir:${clusterDir(opts.labDir)}`,
+      datastore.kind === 'dir' ? `dir:${clusterDir(opts.labDir)}` : 'kubernetes',
       '--ipam-dir',
       nodePaths(opts.labDir, opts.node.name).ipamDir,
       '--network',
@@ -53,6 +67,8 @@ export async function stopNodeAgent(labDir: string, pid: number): Promise<void> 
 export interface AgentStatus {
   readonly ready: boolean;
   readonly revision: string;
+  /** Kubernetes datastore: the newest resourceVersion programmed, per resource. */
+  readonly revisions?: Readonly<Record<string, string>>;
 }
 
 export function agentStatus(statusSocket: string, timeoutMs = 1000): Promise<AgentStatus> {

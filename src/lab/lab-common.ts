@@ -9,6 +9,8 @@ export interface LabDeps extends PodDeps {
   readonly pluginBinary: string;
   /** The built CLI (dist/palisade.mjs): each node's agent runs `palisade agent` from it. */
   readonly cliEntry: string;
+  /** kube/build.sh: builds (once per pin) the Kubernetes binaries of `--control-plane kubernetes`. */
+  readonly kubeBuildScript: string;
 }
 
 export class LabError extends Error {

@@ -6,11 +6,15 @@ import type { Runner } from '../dataplane/runner.js';
 import { podKey } from '../model/k8s.js';
 import { agentPaths, startNodeAgent, stopNodeAgent, waitForAgent } from './agents.js';
 import { writeObject, writeRevision } from './cluster-dir.js';
+import { kubeLabUp, kubeSandboxes, stopKubeProcesses, wireUnderlay } from './kube/kube-lab.js';
+import { kubeProbePods, kubeStatusPods } from './kube/kube-status.js';
+import { hostPlans } from './kube/plan.js';
 import { inParallel, type LabDeps, LabError, requireState } from './lab-common.js';
 import { writeNodeFiles } from './node-files.js';
 import { nodeScript, planLab, switchScript } from './plan.js';
 import { deleteNetns, removePod } from './pods.js';
 import { type Matrix, type ProbeOptions, probeMatrix } from './probe.js';
+import { stopProcess } from './processes.js';
 import { type LabState, loadState, saveState, statePath, withLabLock } from './state.js';
 
 async function netnsWithPrefix(runner: Runner, prefix: string): Promise<string[]> {
@@ -21,7 +25,13 @@ async function netnsWithPrefix(runner: Runner, prefix: string): Promise<string[]
     .filter((n) => n.startsWith(`${prefix}-`));
 }
 
-export async function labUp(deps: LabDeps, opts: { dir: string; nodes: number }): Promise<LabState> {
+/** Where the lab's cluster state lives: a watched directory (fast, embedded) or a real control plane. */
+export type ControlPlaneKind = 'dir' | 'kubernetes';
+
+export async function labUp(
+  deps: LabDeps,
+  opts: { dir: string; nodes: number; controlPlane?: ControlPlaneKind },
+): Promise<LabState> {
   const dir = resolve(opts.dir);
   return withLabLock(dir, async () => {
     if (existsSync(statePath(dir)))
@@ -43,6 +53,16 @@ export async function labUp(deps: LabDeps, opts: { dir: string; nodes: number })
       revision: 1,
       agents: {},
     };
+    if (opts.controlPlane === 'kubernetes') {
+      try {
+        saveState(state);
+        await wireUnderlay(deps, plan, hostPlans(plan.prefix));
+        return await kubeLabUp(deps, state);
+      } catch (err) {
+        await teardown(deps, dir, plan.prefix);
+        throw err;
+      }
+    }
     try {
       for (const ns of [plan.switchNetns, ...plan.nodes.map((n) => n.netns)]) {
         await deps.runner.run(['ip', 'netns', 'add', ns]);
@@ -84,10 +104,15 @@ export async function labUp(deps: LabDeps, opts: { dir: string; nodes: number })
   });
 }
 
-export function labStatus(dirIn: string) {
+export async function labStatus(dirIn: string) {
   const state = requireState(resolve(dirIn));
+  const nodes = state.plan.nodes.map((n) => ({ name: n.name, underlayIP: n.underlayIP, podCIDR: n.podCIDR }));
+  if (state.kube) {
+    const hosts = state.kube.hosts.map((h) => ({ name: h.name, underlayIP: h.ip }));
+    return { nodes, hosts, pods: await kubeStatusPods(state) };
+  }
   return {
-    nodes: state.plan.nodes.map((n) => ({ name: n.name, underlayIP: n.underlayIP, podCIDR: n.podCIDR })),
+    nodes,
     pods: state.pods.map((p) => ({
       namespace: p.namespace,
       name: p.name,
@@ -110,7 +135,9 @@ export async function labProbe(dirIn: string, opts: ProbeOptions): Promise<Matri
       'cannot probe SCTP: this kernel has no SCTP support (CONFIG_IP_SCTP), so no pod can serve it',
     );
   }
-  const pods = state.pods.map((p) => ({ key: podKey(p), ip: p.ip, controlSocket: p.controlSocket }));
+  const pods = state.kube
+    ? kubeProbePods(state)
+    : state.pods.map((p) => ({ key: podKey(p), ip: p.ip, controlSocket: p.controlSocket }));
   return (await probeMatrix(pods, opts)).matrix;
 }
 
@@ -118,15 +145,20 @@ async function teardown(deps: LabDeps, dir: string, prefix: string): Promise<str
   const problems: string[] = [];
   const state = loadState(dir);
   if (state) {
-    await inParallel(state.pods, 8, (p) => removePod(deps, state, p)).catch((e: unknown) =>
+    // Kubelets first (they would wire pods again), then pods, agents, and the control plane last.
+    const kube = state.kube;
+    if (kube) for (const pid of Object.values(kube.kubelets)) await stopProcess(pid, dir);
+    const pods = [...state.pods, ...(kube ? kubeSandboxes(state) : [])];
+    await inParallel(pods, 8, (p) => removePod(deps, state, p)).catch((e: unknown) =>
       problems.push(String(e)),
     );
     for (const pid of Object.values(state.agents ?? {})) await stopNodeAgent(dir, pid);
+    if (kube) await stopKubeProcesses(dir, kube);
   }
   for (const ns of await netnsWithPrefix(deps.runner, prefix)) {
     await deleteNetns(deps.runner, ns).catch((e: unknown) => problems.push(String(e)));
   }
-  for (const sub of ['nodes', 'pods', 'cluster', 'lab.json'])
+  for (const sub of ['nodes', 'pods', 'cluster', 'kube', 'lab.json'])
     rmSync(join(dir, sub), { recursive: true, force: true });
   return problems;
 }

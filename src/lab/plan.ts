@@ -56,10 +56,20 @@ export function podNetnsName(prefix: string, namespace: string, name: string): s
   return `${prefix}-p${fnv1a32(`${namespace}/${name}`)}`;
 }
 
-/** ip -batch script that builds the switch: a bridge with one port per node. Runs in the switch netns. */
-export function switchScript(plan: LabPlan): string {
+/** A machine on the underlay: a node, or a host that is not one (the control plane, the outside client). */
+export interface UnderlayPort {
+  readonly netns: string;
+  readonly uplink: string;
+  readonly switchPort: string;
+}
+
+/**
+ * ip -batch script that builds the switch: a bridge with one port per node and per extra host. Runs in the
+ * switch netns.
+ */
+export function switchScript(plan: LabPlan, hosts: readonly UnderlayPort[] = []): string {
   const lines = ['link set lo up', 'link add br0 type bridge', 'link set br0 up'];
-  for (const n of plan.nodes) {
+  for (const n of [...plan.nodes, ...hosts]) {
     lines.push(
       `link add ${n.switchPort} type veth peer name ${n.uplink} netns ${n.netns}`,
       `link set ${n.switchPort} master br0`,
@@ -69,12 +79,19 @@ export function switchScript(plan: LabPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** ip -batch script for a host on the underlay: its address, nothing routed beyond the underlay. */
+export function hostScript(plan: LabPlan, host: UnderlayPort & { readonly ip: string }): string {
+  return `${['link set lo up', `addr add ${host.ip}/${plan.underlayPrefix} dev ${host.uplink}`, `link set ${host.uplink} up`].join('\n')}\n`;
+}
+
 /** ip -batch script for one node: underlay address, routes to every other node's pod CIDR, blackhole its own. */
 export function nodeScript(plan: LabPlan, node: NodePlan): string {
+  return hostScript(plan, { ...node, ip: node.underlayIP }) + nodeRoutesScript(plan, node);
+}
+
+/** The node's pod routes: every other node's pod CIDR via its underlay address; its own CIDR blackholed. */
+export function nodeRoutesScript(plan: LabPlan, node: NodePlan): string {
   const lines = [
-    'link set lo up',
-    `addr add ${node.underlayIP}/${plan.underlayPrefix} dev ${node.uplink}`,
-    `link set ${node.uplink} up`,
     // Addresses of this node's CIDR that no pod holds go nowhere, rather than back out of the uplink.
     `route add blackhole ${node.podCIDR}`,
   ];

@@ -21,14 +21,15 @@ export interface PodDeps {
   readonly podServer: string;
 }
 
-function podFiles(dir: string, namespace: string, name: string) {
+/** A pod's files: its server's config, control socket and log (one set per namespace/name at a time). */
+export function podFiles(dir: string, namespace: string, name: string) {
   const base = join(dir, 'pods', fnv1a32(`${namespace}/${name}`));
   return { config: `${base}.json`, socket: `${base}.sock`, log: `${base}.log` };
 }
 
 function runtimeConf(
   state: LabState,
-  pod: { namespace: string; name: string; node: string },
+  pod: { namespace: string; name: string; node: string; uid?: string },
   containerID: string,
   netns: string,
 ): RuntimeConf {
@@ -43,6 +44,7 @@ function runtimeConf(
       K8S_POD_NAMESPACE: pod.namespace,
       K8S_POD_NAME: pod.name,
       K8S_POD_INFRA_CONTAINER_ID: containerID,
+      ...(pod.uid ? { K8S_POD_UID: pod.uid } : {}),
     },
     binDirs: [paths.binDir],
     hostNetns: `/run/netns/${node.netns}`,
@@ -56,12 +58,10 @@ function serverEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export async function addPod(
-  deps: PodDeps,
-  state: LabState,
-  pod: PodObject,
-  node: string,
-): Promise<PodState> {
+/** What the lab needs of a pod to run it; `uid` when the pod comes from an API server (CNI_ARGS K8S_POD_UID). */
+export type PodToRun = Pick<PodObject, 'namespace' | 'name' | 'labels' | 'ports'> & { readonly uid?: string };
+
+export async function addPod(deps: PodDeps, state: LabState, pod: PodToRun, node: string): Promise<PodState> {
   const netns = podNetnsName(state.plan.prefix, pod.namespace, pod.name);
   const containerID = randomBytes(32).toString('hex');
   const rt = runtimeConf(state, { ...pod, node }, containerID, netns);
@@ -76,16 +76,7 @@ export async function addPod(
     const ip = ips[0]?.address.split('/')[0];
     if (!ip) throw new Error(`CNI ADD for ${pod.namespace}/${pod.name} returned no address`);
     const files = podFiles(state.dir, pod.namespace, pod.name);
-    mkdirSync(join(state.dir, 'pods'), { recursive: true });
-    const ports = pod.ports.map((p) => ({ name: p.name, port: p.containerPort, protocol: p.protocol }));
-    writeFileSync(
-      files.config,
-      JSON.stringify({ id: `${pod.namespace}/${pod.name}`, controlSocket: files.socket, ports }),
-    );
-    const serverPid = startDetached(
-      ['nsenter', `--net=/run/netns/${netns}`, process.execPath, deps.podServer, files.config],
-      { logFile: files.log, env: serverEnv() },
-    );
+    const serverPid = startPodServer(deps, state.dir, pod, netns);
     const podState: PodState = {
       namespace: pod.namespace,
       name: pod.name,
@@ -98,6 +89,7 @@ export async function addPod(
       ports: pod.ports,
       serverPid,
       controlSocket: files.socket,
+      ...(pod.uid ? { uid: pod.uid } : {}),
     };
     try {
       await waitForPodServer(files.socket, 10_000);
@@ -116,6 +108,58 @@ export async function addPod(
   }
 }
 
+/** Starts the pod's server in `netns`, serving its declared ports; returns its PID. */
+export function startPodServer(deps: PodDeps, dir: string, pod: PodToRun, netns: string): number {
+  const files = podFiles(dir, pod.namespace, pod.name);
+  mkdirSync(join(dir, 'pods'), { recursive: true });
+  const ports = pod.ports.map((p) => ({ name: p.name, port: p.containerPort, protocol: p.protocol }));
+  writeFileSync(
+    files.config,
+    JSON.stringify({ id: `${pod.namespace}/${pod.name}`, controlSocket: files.socket, ports }),
+  );
+  return startDetached(
+    ['nsenter', `--net=/run/netns/${netns}`, process.execPath, deps.podServer, files.config],
+    { logFile: files.log, env: serverEnv() },
+  );
+}
+
+/**
+ * A hostNetwork pod: no netns of its own and no CNI call; its server runs in the node's netns and the pod's
+ * address is the node's.
+ */
+export async function addHostNetworkPod(
+  deps: PodDeps,
+  state: LabState,
+  pod: PodToRun,
+  node: string,
+): Promise<PodState> {
+  const plan = state.plan.nodes.find((n) => n.name === node);
+  if (!plan) throw new Error(`pod ${pod.namespace}/${pod.name}: node ${node} is not in the lab`);
+  const files = podFiles(state.dir, pod.namespace, pod.name);
+  const podState: PodState = {
+    namespace: pod.namespace,
+    name: pod.name,
+    node,
+    netns: plan.netns,
+    containerID: randomBytes(32).toString('hex'),
+    ifname: '',
+    ip: plan.underlayIP,
+    labels: pod.labels,
+    ports: pod.ports,
+    serverPid: startPodServer(deps, state.dir, pod, plan.netns),
+    controlSocket: files.socket,
+    hostNetwork: true,
+    ...(pod.uid ? { uid: pod.uid } : {}),
+  };
+  try {
+    await waitForPodServer(files.socket, 10_000);
+  } catch (err) {
+    await removePod(deps, state, podState);
+    throw err;
+  }
+  return podState;
+}
+
 export async function deleteNetns(runner: Runner, name: string): Promise<void> {
   try {
     await runner.run(['ip', 'netns', 'del', name]);
@@ -128,6 +172,10 @@ export async function deleteNetns(runner: Runner, name: string): Promise<void> {
 export async function removePod(deps: PodDeps, state: LabState, pod: PodState): Promise<void> {
   const files = podFiles(state.dir, pod.namespace, pod.name);
   await stopProcess(pod.serverPid, files.config);
+  if (pod.hostNetwork) {
+    for (const f of Object.values(files)) rmSync(f, { force: true });
+    return; // the node's own netns: nothing was wired
+  }
   const rt = runtimeConf(state, pod, pod.containerID, pod.netns);
   await delNetworkList(deps.runner, loadNetworkList(nodePaths(state.dir, pod.node).confDir), rt);
   await deleteNetns(deps.runner, pod.netns);

@@ -3,6 +3,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import type { ContainerPort } from '../model/k8s.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import type { ControlPlaneState } from './kube/control-plane.js';
+import type { HostPlan } from './kube/plan.js';
 import type { LabPlan } from './plan.js';
 
 export interface PodState {
@@ -17,6 +19,10 @@ export interface PodState {
   readonly ports: readonly ContainerPort[];
   readonly serverPid: number;
   readonly controlSocket: string;
+  /** The API's metadata.uid (real control plane only). */
+  readonly uid?: string;
+  /** Runs in the node's netns with the node's address (spec.hostNetwork). */
+  readonly hostNetwork?: boolean;
 }
 
 export interface LabState {
@@ -31,6 +37,16 @@ export interface LabState {
   readonly revision: number;
   /** Node name → PID of its agent. */
   readonly agents: Readonly<Record<string, number>>;
+  /** With `--control-plane kubernetes`: the control plane and what runs on each node besides the agent. */
+  readonly kube?: KubeLabState;
+}
+
+export interface KubeLabState {
+  readonly hosts: readonly HostPlan[];
+  readonly controlPlane: ControlPlaneState;
+  /** Node name → PID of its lab kubelet, and of its kube-proxy. */
+  readonly kubelets: Readonly<Record<string, number>>;
+  readonly proxies: Readonly<Record<string, number>>;
 }
 
 export function statePath(dir: string): string {

@@ -1,0 +1,251 @@
+// `lab up --control-plane kubernetes` and its teardown: the lab's nodes on a real control plane. The
+// control plane and an `outside` client sit on the underlay beside the nodes; each node runs the lab's
+// kubelet, kube-proxy (nftables mode) and the palisade agent, which reads the API as the ServiceAccount that
+// `palisade manifests` creates (never as admin: the lab proves the generated RBAC is enough).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { stringify } from 'yaml';
+import { startDetached } from '../../dataplane/runner.js';
+import { createKubeRest, HttpMethod } from '../../datastore/kube-rest.js';
+import { parseValues, renderManifests } from '../../deploy/manifests.js';
+import { formatCidr } from '../../model/cidr.js';
+import { agentPaths, startNodeAgent, waitForAgent } from '../agents.js';
+import type { LabDeps } from '../lab-common.js';
+import { nodePaths, writeNodeFiles } from '../node-files.js';
+import {
+  CLUSTER_POD_CIDR,
+  hostScript,
+  type LabPlan,
+  type NodePlan,
+  nodeRoutesScript,
+  switchScript,
+} from '../plan.js';
+import { stopProcess } from '../processes.js';
+import { type KubeLabState, type LabState, saveState } from '../state.js';
+import { kubeBinaries } from './binaries.js';
+import {
+  type ControlPlaneState,
+  startControlPlane,
+  stopControlPlane,
+  writeAgentKubeconfig,
+} from './control-plane.js';
+import { kubectl } from './kubectl.js';
+import { loadSandboxes } from './kubelet.js';
+import {
+  AGENT_NAMESPACE,
+  AGENT_SERVICE_ACCOUNT,
+  type HostPlan,
+  hostPlans,
+  type KubePaths,
+  kubePaths,
+  kubeProxyConfig,
+} from './plan.js';
+
+/** How long the agents' ServiceAccount token lives; the agents re-read its file every minute. */
+const AGENT_TOKEN_DURATION = '48h';
+
+/** Creates the underlay: the switch, the nodes' uplinks (no pod routes yet) and the extra hosts. */
+export async function wireUnderlay(deps: LabDeps, plan: LabPlan, hosts: readonly HostPlan[]): Promise<void> {
+  for (const ns of [plan.switchNetns, ...plan.nodes.map((n) => n.netns), ...hosts.map((h) => h.netns)]) {
+    await deps.runner.run(['ip', 'netns', 'add', ns]);
+  }
+  await deps.runner.run(['ip', '-batch', '-'], {
+    netns: `/run/netns/${plan.switchNetns}`,
+    input: switchScript(plan, hosts),
+  });
+  for (const m of [...plan.nodes.map((n) => ({ ...n, ip: n.underlayIP })), ...hosts]) {
+    await deps.runner.run(['ip', '-batch', '-'], {
+      netns: `/run/netns/${m.netns}`,
+      input: hostScript(plan, m),
+    });
+  }
+  for (const node of plan.nodes) {
+    await deps.runner.run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], { netns: `/run/netns/${node.netns}` });
+  }
+}
+
+/** What the agents need from `palisade manifests`: Namespace, ServiceAccount, RBAC, CRDs (no DaemonSet). */
+function agentManifests(): string {
+  const values = parseValues({ mode: 'main', namespace: AGENT_NAMESPACE });
+  if ('errors' in values) throw new Error(values.errors.join('; '));
+  return renderManifests(values)
+    .filter((o) => o.kind !== 'DaemonSet')
+    .map((o) => stringify(o, { lineWidth: 0, aliasDuplicateObjects: false }))
+    .join('---\n');
+}
+
+function nodeProcess(
+  labDir: string,
+  paths: KubePaths,
+  node: NodePlan,
+  name: string,
+  argv: readonly string[],
+): number {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  delete env.KUBECONFIG;
+  return startDetached(['nsenter', `--net=/run/netns/${node.netns}`, ...argv], {
+    logFile: join(paths.logs, `${name}-${node.name}.log`),
+    env: { ...env, PALISADE_LAB_DIR: labDir, PALISADE_LOG_LEVEL: process.env.PALISADE_LOG_LEVEL ?? 'info' },
+  });
+}
+
+/** Waits until the controller manager's node IPAM has given every node its spec.podCIDR. */
+async function nodePodCIDRs(paths: KubePaths, nodes: readonly NodePlan[]): Promise<Map<string, string>> {
+  const api = createKubeRest(paths.adminKubeconfig);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const list = await api.request({ method: HttpMethod.GET, path: '/api/v1/nodes' });
+    const cidrs = new Map<string, string>();
+    for (const item of (list.items ?? []) as { metadata: { name: string }; spec?: { podCIDR?: string } }[]) {
+      if (item.spec?.podCIDR) cidrs.set(item.metadata.name, item.spec.podCIDR);
+    }
+    if (nodes.every((n) => cidrs.has(n.name))) return cidrs;
+    if (Date.now() > deadline) {
+      const missing = nodes.filter((n) => !cidrs.has(n.name)).map((n) => n.name);
+      throw new Error(`nodes without spec.podCIDR after 60 s: ${missing.join(', ')} (see kube/logs)`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Brings up a lab whose underlay and namespaces `state` already describes (the switch and nodes exist) on a
+ * real control plane. Saves the state as each process starts, so a failure half-way can be torn down.
+ */
+export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabState> {
+  const paths = kubePaths(state.dir);
+  const hosts = hostPlans(state.plan.prefix);
+  const cp = hosts.find((h) => h.name === 'control-plane')!;
+  const bin = await kubeBinaries(deps.runner, deps.log, deps.kubeBuildScript);
+  const t0 = Date.now();
+  const controlPlane = await startControlPlane(deps, { paths, cp, nodes: state.plan.nodes, bin });
+  let kube: KubeLabState = { hosts, controlPlane, kubelets: {}, proxies: {} };
+  saveState({ ...state, kube });
+  const tool = { bin, paths };
+  await kubectl(deps.runner, tool, ['apply', '-f', '-'], agentManifests());
+  const token = await kubectl(deps.runner, tool, [
+    'create',
+    'token',
+    AGENT_SERVICE_ACCOUNT,
+    '-n',
+    AGENT_NAMESPACE,
+    `--duration=${AGENT_TOKEN_DURATION}`,
+  ]);
+  writeFileSync(paths.agentToken, token.stdout.trim(), { mode: 0o600 });
+  const agentKubeconfig = writeAgentKubeconfig(paths, cp);
+
+  const kubelets: Record<string, number> = {};
+  for (const node of state.plan.nodes) {
+    kubelets[node.name] = nodeProcess(state.dir, paths, node, 'kubelet', [
+      process.execPath,
+      deps.cliEntry,
+      'lab',
+      'kubelet',
+      '--dir',
+      state.dir,
+      '--node',
+      node.name,
+    ]);
+  }
+  kube = { ...kube, kubelets };
+  saveState({ ...state, kube });
+
+  // Node IPAM decides each node's pod CIDR; the node's routes and CNI config follow it.
+  const cidrs = await nodePodCIDRs(paths, state.plan.nodes);
+  const plan: LabPlan = {
+    ...state.plan,
+    nodes: state.plan.nodes.map((n) => ({ ...n, podCIDR: cidrs.get(n.name)! })),
+  };
+  for (const node of plan.nodes) {
+    await deps.runner.run(['ip', '-batch', '-'], {
+      netns: `/run/netns/${node.netns}`,
+      input: nodeRoutesScript(plan, node),
+    });
+  }
+  const proxies: Record<string, number> = {};
+  const agents: Record<string, number> = {};
+  // Saved after every start: a failure half-way tears down exactly what runs.
+  const save = (): LabState => {
+    const next: LabState = {
+      ...state,
+      plan,
+      agents: { ...agents },
+      kube: { ...kube, proxies: { ...proxies } },
+    };
+    saveState(next);
+    return next;
+  };
+  for (const node of plan.nodes) {
+    const config = paths.kubeProxyConfig(node.name);
+    writeFileSync(
+      config,
+      `${JSON.stringify(kubeProxyConfig(paths, node.name, formatCidr(CLUSTER_POD_CIDR)))}\n`,
+    );
+    mkdirSync(dirname(nodePaths(state.dir, node.name).cniSocket), { recursive: true });
+    proxies[node.name] = nodeProcess(state.dir, paths, node, 'kube-proxy', [
+      join(bin, 'kube-proxy'),
+      `--config=${config}`,
+    ]);
+    save();
+    agents[node.name] = startNodeAgent({
+      labDir: state.dir,
+      node,
+      cliEntry: deps.cliEntry,
+      datastore: { kind: 'kubernetes', kubeconfig: agentKubeconfig },
+    });
+    save();
+  }
+  const next = save();
+  await Promise.all(
+    plan.nodes.map((n) => waitForAgent(agentPaths(state.dir, n.name).statusSocket, 1, 60_000)),
+  );
+  // The CNI config last: the kubelets report their nodes Ready once it exists, and pods get scheduled.
+  for (const node of plan.nodes) writeNodeFiles(state.dir, node, deps.pluginBinary);
+  await waitForNodesReady(paths, plan.nodes);
+  deps.log.info({ ms: Date.now() - t0 }, 'control plane and nodes ready');
+  return next;
+}
+
+async function waitForNodesReady(paths: KubePaths, nodes: readonly NodePlan[]): Promise<void> {
+  const api = createKubeRest(paths.adminKubeconfig);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const list = await api.request({ method: HttpMethod.GET, path: '/api/v1/nodes' });
+    type Item = {
+      metadata: { name: string };
+      spec?: { taints?: unknown[] };
+      status?: { conditions?: { type: string; status: string }[] };
+    };
+    const ready = new Set(
+      ((list.items ?? []) as Item[])
+        .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+        .filter((n) => (n.spec?.taints ?? []).length === 0)
+        .map((n) => n.metadata.name),
+    );
+    if (nodes.every((n) => ready.has(n.name))) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `nodes not Ready and untainted after 60 s: ${nodes
+          .filter((n) => !ready.has(n.name))
+          .map((n) => n.name)
+          .join(', ')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Stops the kubelets, kube-proxies and the control plane; the caller stops the agents and removes pods. */
+export async function stopKubeProcesses(dir: string, kube: KubeLabState): Promise<void> {
+  const paths = kubePaths(dir);
+  for (const pid of [...Object.values(kube.kubelets), ...Object.values(kube.proxies)]) {
+    await stopProcess(pid, dir);
+  }
+  await stopControlPlane(paths, kube.controlPlane as ControlPlaneState);
+}
+
+/** The sandboxes every node's kubelet runs: what teardown must stop and unwire. */
+export function kubeSandboxes(state: LabState) {
+  return state.plan.nodes.flatMap((n) => Object.values(loadSandboxes(state.dir, n.name)));
+}
