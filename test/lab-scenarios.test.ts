@@ -4,14 +4,21 @@
 // with the manifests of examples/scenarios/<scenario>/; after every step the kernel's matrix for TCP 80,
 // TCP 8080, UDP 53 and UDP 5353 must equal the reference evaluator's for the lab's own cluster directory
 // (reachable = policy allows and the destination serves the port). Between scenarios every policy is deleted
-// and the base cluster restored.
+// and the base cluster restored. The suite runs on both kinds of lab: the manifest directory, and the real
+// control plane (where every step goes through the API server and the agents read it as their ServiceAccount).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readManifestDir, snapshotFromObjects } from '../src/datastore/dir.js';
 import { evaluateFlow } from '../src/policy/reference.js';
-import { createLab, type Matrix, type Probe } from './helpers/lab.js';
+import {
+  type ControlPlane,
+  controlPlanes,
+  createLab,
+  type Lab,
+  type Matrix,
+  type Probe,
+} from './helpers/lab.js';
 import { REPO } from './helpers/netns.js';
 
 const SCENARIOS = join(REPO, 'examples', 'scenarios');
@@ -22,7 +29,6 @@ const PROBES: readonly Probe[] = [
   ['UDP', 53],
   ['UDP', 5353],
 ];
-const lab = createLab('pls', { timeoutMs: 500 });
 
 interface Scenario {
   readonly name: string;
@@ -30,6 +36,8 @@ interface Scenario {
   readonly steps: readonly string[];
   /** The steps change pods or namespaces of the base cluster: re-apply it afterwards. */
   readonly restore?: boolean;
+  /** The steps on a real control plane, where they must differ (what the API server refuses). */
+  readonly kubernetesSteps?: readonly string[];
 }
 
 const SCENARIOS_TABLE: readonly Scenario[] = [
@@ -103,86 +111,105 @@ const SCENARIOS_TABLE: readonly Scenario[] = [
     name: 'pod-created-after-policy',
     steps: ['apply policy.yaml', 'apply late-pods.yaml', 'delete delete-late-pods.yaml'],
   },
-  { name: 'pod-moved-to-other-node', steps: ['apply policy.yaml', 'apply move.yaml'], restore: true },
+  {
+    name: 'pod-moved-to-other-node',
+    steps: ['apply policy.yaml', 'apply move.yaml'],
+    restore: true,
+    // The API server refuses a change of spec.nodeName (immutable): a pod moves by being recreated.
+    kubernetesSteps: ['apply policy.yaml', 'delete move.yaml', 'apply move.yaml'],
+  },
   {
     name: 'namespace-created-and-deleted',
     steps: ['apply 1-namespace.yaml', 'apply 2-policies.yaml', 'delete 3-delete-namespace.yaml'],
   },
 ];
 
-let baseline: Matrix[] = [];
-let basePods = new Set<string>();
-const expectedNow = () => PROBES.map(([protocol, port]) => lab.expected(protocol, port));
+function scenarioSuite(controlPlane: ControlPlane): void {
+  const lab = createLab(controlPlane === 'dir' ? 'pls' : 'plk', { timeoutMs: 500, controlPlane });
+  let baseline: Matrix[] = [];
+  let basePods = new Set<string>();
+  const expectedNow = () => PROBES.map(([protocol, port]) => lab.expected(protocol, port));
 
-/** Deletes every policy, and every pod and namespace the base cluster does not have; restores the base. */
-async function reset(restore: boolean): Promise<void> {
-  await lab.deleteAllPolicies();
-  const extra = Object.keys(lab.podIPs()).filter((k) => !basePods.has(k));
-  const docs = extra.map((key) => {
-    const [ns, name] = key.split('/') as [string, string];
-    return `apiVersion: v1\nkind: Pod\nmetadata: { name: ${name}, namespace: ${ns} }\nspec: { containers: [] }\n`;
-  });
-  if (docs.length > 0) await lab.applyText(docs.join('---\n'), 'delete');
-  if (restore) await lab.palisade('lab', 'apply', '-f', CLUSTER);
-}
-
-before(async () => {
-  await lab.up(2, CLUSTER);
-  basePods = new Set(Object.keys(lab.podIPs()));
-  baseline = expectedNow();
-});
-after(async () => {
-  await lab.down();
-});
-
-describe('NetworkPolicy truth table in the lab agrees with the reference semantics', () => {
-  it('no policy: everything served is reachable', async () => {
-    await lab.agrees('no policy', PROBES);
-  });
-
-  for (const s of SCENARIOS_TABLE) {
-    it(s.name, async () => {
-      let changed = false;
-      try {
-        for (const [i, step] of s.steps.entries()) {
-          const [verb, file] = step.split(' ') as ['apply' | 'delete', string];
-          await lab.palisade('lab', verb, '-f', join(SCENARIOS, s.name, file));
-          await lab.agrees(`${s.name} step ${i + 1} (${step})`, PROBES);
-          changed ||= JSON.stringify(expectedNow()) !== JSON.stringify(baseline);
-        }
-        assert.ok(
-          changed,
-          `${s.name}: some step must change what is reachable, or the scenario tests nothing`,
-        );
-      } finally {
-        await reset(s.restore ?? false);
-      }
+  /** Deletes every policy, and every pod and namespace the base cluster does not have; restores the base. */
+  async function reset(restore: boolean, recreate: readonly string[] = []): Promise<void> {
+    await lab.deleteAllPolicies();
+    // Pods whose spec a step changed cannot be changed back on the API server (immutable): recreate them.
+    for (const file of recreate) await lab.palisade('lab', 'delete', '-f', file);
+    const extra = Object.keys(lab.podIPs()).filter((k) => !basePods.has(k));
+    const docs = extra.map((key) => {
+      const [ns, name] = key.split('/') as [string, string];
+      return `apiVersion: v1\nkind: Pod\nmetadata: { name: ${name}, namespace: ${ns} }\nspec: { containers: [] }\n`;
     });
+    if (docs.length > 0) await lab.applyText(docs.join('---\n'), 'delete');
+    if (restore) await lab.palisade('lab', 'apply', '-f', CLUSTER);
   }
 
-  it('a node reaches its own pods under a default deny; other nodes only as policy says', async () => {
-    const dirOf = (f: string) => join(SCENARIOS, 'node-to-own-pods', f);
-    try {
-      await lab.palisade('lab', 'apply', '-f', dirOf('deny-all.yaml'));
-      await lab.agrees('deny all', PROBES);
-      await checkNodes('deny all');
-      await lab.palisade('lab', 'apply', '-f', dirOf('from-underlay.yaml'));
-      await checkNodes('backend admits the underlay');
-    } finally {
-      await reset(false);
-    }
-  });
+  describe(`on the ${controlPlane === 'dir' ? 'manifest directory' : 'real control plane'}`, () => {
+    before(async () => {
+      await lab.up(2, CLUSTER);
+      basePods = new Set(Object.keys(lab.podIPs()));
+      baseline = expectedNow();
+    });
+    after(async () => {
+      await lab.down();
+    });
 
-  it('SCTP probes', {
-    skip: existsSync('/proc/sys/net/sctp') ? false : 'this kernel has no SCTP (CONFIG_IP_SCTP)',
-  }, async () => {
-    await lab.agrees('sctp', [['SCTP', 80]]);
+    describe('NetworkPolicy truth table in the lab agrees with the reference semantics', () => {
+      it('no policy: everything served is reachable', async () => {
+        await lab.agrees('no policy', PROBES);
+      });
+
+      for (const s of SCENARIOS_TABLE) {
+        const steps = (controlPlane === 'kubernetes' && s.kubernetesSteps) || s.steps;
+        it(s.name, async () => {
+          let changed = false;
+          try {
+            for (const [i, step] of steps.entries()) {
+              const [verb, file] = step.split(' ') as ['apply' | 'delete', string];
+              await lab.palisade('lab', verb, '-f', join(SCENARIOS, s.name, file));
+              await lab.agrees(`${s.name} step ${i + 1} (${step})`, PROBES);
+              changed ||= JSON.stringify(expectedNow()) !== JSON.stringify(baseline);
+            }
+            assert.ok(
+              changed,
+              `${s.name}: some step must change what is reachable, or the scenario tests nothing`,
+            );
+          } finally {
+            const recreate = s.kubernetesSteps?.flatMap((step) =>
+              step.startsWith('delete ') ? [join(SCENARIOS, s.name, step.slice('delete '.length))] : [],
+            );
+            await reset(s.restore ?? false, controlPlane === 'kubernetes' ? recreate : []);
+          }
+        });
+      }
+
+      it('a node reaches its own pods under a default deny; other nodes only as policy says', async () => {
+        const dirOf = (f: string) => join(SCENARIOS, 'node-to-own-pods', f);
+        try {
+          await lab.palisade('lab', 'apply', '-f', dirOf('deny-all.yaml'));
+          await lab.agrees('deny all', PROBES);
+          await checkNodes(lab, 'deny all');
+          await lab.palisade('lab', 'apply', '-f', dirOf('from-underlay.yaml'));
+          await checkNodes(lab, 'backend admits the underlay');
+        } finally {
+          await reset(false);
+        }
+      });
+
+      it('SCTP probes', {
+        skip: existsSync('/proc/sys/net/sctp') ? false : 'this kernel has no SCTP (CONFIG_IP_SCTP)',
+      }, async () => {
+        await lab.agrees('sctp', [['SCTP', 80]]);
+      });
+    });
   });
-});
+}
+
+for (const controlPlane of controlPlanes()) scenarioSuite(controlPlane);
 
 /** TCP 80 from each node's netns to every pod: own pods always; others as the reference says for the node IP. */
-async function checkNodes(what: string): Promise<void> {
-  const state = snapshotFromObjects(readManifestDir(join(lab.dir, 'cluster')), '');
+async function checkNodes(lab: Lab, what: string): Promise<void> {
+  const state = lab.snapshot();
   const pods = state.pods.filter((p) =>
     p.ports.some((cp) => cp.containerPort === 80 && cp.protocol === 'TCP'),
   );

@@ -59,8 +59,8 @@ describe('palisade lab', () => {
     await palisade('lab', 'up', '--nodes', '2', '-f', join(REPO, 'examples', 'demo.yaml'));
     const s = await status();
     assert.deepEqual(s.nodes, [
-      { name: 'node-1', underlayIP: '198.18.0.11', podCIDR: '10.244.1.0/24' },
-      { name: 'node-2', underlayIP: '198.18.0.12', podCIDR: '10.244.2.0/24' },
+      { name: 'node-1', underlayIP: '198.18.0.11', podCIDR: '10.244.0.0/24' },
+      { name: 'node-2', underlayIP: '198.18.0.12', podCIDR: '10.244.1.0/24' },
     ]);
     assert.equal(s.pods.length, 6);
     for (const p of s.pods) {

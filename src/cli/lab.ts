@@ -5,6 +5,7 @@ import { labDown, labProbe, labStatus, labUp } from '../lab/lab.js';
 import { labApply, labDelete } from '../lab/lab-apply.js';
 import type { LabDeps } from '../lab/lab-common.js';
 import {
+  labComponent,
   labExec,
   labHasControlPlane,
   labKubeApply,
@@ -32,6 +33,8 @@ Commands:
   status  [--json]                   nodes and pods
   kubeconfig                         the path of an admin kubeconfig that works from this shell (kubernetes)
   kubectl ARGS...                    the pinned kubectl against the lab, ARGS passed unchanged (kubernetes)
+  component stop|start NAME          stop or start etcd, kube-apiserver, kube-controller-manager or
+                                     kube-scheduler (kubernetes), to see the nodes without it
   exec    NODE|outside|NS/POD -- CMD...
                                      run CMD in that node's, the outside host's or that pod's network namespace
   down                               remove everything the lab made
@@ -112,8 +115,9 @@ export async function runLab(
   // These two pass what follows them on unchanged, so they parse no option of their own.
   if (command === 'kubectl') return labKubectl(defaultDir(), rest);
   if (command === 'exec') return labExec(defaultDir(), rest);
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: [...rest],
+    allowPositionals: command === 'component',
     options: {
       dir: { type: 'string', default: defaultDir() },
       nodes: { type: 'string', default: '2' },
@@ -150,6 +154,12 @@ export async function runLab(
     case 'kubeconfig':
       out(`${labKubeconfig(dir)}\n`);
       return 0;
+    case 'component': {
+      const [action, name] = positionals;
+      if (!action || !name) throw new UsageError('component: stop|start NAME');
+      await labComponent(dir, action, name);
+      return 0;
+    }
     case 'kubelet': {
       if (!values.node) throw new UsageError('kubelet: --node is required');
       await runLabKubelet(deps, dir, values.node);

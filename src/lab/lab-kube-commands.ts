@@ -3,13 +3,20 @@
 import { resolve } from 'node:path';
 import { runAttached } from '../dataplane/runner.js';
 import { createKubeRest } from '../datastore/kube-rest.js';
+import {
+  COMPONENTS,
+  type Component,
+  startComponent,
+  stopComponent,
+  waitForApiServer,
+} from './kube/control-plane.js';
 import { kubeApply, kubeDelete } from './kube/kube-apply.js';
 import { kubeSandboxes } from './kube/kube-lab.js';
 import { kubectlArgv } from './kube/kubectl.js';
 import { LabKubelet } from './kube/kubelet.js';
 import { kubePaths } from './kube/plan.js';
 import { type LabDeps, LabError, requireState } from './lab-common.js';
-import { loadState, withLabLock } from './state.js';
+import { loadState, saveState, withLabLock } from './state.js';
 
 export function labHasControlPlane(dir: string): boolean {
   return loadState(resolve(dir))?.kube !== undefined;
@@ -83,4 +90,35 @@ export async function runLabKubelet(deps: LabDeps, dir: string, node: string): P
   await kubelet.start();
   await stopping;
   await kubelet.stop();
+}
+
+/**
+ * `lab component stop|start NAME`: stops or starts one program of the control plane (etcd, kube-apiserver,
+ * kube-controller-manager, kube-scheduler), to see what the nodes do without it. Start waits for the API
+ * server to be ready when it starts the API server.
+ */
+export async function labComponent(dir: string, action: string, name: string): Promise<void> {
+  if (!COMPONENTS.includes(name as Component)) {
+    throw new LabError(`lab component: "${name}" is not one of ${COMPONENTS.join(', ')}`);
+  }
+  const component = name as Component;
+  const abs = resolve(dir);
+  await withLabLock(abs, async () => {
+    const { state, kube, paths } = requireKubeState(abs);
+    const pids = { ...kube.controlPlane.pids };
+    const running = pids[component];
+    if (action === 'stop') {
+      if (running) await stopComponent(paths, running);
+      delete pids[component];
+    } else if (action === 'start') {
+      if (running) throw new LabError(`lab component: ${component} runs already (PID ${running})`);
+      const cp = kube.hosts.find((h) => h.name === 'control-plane')!;
+      pids[component] = startComponent(paths, cp, kube.controlPlane.bin, component);
+    } else {
+      throw new LabError(`lab component: "${action}" must be stop or start`);
+    }
+    saveState({ ...state, kube: { ...kube, controlPlane: { ...kube.controlPlane, pids } } });
+    if (action === 'start' && component === 'kube-apiserver')
+      await waitForApiServer(paths.adminKubeconfig, 90_000);
+  });
 }

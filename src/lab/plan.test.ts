@@ -8,9 +8,9 @@ describe('lab plan', () => {
     assert.deepEqual(
       plan.nodes.map((n) => [n.name, n.underlayIP, n.podCIDR]),
       [
-        ['node-1', '198.18.0.11', '10.244.1.0/24'],
-        ['node-2', '198.18.0.12', '10.244.2.0/24'],
-        ['node-3', '198.18.0.13', '10.244.3.0/24'],
+        ['node-1', '198.18.0.11', '10.244.0.0/24'],
+        ['node-2', '198.18.0.12', '10.244.1.0/24'],
+        ['node-3', '198.18.0.13', '10.244.2.0/24'],
       ],
     );
     assert.ok(plan.nodes.every((n) => n.netns.startsWith(`${plan.prefix}-`)));
@@ -36,8 +36,8 @@ describe('lab plan', () => {
         'link set lo up',
         'addr add 198.18.0.11/24 dev eth0',
         'link set eth0 up',
-        'route add blackhole 10.244.1.0/24',
-        'route add 10.244.2.0/24 via 198.18.0.12 dev eth0',
+        'route add blackhole 10.244.0.0/24',
+        'route add 10.244.1.0/24 via 198.18.0.12 dev eth0',
         '',
       ].join('\n'),
     );

@@ -45,7 +45,8 @@ export function planLab(absDir: string, nodeCount: number): LabPlan {
       underlayIP: formatIp(addressAt(underlay, BigInt(10 + n))),
       uplink: 'eth0',
       switchPort: `n${n}`,
-      podCIDR: formatCidr(subnetAt(CLUSTER_POD_CIDR, NODE_POD_PREFIX, n)),
+      // The order Kubernetes' node IPAM allocates in (node-1 registers first): the same in both kinds of lab.
+      podCIDR: formatCidr(subnetAt(CLUSTER_POD_CIDR, NODE_POD_PREFIX, i)),
     };
   });
   return { prefix, switchNetns: `${prefix}-sw`, underlayPrefix: underlay.prefix, nodes };

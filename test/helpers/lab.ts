@@ -1,12 +1,15 @@
 // Shared helpers for lab tests: a lab in a private directory driven through bin/palisade, probe matrices from
 // the real kernel, and the matrix the reference evaluator expects for the lab's own cluster directory.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readManifestDir, snapshotFromObjects } from '../../src/datastore/dir.js';
+import type { DatastoreSnapshot } from '../../src/datastore/types.js';
+import { BARRIER_POLICY } from '../../src/lab/kube/kube-apply.js';
 import type { Protocol } from '../../src/model/k8s.js';
+import { parseManifests } from '../../src/model/manifests.js';
 import { evaluateFlow } from '../../src/policy/reference.js';
 import { createFixture, ensureBuilt, type Fixture, REPO } from './netns.js';
 
@@ -22,9 +25,21 @@ export interface LabNode {
   readonly underlayIP: string;
 }
 
+/** Where a lab keeps its cluster: the embedded manifest directory, or a real control plane. */
+export type ControlPlane = 'dir' | 'kubernetes';
+
+/** Both kinds of lab, for suites that run on each; LAB_CONTROL_PLANE=dir|kubernetes narrows it to one. */
+export function controlPlanes(): ControlPlane[] {
+  const only = process.env.LAB_CONTROL_PLANE;
+  return only === 'dir' || only === 'kubernetes' ? [only] : ['dir', 'kubernetes'];
+}
+
 export interface Lab {
   readonly fx: Fixture;
   readonly dir: string;
+  readonly controlPlane: ControlPlane;
+  /** The cluster as the lab's source of truth holds it now (the directory, or the API server). */
+  snapshot(): DatastoreSnapshot;
   palisade(...args: string[]): Promise<string>;
   up(nodes: number, ...files: string[]): Promise<void>;
   /** `lab apply -f` (or `lab delete -f`) of a manifest text, written to a temporary file. */
@@ -38,20 +53,29 @@ export interface Lab {
   agrees(what: string, probes: readonly Probe[]): Promise<void>;
   /** Deletes every NetworkPolicy the lab holds. */
   deleteAllPolicies(): Promise<void>;
-  /** Namespace/name of every NetworkPolicy the lab holds. */
+  /** Namespace/name of every NetworkPolicy the lab holds (not the lab's own barrier policy). */
   policies(): string[];
   nodes(): LabNode[];
   /** TCP connect from a node's own netns (not a pod): true when the connection is made. */
   nodeConnects(node: LabNode, ip: string, port: number): Promise<boolean>;
+  /** Where a running pod is: its network namespace and address. */
+  pod(key: string): { netns: string; ip: string };
   /** Pod IPs by "namespace/name". */
   podIPs(): Record<string, string>;
   down(): Promise<void>;
 }
 
+interface PodJson {
+  namespace: string;
+  name: string;
+  ip: string;
+  netns: string;
+}
+
 interface LabJson {
   plan: { nodes: LabNode[] };
   policies: string[];
-  pods: { namespace: string; name: string; ip: string }[];
+  pods: PodJson[];
 }
 
 /** Lists the pairs where `got` and `want` differ, one per line: "src -> dst: kernel ✓, reference ✗". */
@@ -74,7 +98,62 @@ export function countFalse(m: Matrix): number {
     .filter((v) => !v).length;
 }
 
-export function createLab(tag: string, opts: { timeoutMs?: number } = {}): Lab {
+/**
+ * The API server's objects as plain manifests (metadata trimmed to name, namespace and labels), read with the
+ * lab's own manifest parser, not the agent's Kubernetes conversion.
+ */
+function apiObjects(dir: string) {
+  const state = JSON.parse(readFileSync(join(dir, 'lab.json'), 'utf8')) as {
+    kube: { controlPlane: { bin: string } };
+  };
+  const out = execFileSync(
+    join(state.kube.controlPlane.bin, 'kubectl'),
+    [
+      `--kubeconfig=${join(dir, 'kube', 'admin.kubeconfig')}`,
+      'get',
+      'namespaces,nodes,pods,networkpolicies',
+      '-A',
+      '-o',
+      'json',
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  );
+  type Item = {
+    apiVersion: string;
+    kind: string;
+    metadata: Record<string, unknown>;
+    spec?: unknown;
+    status?: Record<string, unknown>;
+  };
+  const docs = (JSON.parse(out) as { items: Item[] }).items
+    .filter((o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === BARRIER_POLICY))
+    .filter((o) => o.kind !== 'Pod' || !o.metadata.deletionTimestamp)
+    .map((o) => {
+      const { name, namespace, labels } = o.metadata;
+      const metadata = { name, ...(namespace ? { namespace } : {}), ...(labels ? { labels } : {}) };
+      if (o.kind === 'Pod') {
+        const spec = o.spec as { nodeName?: string; containers: { name: string; ports?: unknown[] }[] };
+        return {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata,
+          spec: {
+            nodeName: spec.nodeName,
+            containers: spec.containers.map((c) => ({ name: c.name, ports: c.ports ?? [] })),
+          },
+          status: { podIPs: o.status?.podIPs ?? [] },
+        };
+      }
+      if (o.kind === 'Node')
+        return { apiVersion: 'v1', kind: 'Node', metadata, status: { addresses: o.status?.addresses } };
+      if (o.kind === 'Namespace') return { apiVersion: 'v1', kind: 'Namespace', metadata };
+      return { apiVersion: o.apiVersion, kind: o.kind, metadata, spec: o.spec };
+    });
+  return docs.flatMap((d) => parseManifests(JSON.stringify(d), `${d.kind} ${String(d.metadata.name)}`));
+}
+
+export function createLab(tag: string, opts: { timeoutMs?: number; controlPlane?: ControlPlane } = {}): Lab {
+  const controlPlane = opts.controlPlane ?? 'dir';
   const fx = createFixture(tag);
   const dir = join(fx.tmp, 'lab');
   const env: NodeJS.ProcessEnv = { ...process.env, PALISADE_LAB_DIR: dir };
@@ -99,16 +178,21 @@ export function createLab(tag: string, opts: { timeoutMs?: number } = {}): Lab {
     return (JSON.parse(out) as { matrix: Matrix }).matrix;
   }
 
+  function snapshot(): DatastoreSnapshot {
+    const objects = controlPlane === 'kubernetes' ? apiObjects(dir) : readManifestDir(join(dir, 'cluster'));
+    return snapshotFromObjects(objects, '');
+  }
+
   function expected(protocol: Protocol, port: number): Matrix {
-    const snapshot = snapshotFromObjects(readManifestDir(join(dir, 'cluster')), '');
+    const snap = snapshot();
     const out: Matrix = {};
-    for (const src of snapshot.pods) {
+    for (const src of snap.pods) {
       const row: Record<string, boolean> = {};
-      for (const dst of snapshot.pods) {
+      for (const dst of snap.pods) {
         const flow = { srcIp: src.ips[0]!, dstIp: dst.ips[0]!, protocol, dstPort: port };
         // Reachable = policy allows and something listens there (pods serve exactly their declared ports).
         const serves = dst.ports.some((p) => p.containerPort === port && p.protocol === protocol);
-        row[`${dst.namespace}/${dst.name}`] = serves && evaluateFlow(snapshot, flow).allowed;
+        row[`${dst.namespace}/${dst.name}`] = serves && evaluateFlow(snap, flow).allowed;
       }
       out[`${src.namespace}/${src.name}`] = row;
     }
@@ -147,13 +231,28 @@ export function createLab(tag: string, opts: { timeoutMs?: number } = {}): Lab {
     await palisade('lab', verb, '-f', file);
   }
 
+  const policies = (): string[] =>
+    controlPlane === 'kubernetes'
+      ? snapshot().policies.map((p) => `${p.namespace}/${p.name}`)
+      : state().policies;
+
   return {
     fx,
     dir,
+    controlPlane,
+    snapshot,
     palisade,
     async up(nodes, ...files) {
       ensureBuilt();
-      await palisade('lab', 'up', '--nodes', String(nodes), ...files.flatMap((f) => ['-f', f]));
+      await palisade(
+        'lab',
+        'up',
+        '--nodes',
+        String(nodes),
+        '--control-plane',
+        controlPlane,
+        ...files.flatMap((f) => ['-f', f]),
+      );
     },
     applyText,
     probe,
@@ -163,16 +262,33 @@ export function createLab(tag: string, opts: { timeoutMs?: number } = {}): Lab {
       const diffs = await mismatches(what, probes);
       assert.deepEqual(diffs, [], `${what} differs:\n  ${diffs.join('\n  ')}`);
     },
-    policies: () => state().policies,
+    policies,
     async deleteAllPolicies() {
-      const docs = state().policies.map((key) => {
+      const docs = policies().map((key) => {
         const [ns, name] = key.split('/') as [string, string];
         return `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: { name: ${name}, namespace: ${ns} }\nspec: { podSelector: {} }\n`;
       });
       if (docs.length > 0) await applyText(docs.join('---\n'), 'delete');
     },
     nodes: () => state().plan.nodes,
-    podIPs: () => Object.fromEntries(state().pods.map((p) => [`${p.namespace}/${p.name}`, p.ip])),
+    pod(key) {
+      const pods =
+        controlPlane === 'kubernetes'
+          ? state().plan.nodes.flatMap((n) => {
+              const file = join(dir, 'nodes', n.name, 'kubelet.json');
+              return existsSync(file)
+                ? Object.values(JSON.parse(readFileSync(file, 'utf8')) as Record<string, PodJson>)
+                : [];
+            })
+          : state().pods;
+      const p = pods.find((x) => `${x.namespace}/${x.name}` === key);
+      assert.ok(p, `pod ${key} runs in the lab`);
+      return { netns: p.netns, ip: p.ip };
+    },
+    podIPs: () =>
+      controlPlane === 'kubernetes'
+        ? Object.fromEntries(snapshot().pods.map((p) => [`${p.namespace}/${p.name}`, p.ips[0] ?? '']))
+        : Object.fromEntries(state().pods.map((p) => [`${p.namespace}/${p.name}`, p.ip])),
     async nodeConnects(node, ip, port) {
       const argv = [`--net=/run/netns/${node.netns}`, 'nc', '-z', '-w1', ip, String(port)];
       return run('nsenter', argv).then(

@@ -114,15 +114,28 @@ function start(paths: KubePaths, name: string, netns: string | undefined, argv: 
   });
 }
 
-/** Starts the API server and etcd (again, after a stop: the data directory is kept). */
-export function startApiServer(paths: KubePaths, cp: HostPlan, bin: string): Record<string, number> {
-  return {
-    etcd: start(paths, 'etcd', cp.netns, [join(bin, 'etcd'), ...etcdArgs(paths)]),
-    'kube-apiserver': start(paths, 'kube-apiserver', cp.netns, [
-      join(bin, 'kube-apiserver'),
-      ...apiServerArgs(paths, cp),
-    ]),
+/** The control plane's programs, each started in the control plane's netns. */
+export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+function componentArgv(name: Component, paths: KubePaths, cp: HostPlan, bin: string): string[] {
+  const args: Record<Component, () => string[]> = {
+    etcd: () => etcdArgs(paths),
+    'kube-apiserver': () => apiServerArgs(paths, cp),
+    'kube-controller-manager': () =>
+      controllerManagerArgs(paths, formatCidr(CLUSTER_POD_CIDR), NODE_POD_PREFIX),
+    'kube-scheduler': () => schedulerArgs(paths),
   };
+  return [join(bin, name), ...args[name]()];
+}
+
+/** Starts one component (again, after a stop: etcd's data directory is kept); returns its PID. */
+export function startComponent(paths: KubePaths, cp: HostPlan, bin: string, name: Component): number {
+  return start(paths, name, cp.netns, componentArgv(name, paths, cp, bin));
+}
+
+export function stopComponent(paths: KubePaths, pid: number): Promise<void> {
+  return stopProcess(pid, paths.root);
 }
 
 export async function startControlPlane(
@@ -138,7 +151,10 @@ export async function startControlPlane(
   });
   const localPort = await freeLoopbackPort();
   writeKubeconfigs(paths, cp, opts.nodes, localPort);
-  const pids: Record<string, number> = { ...startApiServer(paths, cp, bin) };
+  const pids: Record<string, number> = {
+    etcd: startComponent(paths, cp, bin, 'etcd'),
+    'kube-apiserver': startComponent(paths, cp, bin, 'kube-apiserver'),
+  };
   // The forwarder: a hop inside the control plane's netns, and a loopback listener in the root netns.
   pids['forward-cp'] = start(paths, 'forward-cp', cp.netns, [
     'socat',
@@ -155,14 +171,8 @@ export async function startControlPlane(
     const t0 = Date.now();
     await waitForApiServer(paths.adminKubeconfig, 90_000);
     deps.log.info({ ms: Date.now() - t0 }, 'API server ready');
-    pids['kube-controller-manager'] = start(paths, 'kube-controller-manager', cp.netns, [
-      join(bin, 'kube-controller-manager'),
-      ...controllerManagerArgs(paths, formatCidr(CLUSTER_POD_CIDR), NODE_POD_PREFIX),
-    ]);
-    pids['kube-scheduler'] = start(paths, 'kube-scheduler', cp.netns, [
-      join(bin, 'kube-scheduler'),
-      ...schedulerArgs(paths),
-    ]);
+    pids['kube-controller-manager'] = startComponent(paths, cp, bin, 'kube-controller-manager');
+    pids['kube-scheduler'] = startComponent(paths, cp, bin, 'kube-scheduler');
     return state;
   } catch (err) {
     await stopControlPlane(paths, state);

@@ -135,7 +135,10 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
   writeFileSync(paths.agentToken, token.stdout.trim(), { mode: 0o600 });
   const agentKubeconfig = writeAgentKubeconfig(paths, cp);
 
+  // One node at a time: node IPAM hands out pod CIDRs in the order Nodes register, so node-i gets the i-th
+  // /24, as in the plan (and in the directory lab). The lab follows what the API says all the same.
   const kubelets: Record<string, number> = {};
+  const cidrs = new Map<string, string>();
   for (const node of state.plan.nodes) {
     kubelets[node.name] = nodeProcess(state.dir, paths, node, 'kubelet', [
       process.execPath,
@@ -147,12 +150,15 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
       '--node',
       node.name,
     ]);
+    kube = { ...kube, kubelets: { ...kubelets } };
+    saveState({ ...state, kube });
+    const got = (await nodePodCIDRs(paths, [node])).get(node.name)!;
+    if (got !== node.podCIDR)
+      deps.log.warn({ node: node.name, planned: node.podCIDR, got }, 'pod CIDR differs from the plan');
+    cidrs.set(node.name, got);
   }
-  kube = { ...kube, kubelets };
-  saveState({ ...state, kube });
 
-  // Node IPAM decides each node's pod CIDR; the node's routes and CNI config follow it.
-  const cidrs = await nodePodCIDRs(paths, state.plan.nodes);
+  // The node's routes and CNI config follow the pod CIDR node IPAM gave it.
   const plan: LabPlan = {
     ...state.plan,
     nodes: state.plan.nodes.map((n) => ({ ...n, podCIDR: cidrs.get(n.name)! })),
