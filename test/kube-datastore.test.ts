@@ -43,6 +43,15 @@ async function eventually<T>(what: string, fn: () => T | undefined, timeoutMs = 
   }
 }
 
+/** A new namespace takes pods once the controller manager has made its default ServiceAccount. */
+async function namespaceReady(name: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await api.kubectl('get', 'serviceaccounts', '-n', name, '-o', 'name')).includes('default')) {
+    if (Date.now() > deadline) throw new Error(`namespace ${name}: no default ServiceAccount after 20 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function apply(docs: readonly Record<string, unknown>[]): Promise<string> {
   const file = join(api.fx.tmp, `apply-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
   writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }));
@@ -75,6 +84,7 @@ before(async () => {
       metadata: { name: 'node-a' },
     },
   ]);
+  await namespaceReady('prod');
 });
 after(async () => {
   await api?.cleanup();
@@ -240,6 +250,9 @@ describe("chained mode's API fallback, on a real API server", () => {
         kind: 'Namespace',
         metadata: { name: 'mesh', labels: { 'codesealer.com/webhook': 'enabled' } },
       },
+    ]);
+    await namespaceReady('mesh');
+    await apply([
       pod('mesh', 'web', { app: 'web' }, { annotations: { 'sidecar.codesealer.com/status': 'injected' } }),
     ]);
     const local = (
@@ -265,6 +278,7 @@ describe("chained mode's API fallback, on a real API server", () => {
         agentSocket: join(api.fx.tmp, 'no-agent.sock'),
         agentTimeoutMs: 200,
         kubeconfig,
+        prevResult: { cniVersion: '1.0.0', interfaces: [], ips: [] },
       },
       'ADD',
     );

@@ -74,7 +74,11 @@ export async function kubeApply(deps: LabDeps, state: LabState, files: readonly 
   for (const name of docs.names) {
     if (!(await api.get(`/api/v1/namespaces/${encodeURIComponent(name)}`))) created.push(name);
   }
-  if (created.length > 0) await run(['apply'], docs.namespaces);
+  if (created.length > 0) {
+    await run(['apply'], docs.namespaces);
+    // Pods are admitted in a namespace once the controller manager has made its default ServiceAccount.
+    for (const name of created) await defaultServiceAccount(api, name);
+  }
   if (docs.rest) {
     try {
       await run(['apply', '--dry-run=server'], docs.rest);
@@ -107,6 +111,15 @@ export async function kubeDelete(deps: LabDeps, state: LabState, files: readonly
     throw new LabError(`kubectl delete failed:\n${commandMessage(err)}`);
   }
   await settle(state);
+}
+
+async function defaultServiceAccount(api: KubeRest, namespace: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await api.get(`/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/default`))) {
+    if (Date.now() > deadline)
+      throw new LabError(`namespace ${namespace}: no default ServiceAccount after 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function items(api: KubeRest, path: string): Promise<ObjectMeta[]> {
