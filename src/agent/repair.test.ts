@@ -1,3 +1,5 @@
+// (Its two API calls, label and delete with a UID precondition, also run on the real API server in
+// test/kube-datastore.test.ts.)
 // The repair controller against a fake API server speaking the real API: it labels (or deletes, with a UID
 // precondition) the node's selected pods that left no marker, once each, and leaves the rest alone.
 import assert from 'node:assert/strict';

@@ -1,5 +1,8 @@
 // The PolicyRejected event recorder against the fake API server (testdata/fake-apiserver.ts): one Warning
 // Event per rejected policy and node, deduplicated as client-go's recorder does, and failures only logged.
+// The fake is here for what a real API server cannot be made to do: fail or refuse a write on demand, and
+// show each write it received. The writes themselves (POST, then PATCH of count) run on the real API server
+// in test/kube-datastore.test.ts, and the agent's events in the lab in test/kube-lab.test.ts.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
