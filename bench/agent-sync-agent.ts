@@ -48,7 +48,7 @@ function rules(rs: readonly PolicyRule[], peerKey: 'from' | 'to') {
   }));
 }
 
-function policyManifest(p: NetworkPolicy) {
+export function policyManifest(p: NetworkPolicy) {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -62,7 +62,8 @@ function policyManifest(p: NetworkPolicy) {
   };
 }
 
-function manifests(c: SyntheticCluster): object {
+/** The cluster as one List manifest (any part of it: `pods` may be a subset). */
+export function manifests(c: Pick<SyntheticCluster, 'namespaces' | 'nodes' | 'pods' | 'policies'>): object {
   const items = [
     ...c.namespaces.map((n) => ({
       apiVersion: 'v1',
@@ -318,15 +319,38 @@ export async function measureAgent(
 
 async function runAgent(
   c: SyntheticCluster,
-  where: {
-    tmp: string;
-    netns: string;
-    ipamDir: string;
-    source: string;
-    env: NodeJS.ProcessEnv;
-    onChild: (child: ChildProcess | undefined) => void;
-  },
+  where: AgentWhere,
 ): Promise<Omit<AgentMemory, 'datastore' | 'manifestsMB'>> {
+  const agent = await startAgent(c, where);
+  try {
+    return { readyMs: agent.readyMs, ...(await agentMemory(agent)) };
+  } finally {
+    await agent.stop();
+  }
+}
+
+export interface AgentWhere {
+  readonly tmp: string;
+  readonly netns: string;
+  readonly ipamDir: string;
+  /** --datastore: kubernetes or dir:PATH. */
+  readonly source: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly onChild: (child: ChildProcess | undefined) => void;
+}
+
+export interface RunningAgent {
+  readonly pid: number;
+  /** From spawn to the first 200 on /readyz. */
+  readonly readyMs: number;
+  /** Its HTTP socket (health, metrics). */
+  readonly http: string;
+  /** SIGTERM to its own pid; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Writes `c`'s local endpoints as IPAM records, starts the agent in `netns` and waits for /readyz. */
+export async function startAgent(c: SyntheticCluster, where: AgentWhere): Promise<RunningAgent> {
   const { tmp, netns, ipamDir, env } = where;
   await writeIpam(c, ipamDir);
   const http = join(tmp, 'agent-http.sock');
@@ -344,26 +368,34 @@ async function runAgent(
     },
   );
   where.onChild(child);
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited(child);
+    where.onChild(undefined);
+  };
   try {
     while (!(await ready(http))) {
       if (child.exitCode !== null) throw new Error(`palisade agent exited ${child.exitCode} before ready`);
       if (performance.now() - t0 > 60_000) throw new Error('palisade agent not ready after 60 s');
       await new Promise((r) => setTimeout(r, 20));
     }
-    const readyMs = performance.now() - t0;
-    await new Promise((r) => setTimeout(r, 1000)); // let the first sync's garbage settle a little
-    const pid = child.pid!;
-    const metrics = await get(http, '/metrics');
-    return {
-      heapUsedMB: gaugeMB(metrics, 'nodejs_heap_size_used_bytes'),
-      externalMB: gaugeMB(metrics, 'nodejs_external_memory_bytes'),
-      readyMs,
-      rssMB: statusKB(pid, 'VmRSS') / 1024,
-      hwmMB: statusKB(pid, 'VmHWM') / 1024,
-    };
-  } finally {
-    child.kill('SIGTERM');
-    await exited(child);
-    where.onChild(undefined);
+  } catch (err) {
+    await stop();
+    throw err;
   }
+  return { pid: child.pid!, readyMs: performance.now() - t0, http, stop };
+}
+
+/** A running agent's memory a second after its first sync: RSS and peak from /proc, heap from its /metrics. */
+export async function agentMemory(
+  agent: RunningAgent,
+): Promise<Omit<AgentMemory, 'datastore' | 'manifestsMB' | 'readyMs'>> {
+  await new Promise((r) => setTimeout(r, 1000)); // let the first sync's garbage settle a little
+  const metrics = await get(agent.http, '/metrics');
+  return {
+    heapUsedMB: gaugeMB(metrics, 'nodejs_heap_size_used_bytes'),
+    externalMB: gaugeMB(metrics, 'nodejs_external_memory_bytes'),
+    rssMB: statusKB(agent.pid, 'VmRSS') / 1024,
+    hwmMB: statusKB(agent.pid, 'VmHWM') / 1024,
+  };
 }

@@ -28,6 +28,7 @@ import {
 
 const MAX_PARALLEL_PODS = 8;
 const STATUS_REFRESH_MS = 60_000;
+const NETWORK_CHECK_MS = 500;
 
 export function kubeletStatePath(labDir: string, node: string): string {
   return join(nodePaths(labDir, node).root, 'kubelet.json');
@@ -75,6 +76,8 @@ export class LabKubelet {
     await this.register();
     await this.renewLease();
     this.timers.push(setInterval(() => void this.heartbeat(), LEASE_RENEW_MS));
+    // The CNI config appearing (or going) is news at once, as for a kubelet's runtime status.
+    this.timers.push(setInterval(() => void this.networkCheck(), NETWORK_CHECK_MS));
     await this.listAndWatch();
   }
 
@@ -131,6 +134,16 @@ export class LabKubelet {
       }
     } catch (err) {
       this.log.warn({ err }, 'heartbeat failed');
+    }
+  }
+
+  private async networkCheck(): Promise<void> {
+    if (this.confExists() === this.networkReady) return;
+    try {
+      await this.postStatus();
+      this.lastStatus = Date.now();
+    } catch (err) {
+      this.log.warn({ err }, 'node status update failed');
     }
   }
 

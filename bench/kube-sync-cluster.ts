@@ -1,0 +1,188 @@
+// The synthetic cluster of bench/agent-sync-cluster.ts in the two datastores bench/kube-sync.ts compares, and
+// the label changes of its propagation rounds:
+// - kubernetes: created through a real API server (bounded concurrency), Nodes and Pods given their addresses
+//   by a PATCH of their status, as a kubelet would; pods name their node, so no scheduler is involved;
+// - dir: the objects that never change in one cluster.json, each local pod in a file of its own, so a change
+//   rewrites one small file atomically and then REVISION, as the lab writes its manifest directory.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mergeEndpoints } from '../src/agent/endpoints.js';
+import { isEmptyPlan, planDiff } from '../src/dataplane/nft-diff.js';
+import type { Runner } from '../src/dataplane/runner.js';
+import { HttpMethod, type KubeRest } from '../src/datastore/kube-rest.js';
+import type { PodInfo } from '../src/model/cluster.js';
+import { NodeCompiler } from '../src/policy/node-compiler.js';
+import { writeFileAtomic } from '../src/util/atomic-file.js';
+import { manifests, policyManifest } from './agent-sync-agent.js';
+import { LOCAL_NODE, type SyntheticCluster } from './agent-sync-cluster.js';
+
+/** One round's change: a local pod's labels, before and after. */
+export interface Relabel {
+  readonly pod: PodInfo;
+  readonly before: Readonly<Record<string, string>>;
+}
+
+/**
+ * `rounds` relabels of local pods, in order, each one checked with the agent's compiler to change the node's
+ * ruleset (the pod moves into or out of some policy's selection). Leaves `c` as it was.
+ */
+export function planRelabels(c: SyntheticCluster, rounds: number): Relabel[] {
+  const initial = c.pods;
+  const compiler = new NodeCompiler(LOCAL_NODE);
+  const compile = () => compiler.compile(mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints)).table;
+  let prev = compile();
+  const out: Relabel[] = [];
+  for (let tries = 1; out.length < rounds; tries++) {
+    if (tries > rounds * 100) throw new Error(`no ruleset-changing relabel found in ${tries} tries`);
+    const pods = c.pods;
+    const pod = c.g.pick(c.localPods());
+    c.relabelPod(pod);
+    const next = compile();
+    if (isEmptyPlan(planDiff(prev, next))) {
+      c.pods = pods; // the ruleset would not change: take that back
+      continue;
+    }
+    const after = c.pods.find((p) => p.namespace === pod.namespace && p.name === pod.name)!;
+    out.push({ pod: after, before: pod.labels });
+    prev = next;
+  }
+  c.pods = initial;
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight. */
+async function inPool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export const IN_FLIGHT = 16;
+const ns = (name: string) => `/api/v1/namespaces/${name}`;
+
+function podBody(p: PodInfo): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { namespace: p.namespace, name: p.name, labels: p.labels },
+    spec: {
+      nodeName: p.node,
+      containers: [
+        {
+          name: 'main',
+          image: 'lab/pod-server',
+          ports: p.ports,
+          env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+        },
+      ],
+      // No kubelet ever reports these nodes Ready: tolerate every taint, so that no NoExecute taint the node
+      // lifecycle controller may add evicts pods in the middle of a run.
+      tolerations: [{ operator: 'Exists' }],
+    },
+  };
+}
+
+/** Creates `c`'s namespaces, nodes, policies and pods; reports progress every 1000 pods. */
+export async function populateApi(
+  rest: KubeRest,
+  c: SyntheticCluster,
+  progress: (msg: string) => void,
+): Promise<void> {
+  const { POST, PATCH } = HttpMethod;
+  await inPool(c.namespaces, IN_FLIGHT, async (n) => {
+    const body = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.name, labels: n.labels } };
+    await rest.request({ method: POST, path: '/api/v1/namespaces', body });
+  });
+  const nodeIP = new Map(c.nodes.map((n) => [n.name, n.ips[0]!]));
+  await inPool(c.nodes, IN_FLIGHT, async (n) => {
+    const body = { apiVersion: 'v1', kind: 'Node', metadata: { name: n.name } };
+    await rest.request({ method: POST, path: '/api/v1/nodes', body });
+    const addresses = n.ips.map((address) => ({ type: 'InternalIP', address }));
+    const path = `/api/v1/nodes/${n.name}/status`;
+    await rest.request({ method: PATCH, path, patch: 'strategic', body: { status: { addresses } } });
+  });
+  // A new namespace takes pods once the controller manager has made its default ServiceAccount.
+  for (const n of c.namespaces) await waitFor(rest, `${ns(n.name)}/serviceaccounts/default`);
+  await inPool(c.policies, IN_FLIGHT, async (p) => {
+    const path = `/apis/networking.k8s.io/v1/namespaces/${p.namespace}/networkpolicies`;
+    await rest.request({ method: POST, path, body: policyManifest(p) });
+  });
+  let done = 0;
+  await inPool(c.pods, IN_FLIGHT, async (p) => {
+    await rest.request({ method: POST, path: `${ns(p.namespace)}/pods`, body: podBody(p) });
+    const hostIP = nodeIP.get(p.node)!;
+    const status = {
+      hostIP,
+      hostIPs: [{ ip: hostIP }],
+      podIP: p.ips[0],
+      podIPs: p.ips.map((ip) => ({ ip })),
+    };
+    const path = `${ns(p.namespace)}/pods/${p.name}/status`;
+    await rest.request({ method: PATCH, path, patch: 'strategic', body: { status } });
+    if (++done % 1000 === 0) progress(`${done}/${c.pods.length} pods created`);
+  });
+}
+
+async function waitFor(rest: KubeRest, path: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await rest.get(path))) {
+    if (Date.now() > deadline) throw new Error(`${path}: not there after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The change as a merge patch of the pod's labels (null removes a label). */
+export function labelPatch(r: Relabel): object {
+  const gone = Object.keys(r.before).filter((k) => !(k in r.pod.labels));
+  return { metadata: { labels: { ...Object.fromEntries(gone.map((k) => [k, null])), ...r.pod.labels } } };
+}
+
+const podFile = (dir: string, p: PodInfo) => join(dir, `pod-${p.namespace}-${p.name}.json`);
+
+/** Writes `c` as the dir datastore's directory (revision 1). */
+export function writeDirCluster(dir: string, c: SyntheticCluster): void {
+  mkdirSync(dir, { recursive: true });
+  const remote = c.pods.filter((p) => p.node !== LOCAL_NODE);
+  writeFileSync(join(dir, 'cluster.json'), JSON.stringify(manifests({ ...c, pods: remote })));
+  for (const p of c.localPods()) writeFileSync(podFile(dir, p), JSON.stringify(manifests(onlyPod(p))));
+  writeFileSync(join(dir, 'REVISION'), '1\n');
+}
+
+/** Writes one changed local pod, then `revision`, each atomically. */
+export function writeDirPod(dir: string, p: PodInfo, revision: number): void {
+  writeFileAtomic(podFile(dir, p), JSON.stringify(manifests(onlyPod(p))));
+  writeFileAtomic(join(dir, 'REVISION'), `${revision}\n`);
+}
+
+const onlyPod = (p: PodInfo) => ({ namespaces: [], nodes: [], pods: [p], policies: [] });
+
+/**
+ * A loopback forwarder inside `netns`: 127.0.0.1:`port` there to the API server's unix socket (reachable from
+ * any netns), so the kubeconfig that works in the root netns works unchanged in `netns`. Its own process group
+ * (socat forks per connection): stop it with process.kill(-pid).
+ */
+export async function startForwarder(
+  runner: Runner,
+  netns: string,
+  port: number,
+  socket: string,
+): Promise<ChildProcess> {
+  const listen = `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`;
+  const child = spawn('nsenter', [`--net=${netns}`, '--', 'socat', listen, `UNIX-CONNECT:${socket}`], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; ; i++) {
+    const { stdout } = await runner.run(['ss', '-Hltn', `sport = :${port}`], { netns });
+    if (stdout.trim() !== '') return child;
+    if (child.exitCode !== null || i > 100) {
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
+      throw new Error(`socat on 127.0.0.1:${port} in ${netns}: not listening (exit ${child.exitCode})`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
