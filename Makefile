@@ -12,7 +12,9 @@ build: setup
 kube: setup
 	@bash kube/build.sh >/dev/null
 
+# CONTROL_PLANE=kubernetes: the same demo on a real control plane (builds it first, ~8 min the first time).
 demo: setup
+	@if [[ "$${CONTROL_PLANE:-dir}" == kubernetes ]]; then bash kube/build.sh >/dev/null; fi
 	@bash scripts/demo.sh
 
 typecheck: setup

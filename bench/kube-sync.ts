@@ -170,7 +170,8 @@ async function kubeSide(api: KubeApi, c: SyntheticCluster, changes: readonly Rel
   const netns = await api.fx.netns('agent-kube');
   const port = Number(new URL(createKubeRest(kubeconfig).server).port);
   const forwarder = await startForwarder(runner, netns, port, api.paths.apiSocket);
-  running.set('forwarder', () => process.kill(-forwarder.pid!, 'SIGTERM'));
+  // The whole group: socat and its per-connection forks (the watches the agent holds open).
+  running.set('forwarder', () => forwarder.exitCode === null && process.kill(-forwarder.pid!, 'SIGTERM'));
   const admin = createKubeRest(api.adminKubeconfig);
   const apply = async (r: Relabel) => {
     const path = `/api/v1/namespaces/${r.pod.namespace}/pods/${r.pod.name}`;

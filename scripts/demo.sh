@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a 2-node lab (an agent per node) with 6 pods in 2 namespaces, the reachability matrix, then the
 # matrix after each example NetworkPolicy, then teardown (KEEP=1 leaves the lab running).
+# CONTROL_PLANE=kubernetes runs it on a real Kubernetes control plane (`make demo CONTROL_PLANE=kubernetes`;
+# the first time builds the pinned release, ~8 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PALISADE_LAB_DIR=${PALISADE_LAB_DIR:-/tmp/palisade-demo}
@@ -14,8 +16,13 @@ if [[ ${KEEP:-0} != 1 ]]; then trap '$P lab down' EXIT; fi
 
 step() { echo; echo "== $*"; }
 
-step "palisade lab up --nodes 2 -f examples/demo.yaml"
-$P lab up --nodes 2 -f examples/demo.yaml
+CP=${CONTROL_PLANE:-dir}
+step "palisade lab up --nodes 2 --control-plane $CP -f examples/demo.yaml"
+$P lab up --nodes 2 --control-plane "$CP" -f examples/demo.yaml
+if [[ $CP == kubernetes ]]; then
+  step "the same pods as the API server has them (palisade lab kubectl get pods -A -o wide)"
+  $P lab kubectl get pods -A -o wide
+fi
 step "TCP port 80, every pod to every pod (real connections), no policies"
 $P lab probe --port 80
 step "UDP port 53"

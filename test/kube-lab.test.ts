@@ -232,6 +232,30 @@ spec: { podSelector: {} }
     assert.match(await execIn('outside', `echo | nc -w1 ${n1!.underlayIP} 30080`), /^store\/front-/);
   });
 
+  it('runs a hostNetwork pod in its node netns, with the node address and no CNI call', async () => {
+    const palLinks = async () =>
+      (await lab.palisade('lab', 'exec', 'node-2', '--', 'ip', '-o', 'link'))
+        .split('\n')
+        .filter((l) => / pal/.test(l)).length;
+    const before = await palLinks();
+    const pod = `apiVersion: v1
+kind: Pod
+metadata: { name: host-agent, namespace: default }
+spec:
+  nodeName: node-2
+  hostNetwork: true
+  containers: [{ name: main, image: lab/pod-server, ports: [{ containerPort: 8081 }] }]
+`;
+    await lab.applyText(pod);
+    const node = state().plan.nodes[1]!;
+    const ip = (await kubectl('get', 'pod', 'host-agent', '-o', 'jsonpath={.status.podIP}')).trim();
+    assert.equal(ip, node.underlayIP);
+    assert.match(await execIn('outside', `echo | nc -w1 ${node.underlayIP} 8081`), /^default\/host-agent/);
+    assert.equal(await palLinks(), before, 'no pod veth was made');
+    await lab.applyText(pod, 'delete');
+    assert.equal(await execIn('outside', `echo | nc -w1 ${node.underlayIP} 8081`), '');
+  });
+
   it('checks every document with a server-side dry run first: one the server rejects changes nothing', async () => {
     const text = `apiVersion: v1
 kind: Namespace
