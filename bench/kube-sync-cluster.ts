@@ -5,15 +5,18 @@
 // - dir: the objects that never change in one cluster.json, each local pod in a file of its own, so a change
 //   rewrites one small file atomically and then REVISION, as the lab writes its manifest directory.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { mergeEndpoints } from '../src/agent/endpoints.js';
 import { isEmptyPlan, planDiff } from '../src/dataplane/nft-diff.js';
 import type { Runner } from '../src/dataplane/runner.js';
-import { HttpMethod, type KubeRest } from '../src/datastore/kube-rest.js';
+import { KubeApiError } from '../src/datastore/kube-client.js';
+import { createKubeRest } from '../src/datastore/kube-rest.js';
 import type { PodInfo } from '../src/model/cluster.js';
 import { NodeCompiler } from '../src/policy/node-compiler.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
+import type { KubeApi } from '../test/helpers/kube-api.js';
 import { manifests, policyManifest } from './agent-sync-agent.js';
 import { LOCAL_NODE, type SyntheticCluster } from './agent-sync-cluster.js';
 
@@ -51,6 +54,68 @@ export function planRelabels(c: SyntheticCluster, rounds: number): Relabel[] {
   return out;
 }
 
+export const IN_FLIGHT = 16;
+
+type Method = 'GET' | 'POST' | 'PATCH';
+
+/** The admin's JSON requests; PATCH bodies are strategic merge patches unless `merge`. */
+export interface AdminClient {
+  send(method: Method, path: string, body?: object, patch?: 'merge'): Promise<string>;
+  /** GET: does the object exist? */
+  exists(path: string): Promise<boolean>;
+  close(): void;
+}
+
+/**
+ * The admin's requests over kept-alive TLS connections, IN_FLIGHT at most. src/datastore/kube-rest.ts (through
+ * client-node) opens a connection per request: ~15 ms here (a TLS handshake through two socat hops) against
+ * ~3 ms for the request itself, which would slow the bulk creation and land in every propagation sample.
+ */
+export function adminClient(api: KubeApi): AdminClient {
+  const { cert, key } = api.paths.pki.client('admin');
+  const ca = readFileSync(api.paths.pki.caCert);
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: IN_FLIGHT,
+    ca,
+    cert: readFileSync(cert),
+    key: readFileSync(key),
+  });
+  const server = new URL(createKubeRest(api.adminKubeconfig).server);
+  const raw = (method: Method, path: string, body?: object, patch?: 'merge') =>
+    new Promise<{ code: number; text: string }>((res, rej) => {
+      const data = body === undefined ? undefined : JSON.stringify(body);
+      const type =
+        method !== 'PATCH' ? 'application/json' : `application/${patch ?? 'strategic-merge'}-patch+json`;
+      const headers = { Accept: 'application/json', ...(data === undefined ? {} : { 'Content-Type': type }) };
+      const req = request({ host: server.hostname, port: server.port, method, path, agent, headers }, (r) => {
+        let text = '';
+        r.setEncoding('utf8');
+        r.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        r.on('end', () => res({ code: r.statusCode ?? 0, text }));
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
+      req.on('error', (err) => rej(new KubeApiError(path, 0, `${method}: ${err.message}`, { cause: err })));
+      req.end(data);
+    });
+  return {
+    async send(method, path, body, patch) {
+      const { code, text } = await raw(method, path, body, patch);
+      if (code < 200 || code > 299) throw new KubeApiError(path, code, `${method}: ${text.slice(0, 300)}`);
+      return text;
+    },
+    async exists(path) {
+      const { code, text } = await raw('GET', path);
+      if (code === 404) return false;
+      if (code < 200 || code > 299) throw new KubeApiError(path, code, `GET: ${text.slice(0, 300)}`);
+      return true;
+    },
+    close: () => agent.destroy(),
+  };
+}
+
 /** Runs `fn` over `items` with at most `limit` calls in flight. */
 async function inPool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -60,7 +125,6 @@ async function inPool<T>(items: readonly T[], limit: number, fn: (item: T) => Pr
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-export const IN_FLIGHT = 16;
 const ns = (name: string) => `/api/v1/namespaces/${name}`;
 
 function podBody(p: PodInfo): object {
@@ -88,32 +152,31 @@ function podBody(p: PodInfo): object {
 
 /** Creates `c`'s namespaces, nodes, policies and pods; reports progress every 1000 pods. */
 export async function populateApi(
-  rest: KubeRest,
+  api: AdminClient,
   c: SyntheticCluster,
   progress: (msg: string) => void,
 ): Promise<void> {
-  const { POST, PATCH } = HttpMethod;
   await inPool(c.namespaces, IN_FLIGHT, async (n) => {
     const body = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.name, labels: n.labels } };
-    await rest.request({ method: POST, path: '/api/v1/namespaces', body });
+    await api.send('POST', '/api/v1/namespaces', body);
   });
   const nodeIP = new Map(c.nodes.map((n) => [n.name, n.ips[0]!]));
   await inPool(c.nodes, IN_FLIGHT, async (n) => {
     const body = { apiVersion: 'v1', kind: 'Node', metadata: { name: n.name } };
-    await rest.request({ method: POST, path: '/api/v1/nodes', body });
+    await api.send('POST', '/api/v1/nodes', body);
     const addresses = n.ips.map((address) => ({ type: 'InternalIP', address }));
     const path = `/api/v1/nodes/${n.name}/status`;
-    await rest.request({ method: PATCH, path, patch: 'strategic', body: { status: { addresses } } });
+    await api.send('PATCH', path, { status: { addresses } });
   });
   // A new namespace takes pods once the controller manager has made its default ServiceAccount.
-  for (const n of c.namespaces) await waitFor(rest, `${ns(n.name)}/serviceaccounts/default`);
+  for (const n of c.namespaces) await waitFor(api, `${ns(n.name)}/serviceaccounts/default`);
   await inPool(c.policies, IN_FLIGHT, async (p) => {
     const path = `/apis/networking.k8s.io/v1/namespaces/${p.namespace}/networkpolicies`;
-    await rest.request({ method: POST, path, body: policyManifest(p) });
+    await api.send('POST', path, policyManifest(p));
   });
   let done = 0;
   await inPool(c.pods, IN_FLIGHT, async (p) => {
-    await rest.request({ method: POST, path: `${ns(p.namespace)}/pods`, body: podBody(p) });
+    await api.send('POST', `${ns(p.namespace)}/pods`, podBody(p));
     const hostIP = nodeIP.get(p.node)!;
     const status = {
       hostIP,
@@ -122,14 +185,14 @@ export async function populateApi(
       podIPs: p.ips.map((ip) => ({ ip })),
     };
     const path = `${ns(p.namespace)}/pods/${p.name}/status`;
-    await rest.request({ method: PATCH, path, patch: 'strategic', body: { status } });
+    await api.send('PATCH', path, { status });
     if (++done % 1000 === 0) progress(`${done}/${c.pods.length} pods created`);
   });
 }
 
-async function waitFor(rest: KubeRest, path: string, timeoutMs = 30_000): Promise<void> {
+async function waitFor(api: AdminClient, path: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await rest.get(path))) {
+  while (!(await api.exists(path))) {
     if (Date.now() > deadline) throw new Error(`${path}: not there after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -172,9 +235,11 @@ export async function startForwarder(
   socket: string,
 ): Promise<ChildProcess> {
   const listen = `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`;
+  // stderr ignored: a fork says "Broken pipe" as the agent's watches close; a forwarder that cannot listen is
+  // caught below.
   const child = spawn('nsenter', [`--net=${netns}`, '--', 'socat', listen, `UNIX-CONNECT:${socket}`], {
     detached: true,
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: 'ignore',
   });
   for (let i = 0; ; i++) {
     const { stdout } = await runner.run(['ss', '-Hltn', `sport = :${port}`], { netns });

@@ -21,13 +21,15 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createRunner } from '../src/dataplane/runner.js';
-import { createKubeRest, HttpMethod } from '../src/datastore/kube-rest.js';
+import { createKubeRest } from '../src/datastore/kube-rest.js';
 import { DEFAULT_VALUES, renderManifests, SERVICE_ACCOUNT } from '../src/deploy/manifests.js';
 import { type KubeApi, startKubeApi } from '../test/helpers/kube-api.js';
-import { agentMemory, startAgent } from './agent-sync-agent.js';
+import { type AgentWhere, agentMemory, startAgent } from './agent-sync-agent.js';
 import { type ClusterOptions, LOCAL_NODE, SyntheticCluster } from './agent-sync-cluster.js';
 import { CommitWatch } from './commit-watch.js';
 import {
+  type AdminClient,
+  adminClient,
   IN_FLIGHT,
   labelPatch,
   planRelabels,
@@ -82,17 +84,14 @@ interface Side {
 
 interface SideSetup {
   readonly datastore: 'dir' | 'kubernetes';
-  readonly netns: string;
-  readonly tmp: string;
-  readonly source: string;
-  readonly env: NodeJS.ProcessEnv;
+  readonly where: Pick<AgentWhere, 'tmp' | 'netns' | 'source' | 'env'>;
   /** Makes round i's change; resolves once it is written (the PATCH answered). */
   apply(r: Relabel, i: number): Promise<void>;
 }
 
 /** Starts the agent, reads its memory, then times each change to the kernel's commit; stops the agent. */
 async function measureSide(c: SyntheticCluster, changes: readonly Relabel[], s: SideSetup): Promise<Side> {
-  const watch = new CommitWatch(s.netns);
+  const watch = new CommitWatch(s.where.netns);
   running.set(`nft monitor ${s.datastore}`, () => watch.stop());
   const onChild = (child: ChildProcess | undefined) =>
     child
@@ -100,15 +99,7 @@ async function measureSide(c: SyntheticCluster, changes: readonly Relabel[], s: 
       : running.delete(`agent ${s.datastore}`);
   try {
     await watch.ready();
-    const ipamDir = join(s.tmp, 'ipam');
-    const agent = await startAgent(c, {
-      tmp: s.tmp,
-      netns: s.netns,
-      ipamDir,
-      source: s.source,
-      env: s.env,
-      onChild,
-    });
+    const agent = await startAgent(c, { ...s.where, ipamDir: join(s.where.tmp, 'ipam'), onChild });
     progress(`${s.datastore}: agent ready in ${agent.readyMs.toFixed(0)} ms`);
     try {
       const memory = await agentMemory(agent);
@@ -123,13 +114,8 @@ async function measureSide(c: SyntheticCluster, changes: readonly Relabel[], s: 
         else samples.push(t1 - t0);
       }
       progress(`${s.datastore}: ${changes.length} rounds done`);
-      return {
-        datastore: s.datastore,
-        readyMs: agent.readyMs,
-        ...memory,
-        propagation: summarize(samples),
-        missed,
-      };
+      const { readyMs } = agent;
+      return { datastore: s.datastore, readyMs, ...memory, propagation: summarize(samples), missed };
     } finally {
       await agent.stop();
     }
@@ -153,17 +139,16 @@ async function dirSide(api: KubeApi, c: SyntheticCluster, changes: readonly Rela
   writeDirCluster(dir, c);
   const netns = await api.fx.netns('agent-dir');
   const apply = async (r: Relabel, i: number) => writeDirPod(dir, r.pod, i + 2);
-  return measureSide(c, changes, {
-    datastore: 'dir',
-    netns,
-    tmp,
-    source: `dir:${dir}`,
-    env: agentEnv(),
-    apply,
-  });
+  const where = { tmp, netns, source: `dir:${dir}`, env: agentEnv() };
+  return measureSide(c, changes, { datastore: 'dir', where, apply });
 }
 
-async function kubeSide(api: KubeApi, c: SyntheticCluster, changes: readonly Relabel[]): Promise<Side> {
+async function kubeSide(
+  api: KubeApi,
+  admin: AdminClient,
+  c: SyntheticCluster,
+  changes: readonly Relabel[],
+): Promise<Side> {
   const role = renderManifests(DEFAULT_VALUES).find((o) => o.kind === 'ClusterRole');
   const rules = (role?.rules ?? []) as Record<string, unknown>[];
   const kubeconfig = await api.serviceAccount(SERVICE_ACCOUNT, rules);
@@ -172,22 +157,18 @@ async function kubeSide(api: KubeApi, c: SyntheticCluster, changes: readonly Rel
   const forwarder = await startForwarder(runner, netns, port, api.paths.apiSocket);
   // The whole group: socat and its per-connection forks (the watches the agent holds open).
   running.set('forwarder', () => forwarder.exitCode === null && process.kill(-forwarder.pid!, 'SIGTERM'));
-  const admin = createKubeRest(api.adminKubeconfig);
   const apply = async (r: Relabel) => {
     const path = `/api/v1/namespaces/${r.pod.namespace}/pods/${r.pod.name}`;
-    await admin.request({ method: HttpMethod.PATCH, path, patch: 'merge', body: labelPatch(r) });
+    await admin.send('PATCH', path, labelPatch(r), 'merge');
   };
   try {
-    const tmp = join(api.fx.tmp, 'agent-kube');
-    const env = agentEnv(kubeconfig);
-    return await measureSide(c, changes, {
-      datastore: 'kubernetes',
+    const where = {
+      tmp: join(api.fx.tmp, 'agent-kube'),
       netns,
-      tmp,
       source: 'kubernetes',
-      env,
-      apply,
-    });
+      env: agentEnv(kubeconfig),
+    };
+    return await measureSide(c, changes, { datastore: 'kubernetes', where, apply });
   } finally {
     running.get('forwarder')?.();
     running.delete('forwarder');
@@ -196,16 +177,20 @@ async function kubeSide(api: KubeApi, c: SyntheticCluster, changes: readonly Rel
 
 async function run(api: KubeApi, opts: ReturnType<typeof parseArgs>, c: SyntheticCluster) {
   const changes = planRelabels(c, opts.rounds);
-  const t0 = performance.now();
-  const admin = createKubeRest(api.adminKubeconfig);
-  await populateApi(admin, c, progress);
-  const populateS = (performance.now() - t0) / 1000;
-  progress(`cluster created through the API in ${populateS.toFixed(0)} s`);
-  const sample = c.pods[0]!;
-  const served = await admin.get(`/api/v1/namespaces/${sample.namespace}/pods/${sample.name}`);
-  const podKB = Buffer.byteLength(JSON.stringify(served)) / 1024;
-  const sides = [await dirSide(api, c, changes), await kubeSide(api, c, changes)];
-  return { populateS, podKB, sides };
+  const admin = adminClient(api);
+  try {
+    const t0 = performance.now();
+    await populateApi(admin, c, progress);
+    const populateS = (performance.now() - t0) / 1000;
+    progress(`cluster created through the API in ${populateS.toFixed(0)} s`);
+    const sample = c.pods[0]!;
+    const served = await admin.send('GET', `/api/v1/namespaces/${sample.namespace}/pods/${sample.name}`);
+    const podKB = Buffer.byteLength(served) / 1024;
+    const sides = [await dirSide(api, c, changes), await kubeSide(api, admin, c, changes)];
+    return { populateS, podKB, sides };
+  } finally {
+    admin.close();
+  }
 }
 
 interface Machine {
@@ -267,7 +252,7 @@ async function main(): Promise<void> {
   let api: KubeApi | undefined;
   let interrupted = false;
   const stopAll = () => {
-    for (const stop of running.values()) stop();
+    for (const stop of [...running.values()].reverse()) stop(); // the agents before their forwarder
     running.clear();
   };
   const onSignal = (signal: NodeJS.Signals) => {
