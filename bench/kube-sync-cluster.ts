@@ -1,16 +1,8 @@
-// The synthetic cluster of bench/agent-sync-cluster.ts in the two datastores bench/kube-sync.ts compares, and
-// the label changes of its propagation rounds:
-// - kubernetes: created through a real API server (bounded concurrency), Nodes and Pods given their addresses
-//   by a PATCH of their status, as a kubelet would; pods name their node, so no scheduler is involved;
-// - dir: the objects that never change in one cluster.json, each local pod in a file of its own, so a change
-//   rewrites one small file atomically and then REVISION, as the lab writes its manifest directory.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { mergeEndpoints } from '../src/agent/endpoints.js';
 import { isEmptyPlan, planDiff } from '../src/dataplane/nft-diff.js';
-import type { Runner } from '../src/dataplane/runner.js';
 import { KubeApiError } from '../src/datastore/kube-client.js';
 import { createKubeRest } from '../src/datastore/kube-rest.js';
 import type { PodInfo } from '../src/model/cluster.js';
@@ -222,32 +214,3 @@ export function writeDirPod(dir: string, p: PodInfo, revision: number): void {
 }
 
 const onlyPod = (p: PodInfo) => ({ namespaces: [], nodes: [], pods: [p], policies: [] });
-
-/**
- * A loopback forwarder inside `netns`: 127.0.0.1:`port` there to the API server's unix socket (reachable from
- * any netns), so the kubeconfig that works in the root netns works unchanged in `netns`. Its own process group
- * (socat forks per connection): stop it with process.kill(-pid).
- */
-export async function startForwarder(
-  runner: Runner,
-  netns: string,
-  port: number,
-  socket: string,
-): Promise<ChildProcess> {
-  const listen = `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`;
-  // stderr ignored: a fork says "Broken pipe" as the agent's watches close; a forwarder that cannot listen is
-  // caught below.
-  const child = spawn('nsenter', [`--net=${netns}`, '--', 'socat', listen, `UNIX-CONNECT:${socket}`], {
-    detached: true,
-    stdio: 'ignore',
-  });
-  for (let i = 0; ; i++) {
-    const { stdout } = await runner.run(['ss', '-Hltn', `sport = :${port}`], { netns });
-    if (stdout.trim() !== '') return child;
-    if (child.exitCode !== null || i > 100) {
-      if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
-      throw new Error(`socat on 127.0.0.1:${port} in ${netns}: not listening (exit ${child.exitCode})`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

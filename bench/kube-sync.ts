@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { createRunner } from '../src/dataplane/runner.js';
 import { createKubeRest } from '../src/datastore/kube-rest.js';
 import { DEFAULT_VALUES, renderManifests, SERVICE_ACCOUNT } from '../src/deploy/manifests.js';
-import { type KubeApi, startKubeApi } from '../test/helpers/kube-api.js';
+import { type KubeApi, startForwarder, startKubeApi } from '../test/helpers/kube-api.js';
 import { type AgentWhere, agentMemory, startAgent } from './agent-sync-agent.js';
 import { type ClusterOptions, LOCAL_NODE, SyntheticCluster } from './agent-sync-cluster.js';
 import { CommitWatch } from './commit-watch.js';
@@ -35,7 +35,6 @@ import {
   planRelabels,
   populateApi,
   type Relabel,
-  startForwarder,
   writeDirCluster,
   writeDirPod,
 } from './kube-sync-cluster.js';

@@ -28,6 +28,7 @@ export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubern
                             recreated through the plugin (kubernetes datastore only; default off)
   --redirect-config JSON    chained mode's CNI entry (the ConfigMap's): selection, markerDir (for --repair)
   --repair-grace MS         a pod younger than this is never repaired: its ADD may still run (default 60000)
+  --repair-interval MS      how often the repair controller looks at this node's pods (default 30000)
   --log-level LEVEL         debug, info, warn, error (default info)`;
 
 interface DatastoreWiring {
@@ -62,6 +63,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       repair: { type: 'string', default: 'off' },
       'redirect-config': { type: 'string' },
       'repair-grace': { type: 'string', default: '60000' },
+      'repair-interval': { type: 'string', default: '30000' },
       'log-level': { type: 'string', default: 'info' },
     },
     strict: true,
@@ -92,6 +94,12 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   if (!Number.isInteger(graceMs) || graceMs < 0) {
     throw new UsageError(`--repair-grace: "${values['repair-grace']}" must be a whole number of ms >= 0`);
   }
+  const repairIntervalMs = Number(values['repair-interval']);
+  if (!Number.isInteger(repairIntervalMs) || repairIntervalMs < 100) {
+    throw new UsageError(
+      `--repair-interval: "${values['repair-interval']}" must be a whole number of ms >= 100`,
+    );
+  }
   if (repairMode !== 'off' && values.datastore !== 'kubernetes') {
     throw new UsageError('--repair needs --datastore kubernetes (it labels or deletes pods through the API)');
   }
@@ -117,7 +125,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
                 selection: { excludeNamespaces: redirect.excludeNamespaces, profile: redirect.profile },
                 markerDir: redirect.markerDir,
                 graceMs,
-                intervalMs: 30_000,
+                intervalMs: repairIntervalMs,
                 ownerCooldownMs: 600_000,
               },
               api: (await import('../datastore/kube-pods.js')).createPodRepairApi(),

@@ -2,10 +2,11 @@
 // kube/): etcd, kube-apiserver, controller-manager and scheduler in a private netns (the control plane's
 // address on that netns' loopback), reached from the test process through the lab's loopback forwarder.
 // cleanup() stops every process and removes the netns and files, even after a failure.
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Runner } from '../../src/dataplane/runner.js';
 import { kubeBinaries } from '../../src/lab/kube/binaries.js';
 import {
   type Component,
@@ -139,5 +140,34 @@ export async function startKubeApi(tag: string): Promise<KubeApi> {
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/**
+ * A loopback forwarder inside `netns`: 127.0.0.1:`port` there to the API server's unix socket (reachable from
+ * any netns), so the kubeconfig that works in the root netns works unchanged in `netns`. Its own process group
+ * (socat forks per connection): stop it with process.kill(-pid).
+ */
+export async function startForwarder(
+  runner: Runner,
+  netns: string,
+  port: number,
+  socket: string,
+): Promise<ChildProcess> {
+  const listen = `TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr`;
+  // stderr ignored: a fork says "Broken pipe" as the agent's watches close; a forwarder that cannot listen is
+  // caught below.
+  const child = spawn('nsenter', [`--net=${netns}`, '--', 'socat', listen, `UNIX-CONNECT:${socket}`], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  for (let i = 0; ; i++) {
+    const { stdout } = await runner.run(['ss', '-Hltn', `sport = :${port}`], { netns });
+    if (stdout.trim() !== '') return child;
+    if (child.exitCode !== null || i > 100) {
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
+      throw new Error(`socat on 127.0.0.1:${port} in ${netns}: not listening (exit ${child.exitCode})`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
