@@ -91,13 +91,7 @@ export async function addPod(deps: PodDeps, state: LabState, pod: PodToRun, node
       controlSocket: files.socket,
       ...(pod.uid ? { uid: pod.uid } : {}),
     };
-    try {
-      await waitForPodServer(files.socket, 10_000);
-    } catch (err) {
-      await removePod(deps, state, podState);
-      throw err;
-    }
-    return podState;
+    return await serving(deps, state, podState);
   } catch (err) {
     if (wired)
       await delNetworkList(deps.runner, list, rt).catch((e: unknown) =>
@@ -151,13 +145,18 @@ export async function addHostNetworkPod(
     hostNetwork: true,
     ...(pod.uid ? { uid: pod.uid } : {}),
   };
+  return serving(deps, state, podState);
+}
+
+/** The pod once its server answers; a pod whose server never does is removed again. */
+async function serving(deps: PodDeps, state: LabState, pod: PodState): Promise<PodState> {
   try {
-    await waitForPodServer(files.socket, 10_000);
+    await waitForPodServer(pod.controlSocket, 10_000);
   } catch (err) {
-    await removePod(deps, state, podState);
+    await removePod(deps, state, pod);
     throw err;
   }
-  return podState;
+  return pod;
 }
 
 export async function deleteNetns(runner: Runner, name: string): Promise<void> {

@@ -122,14 +122,21 @@ export function apiServerArgs(paths: KubePaths, cp: HostPlan): string[] {
   ];
 }
 
-export function controllerManagerArgs(paths: KubePaths, clusterCIDR: string, nodePrefix: number): string[] {
-  const kc = paths.kubeconfigOf('kube-controller-manager');
+/** What the controller manager and the scheduler share: their identity, loopback-only serving, one instance. */
+function controllerArgs(paths: KubePaths, identity: string): string[] {
+  const kc = paths.kubeconfigOf(identity);
   return [
     `--kubeconfig=${kc}`,
     `--authentication-kubeconfig=${kc}`,
     `--authorization-kubeconfig=${kc}`,
     '--bind-address=127.0.0.1',
     '--leader-elect=false',
+  ];
+}
+
+export function controllerManagerArgs(paths: KubePaths, clusterCIDR: string, nodePrefix: number): string[] {
+  return [
+    ...controllerArgs(paths, 'kube-controller-manager'),
     '--controllers=*',
     '--use-service-account-credentials=true',
     `--service-account-private-key-file=${paths.pki.saKey}`,
@@ -143,14 +150,7 @@ export function controllerManagerArgs(paths: KubePaths, clusterCIDR: string, nod
 }
 
 export function schedulerArgs(paths: KubePaths): string[] {
-  const kc = paths.kubeconfigOf('kube-scheduler');
-  return [
-    `--kubeconfig=${kc}`,
-    `--authentication-kubeconfig=${kc}`,
-    `--authorization-kubeconfig=${kc}`,
-    '--bind-address=127.0.0.1',
-    '--leader-elect=false',
-  ];
+  return controllerArgs(paths, 'kube-scheduler');
 }
 
 /**
