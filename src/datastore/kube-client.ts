@@ -4,6 +4,8 @@
 //   (an unknown NetworkPolicy field has to fail closed, not vanish), and watch events arrive raw anyway.
 // - TrackingWatch: client-node's Watch with bookmarks requested, malformed events dropped, every event and every
 //   (re)opened watch reported, and a stop that also closes watches opened after ListWatch.stop() (see stop()).
+
+import { Agent } from 'node:https';
 import {
   HttpMethod,
   IsomorphicFetchHttpLibrary,
@@ -77,11 +79,34 @@ function statusMessage(body: string): string {
  */
 export const LIST_PAGE_SIZE = 100;
 
+const keepAliveAgents = new WeakMap<KubeConfig, Agent>();
+
+/**
+ * client-node's authentication for one request, over one keep-alive connection pool per kubeconfig.
+ * client-node builds a new https.Agent for every request, so each request paid a TLS handshake (18 ms a GET
+ * against 3 ms on a kept connection, measured against the lab's API server); the first LIST of 10k pods is
+ * 100 requests. The pool takes the TLS options of the first agent client-node builds (CA, client certificate,
+ * server name): they come from the kubeconfig, which does not change under a running process. Headers
+ * (a token re-read from its file) are still set on every request.
+ */
+export async function authenticate(kc: KubeConfig, request: RequestContext): Promise<void> {
+  await kc.applySecurityAuthentication(request);
+  const built = request.getAgent();
+  if (!(built instanceof Agent)) return; // a proxy agent, or plain http: keep client-node's
+  let pooled = keepAliveAgents.get(kc);
+  if (!pooled) {
+    pooled = new Agent({ ...built.options, keepAlive: true });
+    keepAliveAgents.set(kc, pooled);
+  }
+  request.setAgent(pooled);
+  built.destroy();
+}
+
 async function getJson(kc: KubeConfig, url: string, path: string, signal: AbortSignal): Promise<unknown> {
   const request = new RequestContext(url, HttpMethod.GET);
   request.setHeaderParam('Accept', 'application/json');
   request.setSignal(signal);
-  await kc.applySecurityAuthentication(request);
+  await authenticate(kc, request);
   const response = await new IsomorphicFetchHttpLibrary().send(request).toPromise();
   const body = await response.body.text();
   if (response.httpStatusCode !== 200) {

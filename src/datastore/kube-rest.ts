@@ -10,7 +10,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { isObject } from '../model/k8s.js';
-import { KubeApiError, loadKubeConfig } from './kube-client.js';
+import { authenticate, KubeApiError, loadKubeConfig } from './kube-client.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -57,7 +57,7 @@ export async function sendJson(kc: KubeConfig, req: JsonRequest): Promise<string
   }
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
   request.setSignal(req.signal ? AbortSignal.any([req.signal, timeout]) : timeout);
-  await kc.applySecurityAuthentication(request);
+  await authenticate(kc, request);
   let text: string;
   let code: number;
   try {
