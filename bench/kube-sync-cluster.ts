@@ -1,10 +1,9 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mergeEndpoints } from '../src/agent/endpoints.js';
 import { isEmptyPlan, planDiff } from '../src/dataplane/nft-diff.js';
-import { KubeApiError } from '../src/datastore/kube-client.js';
-import { createKubeRest } from '../src/datastore/kube-rest.js';
+import { createKubeRest, HttpMethod } from '../src/datastore/kube-rest.js';
+import { inParallel } from '../src/lab/lab-common.js';
 import type { PodInfo } from '../src/model/cluster.js';
 import { NodeCompiler } from '../src/policy/node-compiler.js';
 import { writeFileAtomic } from '../src/util/atomic-file.js';
@@ -50,7 +49,7 @@ export const IN_FLIGHT = 16;
 
 type Method = 'GET' | 'POST' | 'PATCH';
 
-/** The admin's JSON requests; PATCH bodies are strategic merge patches unless `merge`. */
+/** The admin's JSON requests (the answer as JSON text); PATCH bodies are strategic merge patches unless `merge`. */
 export interface AdminClient {
   send(method: Method, path: string, body?: object, patch?: 'merge'): Promise<string>;
   /** GET: does the object exist? */
@@ -58,63 +57,23 @@ export interface AdminClient {
   close(): void;
 }
 
-/**
- * The admin's requests over kept-alive TLS connections, IN_FLIGHT at most. src/datastore/kube-rest.ts (through
- * client-node) opens a connection per request: ~15 ms here (a TLS handshake through two socat hops) against
- * ~3 ms for the request itself, which would slow the bulk creation and land in every propagation sample.
- */
+/** The admin's requests, through src/datastore/kube-rest.ts (one keep-alive connection pool). */
 export function adminClient(api: KubeApi): AdminClient {
-  const { cert, key } = api.paths.pki.client('admin');
-  const ca = readFileSync(api.paths.pki.caCert);
-  const agent = new Agent({
-    keepAlive: true,
-    maxSockets: IN_FLIGHT,
-    ca,
-    cert: readFileSync(cert),
-    key: readFileSync(key),
-  });
-  const server = new URL(createKubeRest(api.adminKubeconfig).server);
-  const raw = (method: Method, path: string, body?: object, patch?: 'merge') =>
-    new Promise<{ code: number; text: string }>((res, rej) => {
-      const data = body === undefined ? undefined : JSON.stringify(body);
-      const type =
-        method !== 'PATCH' ? 'application/json' : `application/${patch ?? 'strategic-merge'}-patch+json`;
-      const headers = { Accept: 'application/json', ...(data === undefined ? {} : { 'Content-Type': type }) };
-      const req = request({ host: server.hostname, port: server.port, method, path, agent, headers }, (r) => {
-        let text = '';
-        r.setEncoding('utf8');
-        r.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        r.on('end', () => res({ code: r.statusCode ?? 0, text }));
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
-      req.on('error', (err) => rej(new KubeApiError(path, 0, `${method}: ${err.message}`, { cause: err })));
-      req.end(data);
-    });
+  const rest = createKubeRest(api.adminKubeconfig);
+  const method = { GET: HttpMethod.GET, POST: HttpMethod.POST, PATCH: HttpMethod.PATCH } as const;
   return {
-    async send(method, path, body, patch) {
-      const { code, text } = await raw(method, path, body, patch);
-      if (code < 200 || code > 299) throw new KubeApiError(path, code, `${method}: ${text.slice(0, 300)}`);
-      return text;
-    },
-    async exists(path) {
-      const { code, text } = await raw('GET', path);
-      if (code === 404) return false;
-      if (code < 200 || code > 299) throw new KubeApiError(path, code, `GET: ${text.slice(0, 300)}`);
-      return true;
-    },
-    close: () => agent.destroy(),
+    send: async (verb, path, body, patch) =>
+      JSON.stringify(
+        await rest.request({
+          method: method[verb],
+          path,
+          ...(body ? { body } : {}),
+          ...(verb === 'PATCH' ? { patch: patch ?? 'strategic' } : {}),
+        }),
+      ),
+    exists: async (path) => (await rest.get(path)) !== undefined,
+    close: () => {},
   };
-}
-
-/** Runs `fn` over `items` with at most `limit` calls in flight. */
-async function inPool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 const ns = (name: string) => `/api/v1/namespaces/${name}`;
@@ -148,12 +107,12 @@ export async function populateApi(
   c: SyntheticCluster,
   progress: (msg: string) => void,
 ): Promise<void> {
-  await inPool(c.namespaces, IN_FLIGHT, async (n) => {
+  await inParallel(c.namespaces, IN_FLIGHT, async (n) => {
     const body = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: n.name, labels: n.labels } };
     await api.send('POST', '/api/v1/namespaces', body);
   });
   const nodeIP = new Map(c.nodes.map((n) => [n.name, n.ips[0]!]));
-  await inPool(c.nodes, IN_FLIGHT, async (n) => {
+  await inParallel(c.nodes, IN_FLIGHT, async (n) => {
     const body = { apiVersion: 'v1', kind: 'Node', metadata: { name: n.name } };
     await api.send('POST', '/api/v1/nodes', body);
     const addresses = n.ips.map((address) => ({ type: 'InternalIP', address }));
@@ -162,12 +121,12 @@ export async function populateApi(
   });
   // A new namespace takes pods once the controller manager has made its default ServiceAccount.
   for (const n of c.namespaces) await waitFor(api, `${ns(n.name)}/serviceaccounts/default`);
-  await inPool(c.policies, IN_FLIGHT, async (p) => {
+  await inParallel(c.policies, IN_FLIGHT, async (p) => {
     const path = `/apis/networking.k8s.io/v1/namespaces/${p.namespace}/networkpolicies`;
     await api.send('POST', path, policyManifest(p));
   });
   let done = 0;
-  await inPool(c.pods, IN_FLIGHT, async (p) => {
+  await inParallel(c.pods, IN_FLIGHT, async (p) => {
     await api.send('POST', `${ns(p.namespace)}/pods`, podBody(p));
     const hostIP = nodeIP.get(p.node)!;
     const status = {

@@ -22,7 +22,9 @@ import { ensureBuilt, REPO } from './helpers/netns.js';
 const T = { timeout: 30_000 };
 const root = mkdtempSync(join(tmpdir(), 'palisade-install-'));
 const children: ChildProcess[] = [];
-let nextPort = 20000 + Math.floor(Math.random() * 20000);
+// Below the kernel's ephemeral range (32768-60999 here), which outgoing connections and every `listen(0)` of
+// other tests (the lab's API server forwarder) draw from: a port taken from there was once already in use.
+let nextPort = 20000 + Math.floor(Math.random() * 12000);
 
 after(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
