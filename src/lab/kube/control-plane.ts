@@ -155,15 +155,17 @@ export async function startControlPlane(
     etcd: startComponent(paths, cp, bin, 'etcd'),
     'kube-apiserver': startComponent(paths, cp, bin, 'kube-apiserver'),
   };
-  // The forwarder: a hop inside the control plane's netns, and a loopback listener in the root netns.
+  // The forwarder: a hop inside the control plane's netns, and a loopback listener in the root netns. nodelay:
+  // with Nagle on, every request on a kept-alive connection waited for a delayed ACK (a LIST of 3000 pods in
+  // 30 pages: 1547 ms; with nodelay 237 ms).
   pids['forward-cp'] = start(paths, 'forward-cp', cp.netns, [
     'socat',
     `UNIX-LISTEN:${paths.apiSocket},fork,unlink-early,mode=600`,
-    `TCP:${cp.ip}:6443`,
+    `TCP:${cp.ip}:6443,nodelay`,
   ]);
   pids['forward-local'] = start(paths, 'forward-local', undefined, [
     'socat',
-    `TCP-LISTEN:${localPort},bind=127.0.0.1,fork,reuseaddr`,
+    `TCP-LISTEN:${localPort},bind=127.0.0.1,fork,reuseaddr,nodelay`,
     `UNIX-CONNECT:${paths.apiSocket}`,
   ]);
   const state = { bin, localPort, pids };
