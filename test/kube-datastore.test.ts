@@ -43,21 +43,6 @@ async function eventually<T>(what: string, fn: () => T | undefined, timeoutMs = 
   }
 }
 
-/** A new namespace takes pods once the controller manager has made its default ServiceAccount. */
-async function namespaceReady(name: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await api.kubectl('get', 'serviceaccounts', '-n', name, '-o', 'name')).includes('default')) {
-    if (Date.now() > deadline) throw new Error(`namespace ${name}: no default ServiceAccount after 20 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function apply(docs: readonly Record<string, unknown>[]): Promise<string> {
-  const file = join(api.fx.tmp, `apply-${Date.now()}-${Math.random().toString(16).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }));
-  return api.kubectl('apply', '-f', file);
-}
-
 const pod = (
   ns: string,
   name: string,
@@ -76,7 +61,7 @@ const pod = (
 before(async () => {
   api = await startKubeApi('pkd');
   agentKubeconfig = await api.serviceAccount('palisade-agent', AGENT_RULES);
-  await apply([
+  await api.apply([
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prod', labels: { env: 'prod' } } },
     {
       apiVersion: 'v1',
@@ -84,7 +69,7 @@ before(async () => {
       metadata: { name: 'node-a' },
     },
   ]);
-  await namespaceReady('prod');
+  await api.namespaceReady('prod');
 });
 after(async () => {
   await api?.cleanup();
@@ -103,7 +88,7 @@ describe('the kubernetes datastore on a real API server', () => {
 
   it('lists everything in pages (250 pods) and converges', async () => {
     const pods = Array.from({ length: 250 }, (_, i) => pod('prod', `p${i}`, { app: i % 2 ? 'web' : 'db' }));
-    await apply([
+    await api.apply([
       ...pods,
       {
         apiVersion: 'networking.k8s.io/v1',
@@ -162,7 +147,7 @@ describe('the kubernetes datastore on a real API server', () => {
     // Writes of kinds the datastore does not watch move etcd past every version it knows of; the compaction and
     // the restart leave its watches nothing to resume from.
     for (let i = 0; i < 5; i++) {
-      await apply([
+      await api.apply([
         { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `bump${i}`, namespace: 'default' } },
       ]);
     }
@@ -220,7 +205,7 @@ describe('Warning Events for rejected policies, on a real API server', () => {
 
 describe("the repair controller's API calls, on a real API server", () => {
   it('labels a pod; deletes only the pod of the given UID; a pod already gone is done', async () => {
-    await apply([pod('prod', 'fixme', { app: 'x' })]);
+    await api.apply([pod('prod', 'fixme', { app: 'x' })]);
     const repair = createPodRepairApi({ kubeConfig: agentKubeconfig });
     await repair.label('prod', 'fixme', 'palisade.dev/redirect-missing', 'true');
     const got = JSON.parse(await api.kubectl('get', 'pod', '-n', 'prod', 'fixme', '-o', 'json')) as {
@@ -244,27 +229,22 @@ describe("the repair controller's API calls, on a real API server", () => {
 
 describe("chained mode's API fallback, on a real API server", () => {
   it('reads the pod and its namespace with the plugin kubeconfig install-cni writes', async () => {
-    await apply([
+    await api.apply([
       {
         apiVersion: 'v1',
         kind: 'Namespace',
         metadata: { name: 'mesh', labels: { 'codesealer.com/webhook': 'enabled' } },
       },
     ]);
-    await namespaceReady('mesh');
-    await apply([
+    await api.namespaceReady('mesh');
+    await api.apply([
       pod('mesh', 'web', { app: 'web' }, { annotations: { 'sidecar.codesealer.com/status': 'injected' } }),
     ]);
-    const local = (
-      JSON.parse(await api.kubectl('config', 'view', '--raw', '-o', 'json')) as {
-        clusters: { cluster: { server: string } }[];
-      }
-    ).clusters[0]!.cluster.server;
     const kubeconfig = join(api.fx.tmp, 'plugin.kubeconfig');
     writeFileSync(
       kubeconfig,
       pluginKubeconfig({
-        server: local,
+        server: api.server,
         caPem: readFileSync(api.paths.pki.caCert, 'utf8'),
         token: readFileSync(join(api.fx.tmp, 'palisade-agent.token'), 'utf8').trim(),
       }),

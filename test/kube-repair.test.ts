@@ -25,12 +25,6 @@ function chainedValues() {
   return v;
 }
 
-function apply(docs: readonly Record<string, unknown>[]): Promise<string> {
-  const file = join(api.fx.tmp, `apply-${Date.now()}.json`);
-  writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }));
-  return api.kubectl('apply', '-f', file);
-}
-
 const INJECTED = { 'sidecar.codesealer.com/status': 'injected', 'codesealer.com/dport': '8080' };
 const pod = (name: string, node: string, annotations: Record<string, string>) => ({
   apiVersion: 'v1',
@@ -59,7 +53,7 @@ before(async () => {
   };
   // The ServiceAccount gets exactly the rules the chained manifests with repair on grant the agent.
   const saKubeconfig = await api.serviceAccount('palisade-repair', role.rules);
-  await apply([
+  await api.apply([
     {
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -67,11 +61,8 @@ before(async () => {
     },
     { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a' } },
   ]);
-  for (let i = 0; !(await api.kubectl('get', 'sa', '-n', 'mesh', '-o', 'name')).includes('default'); i++) {
-    if (i > 200) throw new Error('namespace mesh: no default ServiceAccount');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await apply([
+  await api.namespaceReady('mesh');
+  await api.apply([
     pod('unwired', 'node-a', INJECTED),
     pod('wired', 'node-a', INJECTED),
     pod('plain', 'node-a', {}),

@@ -62,7 +62,8 @@ function isNamedObject(o: unknown): o is KubernetesObject {
   return isObject(o) && isObject(o.metadata) && typeof o.metadata.name === 'string';
 }
 
-function statusMessage(body: string): string {
+/** The message of the Status an API server answers with, else the start of the body. */
+export function statusMessage(body: string): string {
   try {
     const status: unknown = JSON.parse(body);
     if (isObject(status) && typeof status.message === 'string') return status.message;

@@ -10,7 +10,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { isObject } from '../model/k8s.js';
-import { authenticate, KubeApiError, loadKubeConfig } from './kube-client.js';
+import { authenticate, KubeApiError, loadKubeConfig, statusMessage } from './kube-client.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -31,17 +31,6 @@ export interface JsonRequest {
   readonly body?: object;
   readonly patch?: PatchType;
   readonly signal?: AbortSignal;
-}
-
-function serverMessage(body: string): string {
-  try {
-    const status: unknown = JSON.parse(body);
-    const message = (status as { message?: unknown } | null)?.message;
-    if (typeof message === 'string') return message;
-  } catch (_err) {
-    // not a Status: the start of the body says more than nothing
-  }
-  return body.slice(0, 200);
 }
 
 /** One request; resolves with the response body as text, rejects with a KubeApiError (path, code, message). */
@@ -67,7 +56,7 @@ export async function sendJson(kc: KubeConfig, req: JsonRequest): Promise<string
   } catch (err) {
     throw new KubeApiError(req.path, 0, err instanceof Error ? err.message : String(err), { cause: err });
   }
-  if (code < 200 || code > 299) throw new KubeApiError(req.path, code, serverMessage(text));
+  if (code < 200 || code > 299) throw new KubeApiError(req.path, code, statusMessage(text));
   return text;
 }
 

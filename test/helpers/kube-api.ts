@@ -29,8 +29,14 @@ export interface KubeApi {
   readonly paths: KubePaths;
   /** Admin (system:masters), on the test process's loopback. */
   readonly adminKubeconfig: string;
+  /** The API server's URL on the test process's loopback (the forwarder). */
+  readonly server: string;
   /** kubectl as admin; resolves with stdout. */
   kubectl(...args: string[]): Promise<string>;
+  /** `kubectl apply` of these objects (as one List). */
+  apply(docs: readonly Record<string, unknown>[]): Promise<string>;
+  /** Waits until a new namespace takes pods: the controller manager has made its default ServiceAccount. */
+  namespaceReady(name: string): Promise<void>;
   /** A kubeconfig for a ServiceAccount's token (created, with a ClusterRole binding of `rules`). */
   serviceAccount(name: string, rules: readonly Record<string, unknown>[]): Promise<string>;
   stop(component: Component): Promise<void>;
@@ -62,13 +68,30 @@ export async function startKubeApi(tag: string): Promise<KubeApi> {
           maxBuffer: 1 << 26,
         })
       ).stdout;
+    const server = `https://127.0.0.1:${state.localPort}`;
+    let applied = 0;
+    const apply = (docs: readonly Record<string, unknown>[]) => {
+      const file = join(fx.tmp, `apply-${++applied}.json`);
+      writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }));
+      return kubectl('apply', '-f', file);
+    };
     const api: KubeApi = {
       fx,
       paths,
       adminKubeconfig: paths.adminKubeconfig,
+      server,
       kubectl,
+      apply,
+      async namespaceReady(name) {
+        const deadline = Date.now() + 20_000;
+        while (!(await kubectl('get', 'serviceaccounts', '-n', name, '-o', 'name')).includes('default')) {
+          if (Date.now() > deadline)
+            throw new Error(`namespace ${name}: no default ServiceAccount after 20 s`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      },
       async serviceAccount(name, rules) {
-        const manifest = [
+        await apply([
           { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: 'default' } },
           { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name }, rules },
           {
@@ -78,23 +101,15 @@ export async function startKubeApi(tag: string): Promise<KubeApi> {
             roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
             subjects: [{ kind: 'ServiceAccount', name, namespace: 'default' }],
           },
-        ];
-        const file = join(fx.tmp, `${name}.json`);
-        writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifest }));
-        await kubectl('apply', '-f', file);
+        ]);
         const token = join(fx.tmp, `${name}.token`);
         writeFileSync(token, (await kubectl('create', 'token', name, '--duration=1h')).trim());
         const path = join(fx.tmp, `${name}.kubeconfig`);
-        const local = (
-          JSON.parse(await kubectl('config', 'view', '--raw', '-o', 'json')) as {
-            clusters: { cluster: { server: string } }[];
-          }
-        ).clusters[0]!.cluster.server;
         writeFileSync(
           path,
           JSON.stringify(
             kubeconfig({
-              server: local,
+              server,
               caFile: paths.pki.caCert,
               user: name,
               credentials: { tokenFile: token },

@@ -183,8 +183,7 @@ export function createLab(tag: string, opts: { timeoutMs?: number; controlPlane?
     return snapshotFromObjects(objects, '');
   }
 
-  function expected(protocol: Protocol, port: number): Matrix {
-    const snap = snapshot();
+  function expected(protocol: Protocol, port: number, snap = snapshot()): Matrix {
     const out: Matrix = {};
     for (const src of snap.pods) {
       const row: Record<string, boolean> = {};
@@ -201,8 +200,9 @@ export function createLab(tag: string, opts: { timeoutMs?: number; controlPlane?
 
   async function diffsNow(probes: readonly Probe[]): Promise<string[]> {
     const got = await Promise.all(probes.map(([protocol, port]) => probe(protocol, port)));
+    const snap = snapshot(); // one read of the cluster for every probe (on Kubernetes, a kubectl call)
     return probes.flatMap(([protocol, port], i) =>
-      matrixDiff(got[i]!, expected(protocol, port)).map((d) => `${protocol}/${port} ${d}`),
+      matrixDiff(got[i]!, expected(protocol, port, snap)).map((d) => `${protocol}/${port} ${d}`),
     );
   }
 

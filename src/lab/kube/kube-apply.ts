@@ -89,7 +89,8 @@ export async function kubeApply(deps: LabDeps, state: LabState, files: readonly 
     }
   }
   try {
-    if (docs.namespaces) await run(['apply'], docs.namespaces);
+    // Namespaces were applied whole already when some of them were new.
+    if (docs.namespaces && created.length === 0) await run(['apply'], docs.namespaces);
     if (docs.rest) await run(['apply'], docs.rest);
   } catch (err) {
     throw new LabError(`kubectl apply failed:\n${commandMessage(err)}`);

@@ -90,23 +90,39 @@ function nodeProcess(
   });
 }
 
-/** Waits until the controller manager's node IPAM has given every node its spec.podCIDR. */
-async function nodePodCIDRs(paths: KubePaths, nodes: readonly NodePlan[]): Promise<Map<string, string>> {
+interface NodeItem {
+  metadata: { name: string };
+  spec?: { podCIDR?: string; taints?: unknown[] };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+/** Polls the Node objects until each of `nodes` passes `accept`; returns them by name. */
+async function waitForNodes(
+  paths: KubePaths,
+  nodes: readonly NodePlan[],
+  what: string,
+  accept: (n: NodeItem) => boolean,
+): Promise<Map<string, NodeItem>> {
   const api = createKubeRest(paths.adminKubeconfig);
   const deadline = Date.now() + 60_000;
   for (;;) {
     const list = await api.request({ method: HttpMethod.GET, path: '/api/v1/nodes' });
-    const cidrs = new Map<string, string>();
-    for (const item of (list.items ?? []) as { metadata: { name: string }; spec?: { podCIDR?: string } }[]) {
-      if (item.spec?.podCIDR) cidrs.set(item.metadata.name, item.spec.podCIDR);
-    }
-    if (nodes.every((n) => cidrs.has(n.name))) return cidrs;
+    const ok = new Map(
+      ((list.items ?? []) as NodeItem[]).filter(accept).map((n) => [n.metadata.name, n] as const),
+    );
+    if (nodes.every((n) => ok.has(n.name))) return ok;
     if (Date.now() > deadline) {
-      const missing = nodes.filter((n) => !cidrs.has(n.name)).map((n) => n.name);
-      throw new Error(`nodes without spec.podCIDR after 60 s: ${missing.join(', ')} (see kube/logs)`);
+      const missing = nodes.filter((n) => !ok.has(n.name)).map((n) => n.name);
+      throw new Error(`nodes ${what} after 60 s: ${missing.join(', ')} (see kube/logs)`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** The pod CIDR the controller manager's node IPAM gave the node. */
+async function nodePodCIDR(paths: KubePaths, node: NodePlan): Promise<string> {
+  const nodes = await waitForNodes(paths, [node], 'without spec.podCIDR', (n) => Boolean(n.spec?.podCIDR));
+  return nodes.get(node.name)!.spec!.podCIDR!;
 }
 
 /**
@@ -152,7 +168,7 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
     ]);
     kube = { ...kube, kubelets: { ...kubelets } };
     saveState({ ...state, kube });
-    const got = (await nodePodCIDRs(paths, [node])).get(node.name)!;
+    const got = await nodePodCIDR(paths, node);
     if (got !== node.podCIDR)
       deps.log.warn({ node: node.name, planned: node.podCIDR, got }, 'pod CIDR differs from the plan');
     cidrs.set(node.name, got);
@@ -208,38 +224,16 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
   );
   // The CNI config last: the kubelets report their nodes Ready once it exists, and pods get scheduled.
   for (const node of plan.nodes) writeNodeFiles(state.dir, node, deps.pluginBinary);
-  await waitForNodesReady(paths, plan.nodes);
+  await waitForNodes(
+    paths,
+    plan.nodes,
+    'not Ready and untainted',
+    (n) =>
+      (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True') &&
+      (n.spec?.taints ?? []).length === 0,
+  );
   deps.log.info({ ms: Date.now() - t0 }, 'control plane and nodes ready');
   return next;
-}
-
-async function waitForNodesReady(paths: KubePaths, nodes: readonly NodePlan[]): Promise<void> {
-  const api = createKubeRest(paths.adminKubeconfig);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const list = await api.request({ method: HttpMethod.GET, path: '/api/v1/nodes' });
-    type Item = {
-      metadata: { name: string };
-      spec?: { taints?: unknown[] };
-      status?: { conditions?: { type: string; status: string }[] };
-    };
-    const ready = new Set(
-      ((list.items ?? []) as Item[])
-        .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-        .filter((n) => (n.spec?.taints ?? []).length === 0)
-        .map((n) => n.metadata.name),
-    );
-    if (nodes.every((n) => ready.has(n.name))) return;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `nodes not Ready and untainted after 60 s: ${nodes
-          .filter((n) => !ready.has(n.name))
-          .map((n) => n.name)
-          .join(', ')}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Stops the kubelets, kube-proxies and the control plane; the caller stops the agents and removes pods. */

@@ -57,6 +57,7 @@ export class LabKubelet {
   private nodeUid = '';
   private networkReady = false;
   private readySince = new Date();
+  private lastStatus = 0;
   private readonly log: Logger;
   private readonly node: NodePlan;
 
@@ -121,17 +122,14 @@ export class LabKubelet {
     });
     const meta = node.metadata as { uid?: string } | undefined;
     this.nodeUid = meta?.uid ?? this.nodeUid;
+    this.lastStatus = Date.now();
   }
 
-  private lastStatus = Date.now();
-
+  /** The Lease every heartbeat; the Node's status when it is a minute old (a change is posted at once). */
   private async heartbeat(): Promise<void> {
     try {
       await this.renewLease();
-      if (this.confExists() !== this.networkReady || Date.now() - this.lastStatus > STATUS_REFRESH_MS) {
-        await this.postStatus();
-        this.lastStatus = Date.now();
-      }
+      if (Date.now() - this.lastStatus > STATUS_REFRESH_MS) await this.postStatus();
     } catch (err) {
       this.log.warn({ err }, 'heartbeat failed');
     }
@@ -141,7 +139,6 @@ export class LabKubelet {
     if (this.confExists() === this.networkReady) return;
     try {
       await this.postStatus();
-      this.lastStatus = Date.now();
     } catch (err) {
       this.log.warn({ err }, 'node status update failed');
     }
