@@ -83,7 +83,7 @@ after(async () => {
 });
 
 describe('the lab on a real control plane', () => {
-  it('registers each node through its kubelet: Ready, labelled, a Lease, a pod CIDR from node IPAM', async () => {
+  it('registers each node through its kubelet: Ready, labelled, a Lease, the planned pod CIDR held by node IPAM', async () => {
     const nodes = await kubectlJson<{
       items: {
         metadata: { name: string; labels: Record<string, string> };
@@ -121,6 +121,22 @@ describe('the lab on a real control plane', () => {
       const lease = leases.items.find((l) => l.metadata.name === n.name);
       assert.ok(lease, `lease of ${n.name}`);
       assert.ok(Date.now() - Date.parse(lease.spec.renewTime) < 30_000, `lease of ${n.name} renewed lately`);
+    }
+    // Node IPAM holds the planned CIDRs: a Node registered without one gets a /24 none of them has.
+    const extra = await writeTemp(
+      'ipam-node.yaml',
+      'apiVersion: v1\nkind: Node\nmetadata: { name: ipam-probe }\n',
+    );
+    await kubectl('create', '-f', extra);
+    try {
+      const cidr = await waitFor('spec.podCIDR of Node ipam-probe', async () => {
+        const n = await kubectlJson<{ spec: { podCIDR?: string } }>('get', 'node', 'ipam-probe');
+        return n.spec.podCIDR;
+      });
+      assert.match(cidr, /^10\.244\.\d+\.0\/24$/);
+      assert.ok(!planned.some((n) => n.podCIDR === cidr), `${cidr} is not a lab node's`);
+    } finally {
+      await kubectl('delete', 'node', 'ipam-probe', '--wait=false');
     }
   });
 

@@ -119,12 +119,6 @@ async function waitForNodes(
   }
 }
 
-/** The pod CIDR the controller manager's node IPAM gave the node. */
-async function nodePodCIDR(paths: KubePaths, node: NodePlan): Promise<string> {
-  const nodes = await waitForNodes(paths, [node], 'without spec.podCIDR', (n) => Boolean(n.spec?.podCIDR));
-  return nodes.get(node.name)!.spec!.podCIDR!;
-}
-
 /**
  * Brings up a lab whose underlay and namespaces `state` already describes (the switch and nodes exist) on a
  * real control plane. Saves the state as each process starts, so a failure half-way can be torn down.
@@ -151,10 +145,9 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
   writeFileSync(paths.agentToken, token.stdout.trim(), { mode: 0o600 });
   const agentKubeconfig = writeAgentKubeconfig(paths, cp);
 
-  // One node at a time: node IPAM hands out pod CIDRs in the order Nodes register, so node-i gets the i-th
-  // /24, as in the plan (and in the directory lab). The lab follows what the API says all the same.
+  // Each kubelet registers its Node with the plan's pod CIDR (see nodeObject), which node IPAM occupies. The lab
+  // follows what the API says all the same.
   const kubelets: Record<string, number> = {};
-  const cidrs = new Map<string, string>();
   for (const node of state.plan.nodes) {
     kubelets[node.name] = nodeProcess(state.dir, paths, node, 'kubelet', [
       process.execPath,
@@ -168,7 +161,13 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
     ]);
     kube = { ...kube, kubelets: { ...kubelets } };
     saveState({ ...state, kube });
-    const got = await nodePodCIDR(paths, node);
+  }
+  const registered = await waitForNodes(paths, state.plan.nodes, 'without spec.podCIDR', (n) =>
+    Boolean(n.spec?.podCIDR),
+  );
+  const cidrs = new Map<string, string>();
+  for (const node of state.plan.nodes) {
+    const got = registered.get(node.name)!.spec!.podCIDR!;
     if (got !== node.podCIDR)
       deps.log.warn({ node: node.name, planned: node.podCIDR, got }, 'pod CIDR differs from the plan');
     cidrs.set(node.name, got);

@@ -8,7 +8,13 @@ export const KUBELET_VERSION = 'v1.37.2-palisade-lab';
 export const LEASE_RENEW_MS = 10_000;
 export const LEASE_DURATION_S = 40;
 
-export function nodeObject(name: string): Record<string, unknown> {
+/**
+ * The Node as the lab's kubelet registers it, with the plan's pod CIDR. Node IPAM then occupies that CIDR
+ * instead of allocating one: its allocator can skip a /24 (an update event racing its own patch allocates a
+ * second CIDR, which it releases without rewinding its cursor), so registration order alone does not give
+ * node-i the i-th /24, and the scenarios' ipBlocks name the plan's CIDRs.
+ */
+export function nodeObject(name: string, podCIDR: string): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -16,7 +22,7 @@ export function nodeObject(name: string): Record<string, unknown> {
       name,
       labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
     },
-    spec: {},
+    spec: { podCIDR, podCIDRs: [podCIDR] },
   };
 }
 

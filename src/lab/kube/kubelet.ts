@@ -96,7 +96,11 @@ export class LabKubelet {
   private async register(): Promise<void> {
     const { api } = this.deps;
     try {
-      await api.request({ method: HttpMethod.POST, path: '/api/v1/nodes', body: nodeObject(this.node.name) });
+      await api.request({
+        method: HttpMethod.POST,
+        path: '/api/v1/nodes',
+        body: nodeObject(this.node.name, this.node.podCIDR),
+      });
       this.log.info({ node: this.node.name }, 'node registered');
     } catch (err) {
       if (!isCode(err, 409)) throw err;
