@@ -2,6 +2,7 @@
 // that load nothing else at start-up: a runtime execs the plugin for every pod, so start-up time is latency.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: false, logLevel: 'warning' };
@@ -84,4 +85,32 @@ try {
   );
 } catch (err) {
   throw new Error(`building the native CNI shim needs gcc (scripts/setup.sh installs it): ${err.message}`);
+}
+
+// The agent's native addon (src/dataplane/native/palisade-native.c): netlink sockets in any network namespace and
+// libnftables in-process. N-API only, so it builds against the running Node's headers with gcc alone. The agent
+// falls back to `ip` and `nft` processes when it is missing (src/dataplane/native.ts).
+try {
+  const nodeInclude = join(dirname(dirname(process.execPath)), 'include', 'node');
+  execFileSync(
+    'gcc',
+    [
+      '-O2',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      '-shared',
+      '-fPIC',
+      `-I${nodeInclude}`,
+      '-o',
+      'dist/palisade-native.node',
+      'src/dataplane/native/palisade-native.c',
+      '-lnftables',
+    ],
+    { stdio: 'inherit' },
+  );
+} catch (err) {
+  throw new Error(
+    `building the native addon needs gcc, Node's headers and libnftables-dev (scripts/setup.sh installs them): ${err.message}`,
+  );
 }

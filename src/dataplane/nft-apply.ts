@@ -1,13 +1,18 @@
-// The nftables applier: the only place that writes the agent's table to the kernel, through the Runner (`nft -f -`,
-// one transaction per call). Deciding what to write is nft-render.ts (whole table) and nft-diff.ts (increments).
+// The nftables applier: the only place that writes the agent's table to the kernel, one transaction per call,
+// through libnftables in-process or an `nft -f -` process (nft-exec.ts). Deciding what to write is nft-render.ts
+// (whole table) and nft-diff.ts (increments).
 import type { Table } from '../policy/ir.js';
 import { TABLE_NAME } from '../policy/names.js';
 import type { Logger } from '../util/log.js';
+import type { NativeAddon } from './native.js';
 import { isEmptyPlan, planDiff, renderPlan, summarisePlan } from './nft-diff.js';
+import { createNftExec, type NftExec } from './nft-exec.js';
 import { renderReplace } from './nft-render.js';
 import { isNotFound, type Runner } from './runner.js';
 
 export interface NftApplier {
+  /** How transactions reach the kernel. */
+  readonly kind: NftExec['kind'];
   /** Replaces the whole table in one transaction (start-up, resync, repair after drift or a failed diff). */
   replace(table: Table): Promise<void>;
   /** Applies prev→next as one incremental transaction; on failure falls back to replace(next) and reports it. */
@@ -20,6 +25,8 @@ export interface NftApplier {
 
 export interface NftApplierOptions {
   readonly runner: Runner;
+  /** libnftables in-process when given (src/dataplane/native.ts); otherwise `nft` processes through the runner. */
+  readonly native?: NativeAddon;
   /** Network namespace to act in (a path for nsenter); the current one when absent. */
   readonly netns?: string;
   readonly log: Logger;
@@ -94,19 +101,19 @@ function message(err: unknown): string {
 export function createNftApplier(opts: NftApplierOptions): NftApplier {
   const log = opts.log.child({ component: 'nft-apply' });
   const now = opts.now ?? Date.now;
-  const nft = (args: readonly string[], input?: string) =>
-    opts.runner.run(['nft', ...args], { input, netns: opts.netns });
+  const nft = createNftExec(opts);
 
   const replace = async (table: Table): Promise<void> => {
     const t0 = now();
-    await nft(['-f', '-'], renderReplace(table));
+    await nft.run(renderReplace(table));
     log.debug({ table: table.name, chains: table.chains.length, ms: now() - t0 }, 'table replaced');
   };
 
   const matches = async (expected: Table): Promise<boolean> => {
     try {
-      const { stdout } = await nft(['-j', '-t', 'list', 'table', expected.family, expected.name]);
-      return sameShape(parseShape(stdout), expectedShape(expected));
+      const words = ['list', 'table', expected.family, expected.name];
+      const listing = await nft.command(words, { json: true, terse: true });
+      return sameShape(parseShape(listing), expectedShape(expected));
     } catch (err) {
       if (isNotFound(err)) return false;
       throw err;
@@ -115,7 +122,7 @@ export function createNftApplier(opts: NftApplierOptions): NftApplier {
 
   const incremental = async (script: string, next: Table): Promise<string | undefined> => {
     try {
-      await nft(['-f', '-'], script);
+      await nft.run(script);
     } catch (err) {
       return message(err);
     }
@@ -124,6 +131,7 @@ export function createNftApplier(opts: NftApplierOptions): NftApplier {
   };
 
   return {
+    kind: nft.kind,
     replace,
     matches,
     async update(prev, next) {
@@ -147,7 +155,7 @@ export function createNftApplier(opts: NftApplierOptions): NftApplier {
     },
     async remove() {
       try {
-        await nft(['delete', 'table', 'inet', TABLE_NAME]);
+        await nft.command(['delete', 'table', 'inet', TABLE_NAME]);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
