@@ -20,6 +20,8 @@ done
 # The build compiles the native CNI shim: gcc needs the C library's headers (a Recommends of gcc, so not
 # pulled in by --no-install-recommends).
 [[ -f /usr/include/stdio.h ]] || missing+=(libc6-dev)
+# The agent's native addon links libnftables (src/dataplane/native/palisade-native.c).
+[[ -f /usr/include/nftables/libnftables.h ]] || missing+=(libnftables-dev)
 if ((${#missing[@]})); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "setup: installing Debian packages: ${missing[*]}"
