@@ -3,7 +3,8 @@
 // "node" netns so the bridge never touches the root netns). The pod facts come from a stand-in agent socket.
 // Checked: an annotated pod's inbound connection to a listed port lands on the proxy port, with the original
 // port recoverable from conntrack; the proxy's own outbound traffic is not captured, other outbound is; an
-// unselected pod is untouched; prevResult comes back unchanged; CHECK and DEL; no agent → code 11, nothing left.
+// unselected pod is untouched; prevResult comes back unchanged; CHECK; DEL removes the table (and ADD again
+// in the same netns works); no agent → code 11, nothing left.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
@@ -211,9 +212,49 @@ describe('chained after bridge + host-local', () => {
     assert.deepEqual(out, prev);
   });
 
-  it('DEL succeeds, before and after the netns is gone', T, async () => {
-    await execPlugin(runner, { command: 'DEL', conf: redirectConf(), rt: rt('web', web) });
-    assert.deepEqual(readdirSync(join(fx.tmp, 'markers')), [], 'DEL removes the marker');
+  it(
+    'DEL removes the redirect table; a second DEL succeeds; ADD again in the same netns redirects again',
+    T,
+    async () => {
+      const add = () =>
+        execPlugin(runner, {
+          command: 'ADD',
+          conf: { ...redirectConf(), prevResult: webResult },
+          rt: rt('web', web),
+        });
+      const del = () => execPlugin(runner, { command: 'DEL', conf: redirectConf(), rt: rt('web', web) });
+      await add(); // the CHECK test above deleted the table by hand
+      assert.equal(await redirectTables(web), 1, 'ADD installed the table');
+      await del();
+      assert.equal(await redirectTables(web), 0, 'DEL removed the table');
+      assert.equal(await whoAnswers(db, ipOf(webResult), 8080), 'web-app', 'inbound reaches the app again');
+      assert.deepEqual(readdirSync(join(fx.tmp, 'markers')), [], 'DEL removes the marker');
+      await del();
+      assert.equal(await redirectTables(web), 0, 'a second DEL succeeds with nothing to remove');
+      await add();
+      assert.equal(await redirectTables(web), 1);
+      assert.equal(
+        await whoAnswers(db, ipOf(webResult), 8080),
+        'proxy-in',
+        'redirected again after DEL + ADD',
+      );
+      await del();
+      assert.equal(await redirectTables(web), 0);
+    },
+  );
+
+  it('DEL succeeds when the netns is already gone, and when it never existed', T, async () => {
+    const short = await fx.netns('short');
+    const prev = { cniVersion: '1.0.0', interfaces: [], ips: [] };
+    FACTS['shop/short'] = { ...annotated, name: 'short' };
+    await execPlugin(runner, {
+      command: 'ADD',
+      conf: { ...redirectConf(), prevResult: prev },
+      rt: rt('short', short),
+    });
+    assert.equal(await redirectTables(short), 1);
+    await runner.run(['ip', 'netns', 'del', short.split('/').pop()!]);
+    await execPlugin(runner, { command: 'DEL', conf: redirectConf(), rt: rt('short', short) });
     await execPlugin(runner, { command: 'DEL', conf: bridgeConf(), rt: rt('web', web) });
     await execPlugin(runner, {
       command: 'DEL',

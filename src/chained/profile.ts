@@ -4,13 +4,13 @@
 import { isObject } from '../model/k8s.js';
 
 export interface RedirectProfile {
-  /** Namespace label that enables redirection when its value is "enabled" or "true". */
+  /** Namespace label that enables redirection when its value is an on word ("enabled", "true", "yes"…). */
   readonly namespaceLabel: string;
-  /** Pod annotation; redirection is off when its value is "false". */
+  /** Pod annotation; redirection is off when its value is an off word ("false", "disabled", "no"…). */
   readonly injectionAnnotation: string;
   /** Pod annotation listing the ports to redirect, e.g. "8080" or "80,443". */
   readonly portsAnnotation: string;
-  /** Pod annotation that must be present (set by the injector webhook). */
+  /** Pod annotation that must be present (set by the injector webhook); only its presence is read. */
   readonly statusAnnotation: string;
   /** Name of an init container that does its own networking setup. */
   readonly initContainer: string;

@@ -3,13 +3,21 @@
 
 import type { PodInfo } from '../model/cluster.js';
 import type { ContainerPort } from '../model/k8s.js';
+import {
+  MAX_ANNOTATION_VALUE,
+  ON_WORDS,
+  parsePortList,
+  SWITCH_WORDS,
+  switchValue,
+} from '../model/selection-values.js';
 import type { RedirectProfile } from './profile.js';
 
 export interface PodFacts {
   readonly namespace: string;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
-  readonly annotations: Readonly<Record<string, string>>;
+  /** Every annotation key; null: present, but a long value the pod model left out (PodWorkload). */
+  readonly annotations: Readonly<Record<string, string | null>>;
   readonly containers: readonly { readonly name: string; readonly ports: readonly ContainerPort[] }[];
   readonly initContainers: readonly { readonly name: string }[];
 }
@@ -42,15 +50,22 @@ export type Decision =
   | { readonly kind: 'skip'; readonly reason: string }
   | { readonly kind: 'invalid'; readonly reason: string };
 
-const ENABLED_VALUES = ['enabled', 'true'];
-
 function skip(reason: string): Decision {
   return { kind: 'skip', reason };
 }
 
-function get(record: Readonly<Record<string, string>>, key: string): string | undefined {
+/** A label's value, or undefined when absent. */
+function labelOf(record: Readonly<Record<string, string>>, key: string): string | undefined {
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
+
+/** An annotation's value; null when present with a value the model left out; undefined when absent. */
+function annotationOf(pod: PodFacts, key: string): string | null | undefined {
+  return Object.hasOwn(pod.annotations, key) ? pod.annotations[key] : undefined;
+}
+
+const LEFT_OUT = `a value longer than ${MAX_ANNOTATION_VALUE} characters`;
+const SWITCH_PAIRS = SWITCH_WORDS.map(([on, off]) => `${on}/${off}`).join(', ');
 
 /** Cheap pre-check before any pod facts are fetched: the excluded-namespace rule alone. */
 export function excludedNamespace(cfg: SelectionConfig, namespace: string): Decision | undefined {
@@ -60,42 +75,58 @@ export function excludedNamespace(cfg: SelectionConfig, namespace: string): Deci
 
 function namespaceNotEnabled(p: RedirectProfile, ns: NamespaceFacts | undefined, name: string) {
   if (ns === undefined) return skip(`namespace "${name}" is unknown, so it has no label ${p.namespaceLabel}`);
-  const value = get(ns.labels, p.namespaceLabel);
+  const value = labelOf(ns.labels, p.namespaceLabel);
   if (value === undefined) return skip(`namespace "${name}" has no label ${p.namespaceLabel}`);
-  if (ENABLED_VALUES.includes(value.toLowerCase())) return undefined;
-  return skip(`namespace "${name}" label ${p.namespaceLabel} is "${value}", not "enabled" or "true"`);
+  if (switchValue(value) === 'on') return undefined;
+  return skip(
+    `namespace "${name}" label ${p.namespaceLabel} is "${value}", not an on value (${ON_WORDS.join(', ')})`,
+  );
 }
 
-/** The pod-shape and opt-in rules (2-6), in order; undefined when none of them skips the pod. */
-function optedOut(p: RedirectProfile, ns: NamespaceFacts | undefined, pod: PodFacts): Decision | undefined {
+/**
+ * The injection annotation (rule 5): an off word skips the pod. As in seed 000, where only a false value
+ * prevents the redirect, an absent annotation, an on word and any other value do not: an unrecognised value is
+ * ignored as if absent, and comes back as a note for the decision's reason.
+ */
+function injection(p: RedirectProfile, pod: PodFacts): { skip?: Decision; note?: string } {
+  const value = annotationOf(pod, p.injectionAnnotation);
+  if (value === undefined) return {};
+  // A left-out value is longer than any word, so it is exactly "not an on/off value".
+  const switched = value === null ? undefined : switchValue(value);
+  if (switched === 'off') {
+    return { skip: skip(`annotation ${p.injectionAnnotation} is "${value}", which turns redirection off`) };
+  }
+  if (switched === 'on') return {};
+  const shown = value === null ? LEFT_OUT : `"${value}"`;
+  return {
+    note: `annotation ${p.injectionAnnotation}: ${shown} is not an on/off value (${SWITCH_PAIRS}), so it is ignored`,
+  };
+}
+
+/** The pod-shape and opt-in rules (2-6), in order; skip is undefined when none of them skips the pod. */
+function optedOut(
+  p: RedirectProfile,
+  ns: NamespaceFacts | undefined,
+  pod: PodFacts,
+): { skip?: Decision; note?: string } {
   if (pod.initContainers.some((c) => c.name === p.initContainer)) {
-    return skip(`pod has init container "${p.initContainer}", which sets up its own networking`);
+    return { skip: skip(`pod has init container "${p.initContainer}", which sets up its own networking`) };
   }
   if (!pod.containers.some((c) => c.name === p.proxyContainer)) {
-    return skip(`pod has no container "${p.proxyContainer}" (the proxy sidecar)`);
+    return { skip: skip(`pod has no container "${p.proxyContainer}" (the proxy sidecar)`) };
   }
   const notEnabled = namespaceNotEnabled(p, ns, pod.namespace);
-  if (notEnabled !== undefined) return notEnabled;
-  const injection = get(pod.annotations, p.injectionAnnotation);
-  if (injection !== undefined && injection.toLowerCase() === 'false') {
-    return skip(`annotation ${p.injectionAnnotation} is "${injection}"`);
+  if (notEnabled !== undefined) return { skip: notEnabled };
+  const injected = injection(p, pod);
+  if (injected.skip) return injected;
+  // Presence only: a left-out (null) value is present.
+  if (annotationOf(pod, p.statusAnnotation) === undefined) {
+    return {
+      ...injected,
+      skip: skip(`annotation ${p.statusAnnotation} is absent (the pod was not injected)`),
+    };
   }
-  if (get(pod.annotations, p.statusAnnotation) === undefined) {
-    return skip(`annotation ${p.statusAnnotation} is absent (the pod was not injected)`);
-  }
-  return undefined;
-}
-
-/** "80, 443,80" → [80, 443]; or the first item that is not a port 1-65535. */
-function parsePortList(text: string): { ports: number[] } | { bad: string } {
-  const ports = new Set<number>();
-  for (const raw of text.split(',')) {
-    const item = raw.trim();
-    const n = /^[0-9]{1,5}$/.test(item) ? Number(item) : Number.NaN;
-    if (!(n >= 1 && n <= 65535)) return { bad: item };
-    ports.add(n);
-  }
-  return { ports: [...ports].sort((a, b) => a - b) };
+  return injected;
 }
 
 function declaredTcpPorts(p: RedirectProfile, pod: PodFacts): number[] {
@@ -106,7 +137,14 @@ function declaredTcpPorts(p: RedirectProfile, pod: PodFacts): number[] {
 }
 
 function portsDecision(p: RedirectProfile, pod: PodFacts): Decision {
-  const annotation = get(pod.annotations, p.portsAnnotation);
+  const annotation = annotationOf(pod, p.portsAnnotation);
+  if (annotation === null) {
+    // Left out by the pod model only when it is not a port list (a valid list is always kept whole).
+    return {
+      kind: 'invalid',
+      reason: `annotation ${p.portsAnnotation}: ${LEFT_OUT} that is not a list of ports 1-65535`,
+    };
+  }
   if (annotation !== undefined) {
     const parsed = parsePortList(annotation);
     if ('bad' in parsed) {
@@ -136,16 +174,19 @@ function portsDecision(p: RedirectProfile, pod: PodFacts): Decision {
 
 /**
  * Whether to redirect the pod's inbound TCP to its proxy sidecar. The rules apply in order and the first that
- * applies decides: excluded namespace, own init-networking container, no proxy container, namespace not enabled,
- * injection annotation "false", status annotation absent, then the ports (annotation, else declared TCP ports).
- * A malformed ports annotation is 'invalid': the plugin fails the ADD rather than silently not redirecting.
+ * applies decides: excluded namespace, own init-networking container, no proxy container, namespace label not
+ * an on word, injection annotation an off word, status annotation absent, then the ports (annotation, else
+ * declared TCP ports). An injection value that is no on/off word is ignored, and the reason says so. A
+ * malformed ports annotation is 'invalid': the plugin fails the ADD rather than silently not redirecting.
  */
 export function decideRedirect(
   cfg: SelectionConfig,
   ns: NamespaceFacts | undefined,
   pod: PodFacts,
 ): Decision {
-  return (
-    excludedNamespace(cfg, pod.namespace) ?? optedOut(cfg.profile, ns, pod) ?? portsDecision(cfg.profile, pod)
-  );
+  const excluded = excludedNamespace(cfg, pod.namespace);
+  if (excluded) return excluded;
+  const opted = optedOut(cfg.profile, ns, pod);
+  const decision = opted.skip ?? portsDecision(cfg.profile, pod);
+  return opted.note ? { ...decision, reason: `${decision.reason}; ${opted.note}` } : decision;
 }

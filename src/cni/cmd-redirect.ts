@@ -1,10 +1,17 @@
 // Chained redirect mode's verbs. ADD decides (src/chained/selection.ts) from the pod's facts and, for a selected
 // pod, installs the redirect table in the pod's netns in one `nft -f` transaction; either way it hands the
 // previous plugin's result on unchanged, so it never breaks the chain for pods it does not select. CHECK
-// verifies the table of a selected pod. DEL has nothing to undo (the table goes with the netns).
+// verifies the table of a selected pod. DEL un-applies ADD: it deletes the table, since a runtime may DEL and
+// ADD again in a netns that lives on.
 
-import { REDIRECT_TABLE, type RedirectSpec, renderRedirectScript } from '../chained/redirect-rules.js';
+import {
+  listsRedirectTable,
+  REDIRECT_TABLE,
+  type RedirectSpec,
+  renderRedirectScript,
+} from '../chained/redirect-rules.js';
 import { type Decision, decideRedirect, excludedNamespace } from '../chained/selection.js';
+import { CommandError, isNotFound } from '../dataplane/runner.js';
 import type { CniEnv } from './env.js';
 import { CniCode, CniError } from './errors.js';
 import type { PluginDeps } from './plugin.js';
@@ -134,11 +141,55 @@ export async function redirectCheck(ctx: RedirectContext): Promise<void> {
   }
 }
 
-/** DEL: nothing in the pod to undo (the table goes with the netns); the pod's marker, if this sandbox's, goes. */
-export function redirectDel(ctx: RedirectContext): void {
-  const { env, conf } = ctx;
+/** nsenter's words for a path that is no longer a namespace (unmounted); a path that is gone is "not found". */
+function notANetns(err: unknown): boolean {
+  return (
+    err instanceof CommandError && /^nsenter: reassociate to namespace 'ns\/net' failed/m.test(err.stderr)
+  );
+}
+
+/**
+ * Deletes the redirect table from the pod's netns when it is there; true when it deleted it. A listing first:
+ * most DELs are of pods ADD did not redirect, and a delete costs an RCU wait even when it fails. A table or a
+ * netns already gone (DEL twice, a netns the runtime removed, CNI_NETNS empty) is success.
+ */
+async function removeRedirectTable(ctx: RedirectContext, who: string): Promise<boolean> {
+  const { env, deps } = ctx;
+  if (!env.netns || !deps.netnsExists(env.netns)) return false;
+  try {
+    const { stdout } = await deps.runner.run(['nft', 'list', 'tables', 'inet'], { netns: env.netns });
+    if (!listsRedirectTable(stdout)) return false;
+    await deps.runner.run(['nft', 'delete', 'table', 'inet', REDIRECT_TABLE], { netns: env.netns });
+    return true;
+  } catch (err) {
+    // The netns went (nsenter: "cannot open …: No such file or directory") or is no longer one, or the table
+    // went since the listing (nft: "No such file or directory"): nothing is left to undo.
+    if (isNotFound(err) || notANetns(err)) return false;
+    throw new CniError(
+      CniCode.DataplaneFailed,
+      `${who}: failed to delete table inet ${REDIRECT_TABLE} in ${env.netns}`,
+      err instanceof Error ? err.message : String(err),
+    );
+  }
+}
+
+/**
+ * DEL: un-applies ADD, so that an ADD again in the same netns starts clean: the redirect table goes from the
+ * pod's netns, then the pod's marker, if this sandbox's. Idempotent; success when the netns is gone.
+ */
+export async function redirectDel(ctx: RedirectContext): Promise<void> {
+  const { env, conf, deps } = ctx;
   const namespace = env.args.K8S_POD_NAMESPACE;
   const name = env.args.K8S_POD_NAME;
-  if (!namespace || !name) return;
-  removeMarker(conf.markerDir, { uid: env.args.K8S_POD_UID, namespace, name, containerID: env.containerID });
+  const who = namespace && name ? `pod ${namespace}/${name}` : `container ${env.containerID}`;
+  const removedTable = await removeRedirectTable(ctx, who);
+  if (namespace && name) {
+    removeMarker(conf.markerDir, {
+      uid: env.args.K8S_POD_UID,
+      namespace,
+      name,
+      containerID: env.containerID,
+    });
+  }
+  deps.log.info({ netns: env.netns, removedTable }, 'redirect undone');
 }

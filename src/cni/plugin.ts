@@ -37,7 +37,7 @@ function podOf(env: CniEnv): { pod?: string } {
   return ns && name ? { pod: `${ns}/${name}` } : {};
 }
 
-/** Chained redirect mode: ADD and CHECK decide per pod; DEL, GC and STATUS have nothing to do. */
+/** Chained redirect mode: ADD and CHECK decide per pod; DEL undoes ADD; GC and STATUS do nothing. */
 async function runRedirect(env: CniEnv, conf: RedirectConf, deps: PluginDeps): Promise<PluginOutput> {
   const log = deps.log.child({
     cmd: env.command,
@@ -53,7 +53,7 @@ async function runRedirect(env: CniEnv, conf: RedirectConf, deps: PluginDeps): P
       await redirectCheck(ctx);
       return { stdout: '', exitCode: 0 };
     case 'DEL':
-      redirectDel(ctx);
+      await redirectDel(ctx);
       return { stdout: '', exitCode: 0 };
     default:
       return { stdout: '', exitCode: 0 };

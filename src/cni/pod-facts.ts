@@ -3,7 +3,7 @@
 // else neither: the SPEC's "try again later" (11), never a silent pass-through.
 import { readFileSync } from 'node:fs';
 import { type NamespaceFacts, type PodFacts, podFactsOf } from '../chained/selection.js';
-import { toNamespaceInfo, toPodInfo } from '../datastore/kube-convert.js';
+import { toNamespaceInfo, toPodInfoWhole } from '../datastore/kube-convert.js';
 import { isObject } from '../model/k8s.js';
 import type { Logger } from '../util/log.js';
 import { AgentUnreachableError, askAgent } from './agent-client.js';
@@ -117,7 +117,8 @@ async function fromApi(conf: RedirectConf, namespace: string, name: string): Pro
   ]);
   if (pod === undefined) return undefined;
   return {
-    pod: podFactsOf(toPodInfo(pod)),
+    // One pod for one decision: every annotation value whole (the agent's cache may leave long ones out).
+    pod: podFactsOf(toPodInfoWhole(pod)),
     namespace: nsObj === undefined ? undefined : toNamespaceInfo(nsObj),
     source: 'api',
   };

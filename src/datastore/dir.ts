@@ -97,7 +97,11 @@ export function snapshotFromObjects(objects: readonly ManifestObject[], revision
         ips: o.ips,
         labels: o.labels,
         ports: o.ports,
-        workload: workloadOf(o.annotations, o.containers, o.initContainers),
+        workload: workloadOf({
+          annotations: o.annotations,
+          containers: o.containers,
+          initContainers: o.initContainers,
+        }),
       });
     } else if (o.kind === 'Node') {
       nodes.push({ name: o.name, ips: o.ips });

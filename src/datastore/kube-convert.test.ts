@@ -118,7 +118,7 @@ describe('toPodInfo', () => {
 });
 
 describe('toPodInfo: the workload facts chained mode selects on', () => {
-  it('annotations (long values left out), containers with their ports, init containers by name', () => {
+  it('annotations (every key; a long value no rule could read as null), containers with their ports, init containers by name', () => {
     const pod = makePod('ns', 'p', {}, (p) => {
       (p as unknown as { metadata: Record<string, unknown> }).metadata.annotations = {
         'codesealer.com/injection': 'true',
@@ -131,7 +131,10 @@ describe('toPodInfo: the workload facts chained mode selects on', () => {
       p.spec.initContainers = [{ name: 'codesealer-init-networking' }];
     });
     assert.deepEqual(toPodInfo(pod).workload, {
-      annotations: { 'codesealer.com/injection': 'true' },
+      annotations: {
+        'codesealer.com/injection': 'true',
+        'kubectl.kubernetes.io/last-applied-configuration': null,
+      },
       containers: [
         { name: 'app', ports: [{ containerPort: 8080, protocol: 'TCP' }] },
         { name: 'codesealer-core', ports: [{ containerPort: 15006, protocol: 'TCP' }] },

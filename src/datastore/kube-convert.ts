@@ -100,8 +100,19 @@ function podMeta(meta: unknown): { uid?: string; createdAt?: string; owner?: str
 /**
  * Ports of every container, and of restartable init containers (native sidecars, restartPolicy: Always), which
  * serve traffic like containers do; plain init containers have finished before the pod serves anything.
+ * Annotations: every key; long values no selection rule could read differently are null (workloadOf), as the
+ * informer cache holds 10k pods.
  */
 export function toPodInfo(obj: unknown): PodInfo {
+  return podInfoOf(obj, {});
+}
+
+/** toPodInfo with every annotation value whole: for one pod and one decision (the plugin's API fallback). */
+export function toPodInfoWhole(obj: unknown): PodInfo {
+  return podInfoOf(obj, { allValues: true });
+}
+
+function podInfoOf(obj: unknown, opts: { readonly allValues?: boolean }): PodInfo {
   const { namespace, name } = metaOf(obj);
   const spec = field(obj, 'spec');
   const sidecars = list(field(spec, 'initContainers')).filter((c) => field(c, 'restartPolicy') === 'Always');
@@ -114,10 +125,13 @@ export function toPodInfo(obj: unknown): PodInfo {
     labels: stringMap(field(field(obj, 'metadata'), 'labels')),
     ports: [...containers, ...sidecars].flatMap(containerPorts),
     workload: workloadOf(
-      stringMap(field(field(obj, 'metadata'), 'annotations')),
-      containers.map((c) => ({ name: text(field(c, 'name')), ports: containerPorts(c) })),
-      list(field(spec, 'initContainers')).map((c) => ({ name: text(field(c, 'name')) })),
-      podMeta(field(obj, 'metadata')),
+      {
+        annotations: stringMap(field(field(obj, 'metadata'), 'annotations')),
+        containers: containers.map((c) => ({ name: text(field(c, 'name')), ports: containerPorts(c) })),
+        initContainers: list(field(spec, 'initContainers')).map((c) => ({ name: text(field(c, 'name')) })),
+        ...podMeta(field(obj, 'metadata')),
+      },
+      opts,
     ),
   };
 }

@@ -2,6 +2,7 @@
 // read. Pure data.
 import type { ContainerPort, Protocol } from './k8s.js';
 import type { NetworkPolicy } from './network-policy.js';
+import { mayLeaveOutValue } from './selection-values.js';
 
 export interface NamespaceInfo {
   readonly name: string;
@@ -14,8 +15,11 @@ export interface NamespaceInfo {
  * containers by name. Policy never reads it; a change here does not recompile anything.
  */
 export interface PodWorkload {
-  /** Annotations, except values longer than MAX_ANNOTATION_VALUE (e.g. kubectl's last-applied-configuration). */
-  readonly annotations: Readonly<Record<string, string>>;
+  /**
+   * Every annotation key. A value is null when it was left out: a long one that no selection rule could read
+   * differently (an injector's status, kubectl's last-applied-configuration; see mayLeaveOutValue).
+   */
+  readonly annotations: Readonly<Record<string, string | null>>;
   readonly containers: readonly { readonly name: string; readonly ports: readonly ContainerPort[] }[];
   readonly initContainers: readonly { readonly name: string }[];
   /** metadata.uid, creationTimestamp and the controlling owner ("ReplicaSet/web-7d9f"), when known. */
@@ -24,18 +28,21 @@ export interface PodWorkload {
   readonly owner?: string;
 }
 
-export const MAX_ANNOTATION_VALUE = 1024;
-
-/** A pod's workload facts, with long annotation values left out (they cost memory and select nothing). */
+/**
+ * A pod's workload facts. Every annotation key is kept: a selection rule must never see a key the pod has as
+ * absent. Values are kept whole, except long ones that cannot change a decision (mayLeaveOutValue), which become
+ * null ("present, value not kept"): the agent holds 10k pods, and an injector's status or kubectl's
+ * last-applied-configuration costs KiBs each. `allValues` keeps every value whole (one pod for one decision).
+ */
 export function workloadOf(
-  annotations: Readonly<Record<string, string>>,
-  containers: PodWorkload['containers'],
-  initContainers: PodWorkload['initContainers'],
-  meta: Pick<PodWorkload, 'uid' | 'createdAt' | 'owner'> = {},
+  pod: Omit<PodWorkload, 'annotations'> & { readonly annotations: Readonly<Record<string, string>> },
+  opts: { readonly allValues?: boolean } = {},
 ): PodWorkload {
-  const kept: Record<string, string> = {};
-  for (const [k, v] of Object.entries(annotations)) if (v.length <= MAX_ANNOTATION_VALUE) kept[k] = v;
-  return { annotations: kept, containers, initContainers, ...meta };
+  const annotations: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(pod.annotations)) {
+    annotations[k] = !opts.allValues && mayLeaveOutValue(v) ? null : v;
+  }
+  return { ...pod, annotations };
 }
 
 export interface PodInfo {

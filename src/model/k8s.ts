@@ -162,9 +162,19 @@ function parseMeta(doc: Record<string, unknown>, problems: string[], namespaced:
   }
   problems.push(...labelsProblems(meta.labels, 'metadata.labels'));
   const labels = isObject(meta.labels) ? (meta.labels as Record<string, string>) : {};
+  // Every annotation is kept; a value that is not a string is a problem, as the API server says (an unquoted
+  // `codesealer.com/dport: 8080` in YAML is a number), never a key silently dropped.
   const annotations: Record<string, string> = {};
   if (isObject(meta.annotations)) {
-    for (const [k, v] of Object.entries(meta.annotations)) if (typeof v === 'string') annotations[k] = v;
+    for (const [k, v] of Object.entries(meta.annotations)) {
+      if (typeof v === 'string') annotations[k] = v;
+      else
+        problems.push(
+          `metadata.annotations[${JSON.stringify(k)}]: ${JSON.stringify(v)} must be a string (quote it)`,
+        );
+    }
+  } else if (meta.annotations !== undefined && meta.annotations !== null) {
+    problems.push(`metadata.annotations: ${JSON.stringify(meta.annotations)} must be a map of strings`);
   }
   return { name: String(name ?? ''), namespace: String(namespace), labels: { ...labels }, annotations };
 }
