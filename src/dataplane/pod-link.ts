@@ -18,6 +18,23 @@ export class PodLinkError extends Error {
   override readonly name = 'PodLinkError';
 }
 
+/** How the plugin wires and unwires pods: `ip` processes (below) or netlink in-process (netlink/). */
+export interface PodLinks {
+  readonly kind: 'ip' | 'netlink';
+  /** Wires the pod; on failure removes what it made (see createPodLink). */
+  create(spec: PodLinkSpec): Promise<void>;
+  /** Deletes the host side of a pair; false when it was already gone. */
+  deleteHost(hostIfname: string): Promise<boolean>;
+}
+
+export function ipPodLinks(runner: Runner): PodLinks {
+  return {
+    kind: 'ip',
+    create: (spec) => createPodLink(runner, spec),
+    deleteHost: (name) => deleteHostLink(runner, name),
+  };
+}
+
 /**
  * Wires the pod. On any failure the host veth is removed again (taking the pod end and the host routes with
  * it), so a failed ADD leaves no interface behind. A stale host veth of the same name (an earlier ADD of the

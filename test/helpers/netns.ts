@@ -12,7 +12,8 @@ export const runner = createRunner();
 
 /** Builds dist/ once per test process when it is missing (make test builds it first). */
 export function ensureBuilt(): void {
-  if (!existsSync(join(REPO, 'dist', 'palisade-cni')) || !existsSync(join(REPO, 'dist', 'pod-server.cjs'))) {
+  const outputs = ['palisade-cni', 'pod-server.cjs', 'palisade-native.node'];
+  if (!outputs.every((f) => existsSync(join(REPO, 'dist', f)))) {
     execFileSync(process.execPath, [join(REPO, 'scripts', 'build.mjs')], { cwd: REPO, stdio: 'inherit' });
   }
 }

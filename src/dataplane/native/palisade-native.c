@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define CHECK(call)                                                                                          \
@@ -108,6 +109,10 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "netlink bind", e);
   }
   int one = 1;
+  // The kernel answers a route-netlink request at once; a request it never acknowledges (one sent without
+  // NLM_F_ACK) must not hang the agent's thread: the receive gives up after 5 s.
+  struct timeval limit = {.tv_sec = 5};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
   napi_value out;
