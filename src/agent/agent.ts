@@ -2,6 +2,9 @@
 // socket; health, metrics and status over HTTP; periodic drift repair. Everything is wired here by hand.
 import type { Server } from 'node:net';
 import { podFactsOf } from '../chained/selection.js';
+import type { AgentApi } from '../cni/agent-client.js';
+import { loadNative, nativeUnavailableReason } from '../dataplane/native.js';
+import { netlinkPodLinks } from '../dataplane/netlink/netlink-links.js';
 import { createNftApplier } from '../dataplane/nft-apply.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Datastore } from '../datastore/types.js';
@@ -96,6 +99,11 @@ export async function startAgent(
   deps: { runner: Runner; log: Logger },
 ): Promise<RunningAgent> {
   const log = deps.log.child({ component: 'agent', node: opts.node });
+  // The kernel through libnftables and netlink in this process, or `nft` and `ip` processes without the addon.
+  const native = loadNative();
+  if (native) log.info({}, 'nftables through libnftables, pod wiring through netlink, in-process');
+  else
+    log.warn({ reason: nativeUnavailableReason() }, 'native addon unavailable: using nft and ip processes');
   const metrics = createAgentMetrics(opts.node);
   const registry = new EndpointRegistry();
   let last: SyncStats | undefined;
@@ -119,7 +127,7 @@ export async function startAgent(
       registry.merged(await endpointsFromIpam({ dataDir: opts.ipamDir, network: opts.network })),
     // No read-back after each update: on big tables it costs as much as a replace. Drift (a table flushed by
     // hand) is found and repaired by the periodic resync instead.
-    applier: createNftApplier({ runner: deps.runner, log, verify: false }),
+    applier: createNftApplier({ runner: deps.runner, native, log, verify: false }),
     log,
     onSynced: (s) => {
       last = s;
@@ -145,25 +153,35 @@ export async function startAgent(
     onError: () => metrics.syncFailed(),
   });
   await opts.datastore.start(() => void reconciler.kick().catch(() => undefined));
+  // The agent as the CNI plugin sees it: over the socket for the Node plugin, directly for invocations the
+  // native shim hands over (they run in this process).
+  const agentApi: AgentApi = {
+    add: async (e) => {
+      if (e.namespace && e.name) await waitForPod(opts.datastore, e.namespace, e.name, POD_WAIT_MS);
+      registry.register(e);
+      await reconciler.kick();
+      log.info(
+        { pod: `${e.namespace}/${e.name}`, interface: e.interface, ips: e.ips },
+        'endpoint programmed',
+      );
+      return reconciler.revision;
+    },
+    del: async (containerID, ifname) => {
+      if (registry.unregister(containerID, ifname)) await reconciler.kick();
+    },
+    facts: (namespace, name) => podFacts(opts.datastore, namespace, name, FACTS_WAIT_MS),
+  };
   const handoff = await serveHandoff(
     opts.cniSocket,
     {
-      add: async (e) => {
-        if (e.namespace && e.name) await waitForPod(opts.datastore, e.namespace, e.name, POD_WAIT_MS);
-        registry.register(e);
-        await reconciler.kick();
-        log.info(
-          { pod: `${e.namespace}/${e.name}`, interface: e.interface, ips: e.ips },
-          'endpoint programmed',
-        );
-        return reconciler.revision;
-      },
-      del: async (containerID, ifname) => {
-        if (registry.unregister(containerID, ifname)) await reconciler.kick();
-      },
+      ...agentApi,
       status: () => ({ ready: reconciler.ready, revision: reconciler.revision }),
-      facts: (namespace, name) => podFacts(opts.datastore, namespace, name, FACTS_WAIT_MS),
-      cni: cniInProcess({ runner: deps.runner, log }),
+      cni: cniInProcess({
+        runner: deps.runner,
+        log,
+        agent: agentApi,
+        ...(native ? { links: netlinkPodLinks(native) } : {}),
+      }),
     },
     log,
   );

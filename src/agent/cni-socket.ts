@@ -5,7 +5,7 @@
 // Protocol: one JSON request line, one JSON answer line. Socket mode 0600 (root only).
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { NamespaceFacts, PodFacts } from '../chained/selection.js';
+import type { AgentApi } from '../cni/agent-client.js';
 import type { Logger } from '../util/log.js';
 import type { LocalEndpoint } from './endpoints.js';
 
@@ -23,20 +23,9 @@ export interface CniAnswer {
   readonly stdout: string;
 }
 
-/** What the agent knows of a pod for chained mode's selection (src/chained/selection.ts), or null. */
-export interface FactsAnswer {
-  readonly pod: PodFacts | null;
-  readonly namespace: NamespaceFacts | null;
-  readonly revision: string;
-}
-
-export interface HandoffHandlers {
-  /** Resolves once policy including the endpoint is in the kernel; returns the programmed revision. */
-  add(e: LocalEndpoint): Promise<string>;
-  del(containerID: string, ifname: string): Promise<void>;
+/** The socket's handlers: the agent as the plugin sees it (src/cni/agent-client.ts), plus status and cni. */
+export interface HandoffHandlers extends AgentApi {
   status(): { ready: boolean; revision: string };
-  /** The pod's and namespace's facts; waits a little for a pod the datastore does not know yet. */
-  facts(namespace: string, name: string): Promise<FactsAnswer>;
   /** Runs one CNI invocation in-process; absent: the shim is refused and falls back to the Node plugin. */
   cni?(env: Readonly<Record<string, string>>, stdin: string): Promise<CniAnswer>;
 }

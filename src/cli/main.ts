@@ -50,6 +50,7 @@ async function main(argv: readonly string[]): Promise<number> {
             runner: createRunner(),
             log: log.child({ component: 'lab' }),
             pluginBinary: join(root, 'dist', 'palisade-cni'),
+            shimBinary: join(root, 'dist', 'palisade-cni-shim'),
             cliEntry: join(root, 'dist', 'palisade.mjs'),
             podServer: join(root, 'dist', 'pod-server.cjs'),
             kubeBuildScript: join(root, 'kube', 'build.sh'),

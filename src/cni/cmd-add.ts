@@ -1,10 +1,10 @@
 // ADD: reserve addresses, wire the veth pair, route; unwind everything if any step fails.
 
-import { createPodLink, deleteHostLink, ensureForwarding } from '../dataplane/pod-link.js';
+import { ensureForwarding } from '../dataplane/pod-link.js';
 import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from '../dataplane/pod-link-script.js';
 import { allocate, release } from '../ipam/ipam.js';
-import { AgentUnreachableError, askAgent } from './agent-client.js';
-import { assertNetnsExists, type CmdContext, ipamStore, ownerOf } from './context.js';
+import { AgentUnreachableError, agentFor } from './agent-client.js';
+import { assertNetnsExists, type CmdContext, ipamStore, ownerOf, podLinks } from './context.js';
 import { CniCode, CniError, ipamToCniError } from './errors.js';
 import { podLinkSpecFor } from './pod-link-spec.js';
 import { formatResult, type Result } from './result.js';
@@ -14,6 +14,7 @@ export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> 
   assertNetnsExists(ctx);
   const store = ipamStore(conf);
   const owner = ownerOf(env);
+  const links = podLinks(deps);
   let allocations: Awaited<ReturnType<typeof allocate>>;
   try {
     allocations = await allocate(store, conf.ipam, owner);
@@ -27,7 +28,7 @@ export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> 
   );
   try {
     ensureForwarding(new Set(allocations.map((a) => a.family)));
-    await createPodLink(deps.runner, spec);
+    await links.create(spec);
   } catch (err) {
     await release(store, owner).catch((releaseErr: unknown) =>
       deps.log.error({ err: releaseErr }, 'failed to release addresses after a failed ADD'),
@@ -37,26 +38,22 @@ export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> 
       cause: err,
     });
   }
-  if (conf.agentSocket) {
+  const agent = agentFor(deps.agent, conf.agentSocket, conf.agentTimeoutMs);
+  if (agent) {
     try {
-      await askAgent(
-        conf.agentSocket,
-        {
-          op: 'add',
-          containerID: env.containerID,
-          ifname: env.ifname,
-          interface: spec.hostIfname,
-          ips: spec.addresses,
-          namespace: env.args.K8S_POD_NAMESPACE,
-          name: env.args.K8S_POD_NAME,
-        },
-        conf.agentTimeoutMs,
-      );
+      await agent.add({
+        containerID: env.containerID,
+        ifname: env.ifname,
+        interface: spec.hostIfname,
+        ips: spec.addresses,
+        namespace: env.args.K8S_POD_NAMESPACE,
+        name: env.args.K8S_POD_NAME,
+      });
     } catch (err) {
       // No pod runs without its policy: undo the wiring and let the runtime retry.
-      await deleteHostLink(deps.runner, spec.hostIfname).catch((e: unknown) =>
-        deps.log.error({ err: e }, 'unwind failed'),
-      );
+      await links
+        .deleteHost(spec.hostIfname)
+        .catch((e: unknown) => deps.log.error({ err: e }, 'unwind failed'));
       await release(store, owner).catch((e: unknown) => deps.log.error({ err: e }, 'unwind failed'));
       if (!(err instanceof AgentUnreachableError)) throw err;
       throw new CniError(

@@ -1,9 +1,8 @@
 // GC (CNI 1.1): release every reservation whose attachment the runtime no longer lists, delete the host veths
 // those attachments left behind, and remove crash debris from the store.
-import { deleteHostLink } from '../dataplane/pod-link.js';
 import { hostVethName } from '../dataplane/veth-name.js';
 import { gc } from '../ipam/ipam.js';
-import { type CmdContext, ipamStore } from './context.js';
+import { type CmdContext, ipamStore, podLinks } from './context.js';
 import { ipamToCniError } from './errors.js';
 
 export async function cmdGc(ctx: CmdContext): Promise<void> {
@@ -12,9 +11,10 @@ export async function cmdGc(ctx: CmdContext): Promise<void> {
     throw ipamToCniError(err, 'garbage-collect addresses');
   });
   const links: string[] = [];
+  const wiring = podLinks(deps);
   for (const a of result.released) {
     const name = hostVethName(a.owner.containerID, a.owner.ifname);
-    if (await deleteHostLink(deps.runner, name)) links.push(name);
+    if (await wiring.deleteHost(name)) links.push(name);
   }
   deps.log.info(
     {

@@ -47,7 +47,7 @@ async function decide(ctx: RedirectContext): Promise<{ pod: string; decision: De
   const cfg = { excludeNamespaces: conf.excludeNamespaces, profile: conf.profile };
   const excluded = excludedNamespace(cfg, namespace);
   if (excluded) return { pod, decision: excluded };
-  const facts = await podFacts(conf, namespace, name, deps.log);
+  const facts = await podFacts(conf, namespace, name, deps.log, deps.agent);
   return { pod, decision: decideRedirect(cfg, facts.namespace, facts.pod) };
 }
 

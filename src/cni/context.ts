@@ -1,4 +1,5 @@
 // What every verb handler receives, and helpers they share.
+import { ipPodLinks, type PodLinks } from '../dataplane/pod-link.js';
 import { createFileStore } from '../ipam/file-store.js';
 import type { Owner } from '../ipam/ipam.js';
 import type { Store } from '../ipam/store.js';
@@ -11,6 +12,11 @@ export interface CmdContext {
   readonly env: CniEnv;
   readonly conf: NetConf;
   readonly deps: PluginDeps;
+}
+
+/** The pod wiring this invocation uses (see PluginDeps.links). */
+export function podLinks(deps: PluginDeps): PodLinks {
+  return deps.links ?? ipPodLinks(deps.runner);
 }
 
 export function ownerOf(env: CniEnv): Owner {

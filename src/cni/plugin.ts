@@ -1,7 +1,9 @@
 // The plugin's composition: env + stdin in, one JSON document (or nothing) and an exit code out.
 // Every failure becomes exactly one SPEC error on stdout; nothing else is ever written there.
+import type { PodLinks } from '../dataplane/pod-link.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Logger } from '../util/log.js';
+import type { AgentApi } from './agent-client.js';
 import { cmdAdd } from './cmd-add.js';
 import { cmdCheck } from './cmd-check.js';
 import { cmdDel } from './cmd-del.js';
@@ -19,6 +21,10 @@ export interface PluginDeps {
   readonly log: Logger;
   /** Whether a network namespace path exists (fs in production, a fake in tests). */
   readonly netnsExists: (path: string) => boolean;
+  /** How pods are wired: netlink in the agent's process; `ip` processes through the runner when absent. */
+  readonly links?: PodLinks;
+  /** The agent this invocation runs inside (the shim's hand-off), used directly instead of its socket. */
+  readonly agent?: AgentApi;
 }
 
 export interface PluginOutput {

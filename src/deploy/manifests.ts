@@ -28,7 +28,8 @@ export interface Values {
 export const DEFAULT_VALUES: Values = {
   mode: 'main',
   namespace: 'palisade-system',
-  image: 'ghcr.io/palisade/palisade:0.1.0',
+  // What `make image` builds and tags (image/build.sh takes the tag from here; docs/image.md).
+  image: 'localhost/palisade:0.1.0',
   imagePullPolicy: 'IfNotPresent',
   excludeNamespaces: ['kube-system'],
   proxyPort: 15006,

@@ -5,8 +5,13 @@ import type { LabState } from './state.js';
 import { loadState } from './state.js';
 
 export interface LabDeps extends PodDeps {
-  /** The built plugin executable (dist/palisade-cni), copied into every node's CNI bin dir. */
+  /**
+   * The built plugin executables, copied into every node's CNI bin dir as install-cni installs them: the native
+   * shim (dist/palisade-cni-shim) as palisade-cni, which hands each invocation to the node's agent, and the Node
+   * plugin (dist/palisade-cni) beside it as palisade-cni-node, which the shim runs when the agent is away.
+   */
   readonly pluginBinary: string;
+  readonly shimBinary: string;
   /** The built CLI (dist/palisade.mjs): each node's agent runs `palisade agent` from it. */
   readonly cliEntry: string;
   /** kube/build.sh: builds (once per pin) the Kubernetes binaries of `--control-plane kubernetes`. */

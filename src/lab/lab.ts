@@ -79,7 +79,7 @@ export async function labUp(
         await deps.runner.run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], {
           netns: `/run/netns/${node.netns}`,
         });
-        writeNodeFiles(dir, node, deps.pluginBinary);
+        writeNodeFiles(dir, node, deps);
         writeObject(dir, {
           apiVersion: 'v1',
           kind: 'Node',

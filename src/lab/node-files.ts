@@ -41,7 +41,11 @@ export function nodeConflist(
   };
 }
 
-export function writeNodeFiles(dir: string, node: NodePlan, pluginBinary: string): void {
+export function writeNodeFiles(
+  dir: string,
+  node: NodePlan,
+  binaries: { readonly pluginBinary: string; readonly shimBinary: string },
+): void {
   const p = nodePaths(dir, node.name);
   for (const d of [p.confDir, p.binDir, p.ipamDir, p.resultsDir, dirname(p.cniSocket)])
     mkdirSync(d, { recursive: true });
@@ -49,5 +53,6 @@ export function writeNodeFiles(dir: string, node: NodePlan, pluginBinary: string
     join(p.confDir, '10-palisade.conflist'),
     `${JSON.stringify(nodeConflist(node, p), null, 2)}\n`,
   );
-  copyFileSync(pluginBinary, join(p.binDir, 'palisade-cni'));
+  copyFileSync(binaries.shimBinary, join(p.binDir, 'palisade-cni'));
+  copyFileSync(binaries.pluginBinary, join(p.binDir, 'palisade-cni-node'));
 }

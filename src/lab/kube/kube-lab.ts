@@ -222,7 +222,7 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
     plan.nodes.map((n) => waitForAgent(agentPaths(state.dir, n.name).statusSocket, 1, 60_000)),
   );
   // The CNI config last: the kubelets report their nodes Ready once it exists, and pods get scheduled.
-  for (const node of plan.nodes) writeNodeFiles(state.dir, node, deps.pluginBinary);
+  for (const node of plan.nodes) writeNodeFiles(state.dir, node, deps);
   await waitForNodes(
     paths,
     plan.nodes,
