@@ -6,7 +6,7 @@
 // The local pods are IPAM records (how a restarted agent finds its endpoints). The agent runs in the bench's
 // netns; reported: the time from spawn to /readyz, its RSS from /proc, and its heap from its /metrics.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,7 +16,7 @@ import type { LabelSelector, NetworkPolicy, PolicyRule } from '../src/model/netw
 import { LOCAL_NODE, type SyntheticCluster } from './agent-sync-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '..');
-const NETWORK = 'bench';
+export const NETWORK = 'bench';
 
 export type AgentDatastore = 'dir' | 'kubernetes';
 
@@ -356,16 +356,15 @@ export async function startAgent(c: SyntheticCluster, where: AgentWhere): Promis
   const http = join(tmp, 'agent-http.sock');
   const argv = ['agent', '--node', LOCAL_NODE, '--datastore', where.source, '--ipam-dir', ipamDir];
   argv.push('--network', NETWORK, '--cni-socket', join(tmp, 'cni.sock'), '--listen', `unix:${http}`);
-  argv.push('--log-level', 'warn');
+  // PALISADE_BENCH_AGENT_LOG=FILE: the agent's log at info level there (where an ADD's time goes, per phase).
+  const logFile = process.env.PALISADE_BENCH_AGENT_LOG;
+  argv.push('--log-level', logFile ? (process.env.PALISADE_BENCH_AGENT_LEVEL ?? 'info') : 'warn');
   const t0 = performance.now();
   // nsenter with only --net execs the command in place: the child's pid is the agent's.
   const child = spawn(
     'nsenter',
     [`--net=${netns}`, '--', process.execPath, join(REPO, 'bin', 'palisade'), ...argv],
-    {
-      env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
+    { env, stdio: ['ignore', logFile ? openSync(logFile, 'a') : 'ignore', 'inherit'] },
   );
   where.onChild(child);
   const stop = async () => {

@@ -1,8 +1,15 @@
 // CNI ADD/DEL latency of palisade-cni against the reference bridge + host-local plugins (Debian's
-// containernetworking-plugins), in one run, interleaved round by round so machine noise hits both alike.
+// containernetworking-plugins), in one run, interleaved round by round so machine noise hits all alike.
 //
-//   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/cni-add.ts [--rounds 100] [--warmup 5] [--json] [--no-breakdown]
-//       [--no-chained]
+//   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/cni-add.ts [--rounds 100] [--warmup 5] [--parallel 50]
+//       [--json] [--no-breakdown] [--no-chained]
+//
+// Routed mode, two ways:
+//   - through the native shim to a real `palisade agent` in the node netns (bench/cni-agent.ts), which runs the
+//     plugin in its process (netlink, libnftables) and programs the pod's policy before ADD returns: what a node
+//     with the DaemonSet does;
+//   - the Node plugin standalone (no agent): what a node without the agent does.
+// Then `--parallel` ADDs at once, wall time, through the shim against the reference.
 //
 // The chained case (bench/cni-chained.ts, unless --no-chained): bridge + host-local alone against the same with
 // palisade-cni in redirect mode chained after them: what palisade adds to the reference ADD.
@@ -11,6 +18,8 @@
 // run in the node's netns through nsenter) and the wall time of each exec is measured, spawn to exit. Every
 // round uses a fresh pod netns, made and removed outside the timed part. Needs root; touches nothing outside
 // the netns and temp dir it makes, and removes them on exit, failure or Ctrl-C.
+
+import type { ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
@@ -18,6 +27,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execPlugin, type RuntimeConf } from '../src/cni/invoke.js';
 import { createRunner, type RunOptions } from '../src/dataplane/runner.js';
+import { type BenchAgent, startBenchAgent } from './cni-agent.js';
 import { type ChainedReport, measureChained } from './cni-chained.js';
 import { Sandbox } from './sandbox.js';
 import { addSamples, formatTable, ms, ratio, type Summary, summarize } from './stats.js';
@@ -25,30 +35,33 @@ import { addSamples, formatTable, ms, ratio, type Summary, summarize } from './s
 const REPO = resolve(import.meta.dirname, '..');
 const REF_BIN = '/usr/lib/cni';
 const runner = createRunner();
+/** The shim subject's agent while it runs: stopped on Ctrl-C too. */
+let agentChild: ChildProcess | undefined;
 
 interface Options {
   readonly rounds: number;
   readonly warmup: number;
+  readonly parallel: number;
   readonly json: boolean;
   readonly breakdown: boolean;
   readonly chained: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const opts = { rounds: 100, warmup: 5, json: false, breakdown: true, chained: true };
+  const opts = { rounds: 100, warmup: 5, parallel: 50, json: false, breakdown: true, chained: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') opts.json = true;
     else if (a === '--no-breakdown') opts.breakdown = false;
     else if (a === '--no-chained') opts.chained = false;
-    else if (a === '--rounds' || a === '--warmup') {
+    else if (a === '--rounds' || a === '--warmup' || a === '--parallel') {
       const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < (a === '--rounds' ? 1 : 0))
+      if (!Number.isInteger(n) || n < (a === '--warmup' ? 0 : 1))
         throw new Error(`${a}: "${argv[i]}" is not a count`);
-      opts[a === '--rounds' ? 'rounds' : 'warmup'] = n;
+      opts[a.slice(2) as 'rounds' | 'warmup' | 'parallel'] = n;
     } else
       throw new Error(
-        `unknown argument "${a}" (use --rounds N, --warmup N, --json, --no-breakdown, --no-chained)`,
+        `unknown argument "${a}" (use --rounds N, --warmup N, --parallel N, --json, --no-breakdown, --no-chained)`,
       );
   }
   return opts;
@@ -62,18 +75,63 @@ interface Subject {
   readonly conf: Record<string, unknown>;
   readonly binDirs: readonly string[];
   readonly ipamDir: string;
+  /** CNI_ARGS for the i-th pod (the shim subject's agent knows its pods by name). */
+  readonly args?: (i: number) => Record<string, string>;
   readonly add: number[];
   readonly del: number[];
 }
 
-async function makeSubjects(sb: Sandbox): Promise<[Subject, Subject]> {
-  const palBin = join(sb.tmp, 'bin');
-  mkdirSync(palBin);
-  copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(palBin, 'palisade-cni'));
+interface Subjects {
+  readonly shim: Subject;
+  readonly standalone: Subject;
+  readonly reference: Subject;
+  readonly agent: BenchAgent;
+}
+
+function binDir(sb: Sandbox, name: string, files: Record<string, string>): string {
+  const dir = join(sb.tmp, name);
+  mkdirSync(dir);
+  for (const [as, from] of Object.entries(files)) copyFileSync(join(REPO, 'dist', from), join(dir, as));
+  return dir;
+}
+
+async function makeSubjects(
+  sb: Sandbox,
+  opts: Options,
+  onChild: (c: ChildProcess | undefined) => void,
+): Promise<Subjects> {
+  const shimNode = await sb.netns('nshim');
+  const agent = await startBenchAgent({
+    tmp: join(sb.tmp),
+    netns: shimNode,
+    pods: 1000,
+    policies: 100,
+    benchPods: opts.warmup + opts.rounds + opts.parallel,
+    onChild,
+  });
+  const shim: Subject = {
+    label: 'palisade (shim -> agent)',
+    tag: 's',
+    nodeNs: shimNode,
+    conf: {
+      cniVersion: '1.0.0',
+      name: agent.network,
+      type: 'palisade-cni',
+      mtu: 1500,
+      ipam: { type: 'palisade', subnet: agent.subnet, dataDir: agent.ipamDir },
+      agentSocket: agent.cniSocket,
+    },
+    binDirs: [
+      binDir(sb, 'bin-shim', { 'palisade-cni': 'palisade-cni-shim', 'palisade-cni-node': 'palisade-cni' }),
+    ],
+    ipamDir: agent.ipamDir,
+    args: agent.podArgs,
+    add: [],
+    del: [],
+  };
   const palIpam = join(sb.tmp, 'ipam-palisade');
-  const refIpam = join(sb.tmp, 'ipam-reference');
-  const palisade: Subject = {
-    label: 'palisade-cni',
+  const standalone: Subject = {
+    label: 'palisade (Node plugin)',
     tag: 'p',
     nodeNs: await sb.netns('npal'),
     conf: {
@@ -83,11 +141,12 @@ async function makeSubjects(sb: Sandbox): Promise<[Subject, Subject]> {
       mtu: 1500,
       ipam: { type: 'palisade', subnet: '10.244.9.0/24', dataDir: palIpam },
     },
-    binDirs: [palBin],
+    binDirs: [binDir(sb, 'bin', { 'palisade-cni': 'palisade-cni' })],
     ipamDir: palIpam,
     add: [],
     del: [],
   };
+  const refIpam = join(sb.tmp, 'ipam-reference');
   const reference: Subject = {
     label: 'bridge+host-local',
     tag: 'r',
@@ -106,25 +165,34 @@ async function makeSubjects(sb: Sandbox): Promise<[Subject, Subject]> {
     add: [],
     del: [],
   };
-  return [palisade, reference];
+  return { shim, standalone, reference, agent };
 }
 
-/** ADD then DEL (with the ADD result as prevResult, as libcni does) of one pod; returns both wall times. */
-async function addDel(s: Subject, sb: Sandbox, round: number): Promise<{ add: number; del: number }> {
-  const pod = await sb.netns(`${s.tag}${round}`);
-  const rt: RuntimeConf = {
-    containerID: `${sb.prefix}-${s.tag}-${round}`,
+function runtimeConf(s: Subject, sb: Sandbox, pod: string, i: number): RuntimeConf {
+  return {
+    containerID: `${sb.prefix}-${s.tag}-${i}`,
     netns: pod,
     ifname: 'eth0',
     binDirs: s.binDirs,
     hostNetns: s.nodeNs,
     cacheDir: join(sb.tmp, 'cache'),
+    ...(s.args ? { args: s.args(i) } : {}),
   };
+}
+
+function addressesOf(s: Subject, result: unknown): void {
+  const ips = (result as { ips?: { address: string }[] } | undefined)?.ips ?? [];
+  if (ips.length === 0) throw new Error(`${s.label} ADD returned no address: ${JSON.stringify(result)}`);
+}
+
+/** ADD then DEL (with the ADD result as prevResult, as libcni does) of one pod; returns both wall times. */
+async function addDel(s: Subject, sb: Sandbox, round: number): Promise<{ add: number; del: number }> {
+  const pod = await sb.netns(`${s.tag}${round}`);
+  const rt = runtimeConf(s, sb, pod, round);
   let t0 = performance.now();
   const result = await execPlugin(runner, { command: 'ADD', conf: s.conf, rt });
   const add = performance.now() - t0;
-  const ips = (result as { ips?: { address: string }[] } | undefined)?.ips ?? [];
-  if (ips.length === 0) throw new Error(`${s.label} ADD returned no address: ${JSON.stringify(result)}`);
+  addressesOf(s, result);
   t0 = performance.now();
   await execPlugin(runner, { command: 'DEL', conf: { ...s.conf, prevResult: result }, rt });
   const del = performance.now() - t0;
@@ -132,8 +200,25 @@ async function addDel(s: Subject, sb: Sandbox, round: number): Promise<{ add: nu
   return { add, del };
 }
 
+/** `n` ADDs at once (pods `first`…), the wall time until the last returns; then DELs them (untimed). */
+async function parallelAdds(s: Subject, sb: Sandbox, first: number, n: number): Promise<number> {
+  const pods = await Promise.all(Array.from({ length: n }, (_, k) => sb.netns(`${s.tag}par${k}`)));
+  const rts = pods.map((pod, k) => runtimeConf(s, sb, pod, first + k));
+  const t0 = performance.now();
+  const results = await Promise.all(
+    rts.map((rt) => execPlugin(runner, { command: 'ADD', conf: s.conf, rt })),
+  );
+  const wall = performance.now() - t0;
+  for (const r of results) addressesOf(s, r);
+  for (const [k, rt] of rts.entries())
+    await execPlugin(runner, { command: 'DEL', conf: { ...s.conf, prevResult: results[k] }, rt });
+  for (const pod of pods) await sb.dropNetns(pod);
+  return wall;
+}
+
 /** Commands that split a plugin exec into parts, each spawned the same way (nsenter into a node netns). */
 function probes(pal: Subject, ref: Subject): { name: string; argv: string[]; opts: RunOptions }[] {
+  // pal: the standalone subject (its bin dir holds the Node plugin as palisade-cni).
   const version = (s: Subject) => ({
     input: JSON.stringify({ cniVersion: '1.0.0' }),
     netns: s.nodeNs,
@@ -174,54 +259,79 @@ interface Report {
   readonly machine: { cpus: number; kernel: string; node: string; loadavg1mStartEnd: [number, number] };
   readonly rounds: number;
   readonly warmup: number;
+  readonly agent: string;
   readonly subjects: Record<string, { add: Summary; del: Summary; addDel: Summary }>;
-  readonly ratios: Record<'add' | 'del' | 'addDel', { p50: number; p99: number }>;
+  /** Each palisade subject against the reference: p50 and p99 ratios. */
+  readonly ratios: Record<string, Record<'add' | 'del' | 'addDel', { p50: number; p99: number }>>;
+  /** `parallel` ADDs at once: wall time in ms per subject. */
+  readonly parallel: { readonly n: number; readonly wallMs: Record<string, number> };
   readonly breakdown: Record<string, Summary>;
   chained?: ChainedReport;
 }
 
 async function measure(opts: Options, sb: Sandbox): Promise<Report> {
   const load0 = loadavg()[0]!;
-  const [pal, ref] = await makeSubjects(sb);
-  const list = probes(pal, ref);
-  const probeSamples = new Map<string, number[]>(list.map((p) => [p.name, []]));
-  for (let round = 0; round < opts.warmup + opts.rounds; round++) {
-    const keep = round >= opts.warmup;
-    for (const s of round % 2 === 0 ? [pal, ref] : [ref, pal]) {
-      const t = await addDel(s, sb, round);
-      if (!keep) continue;
-      s.add.push(t.add);
-      s.del.push(t.del);
+  const subjects = await makeSubjects(sb, opts, (c) => {
+    agentChild = c;
+  });
+  const { shim, standalone, reference, agent } = subjects;
+  try {
+    const all = [shim, standalone, reference];
+    const before = new Map(all.map((s) => [s, new Set(leftovers(s.ipamDir))]));
+    const list = probes(standalone, reference);
+    const probeSamples = new Map<string, number[]>(list.map((p) => [p.name, []]));
+    for (let round = 0; round < opts.warmup + opts.rounds; round++) {
+      const keep = round >= opts.warmup;
+      // Rotate the order every round, so no subject always runs first (or right after another).
+      const order = all.map((_, k) => all[(k + round) % all.length]!);
+      for (const s of order) {
+        const t = await addDel(s, sb, round);
+        if (!keep) continue;
+        s.add.push(t.add);
+        s.del.push(t.del);
+      }
+      if (!opts.breakdown) continue;
+      for (const p of round % 2 === 0 ? list : [...list].reverse()) {
+        const t = await timeRun(p.argv, p.opts);
+        if (keep) probeSamples.get(p.name)!.push(t);
+      }
     }
-    if (!opts.breakdown) continue;
-    for (const p of round % 2 === 0 ? list : [...list].reverse()) {
-      const t = await timeRun(p.argv, p.opts);
-      if (keep) probeSamples.get(p.name)!.push(t);
+    const first = opts.warmup + opts.rounds;
+    const wallMs: Record<string, number> = {};
+    for (const s of [shim, reference]) wallMs[s.label] = await parallelAdds(s, sb, first, opts.parallel);
+    for (const s of all) {
+      const left = leftovers(s.ipamDir).filter((ip) => !before.get(s)!.has(ip));
+      if (left.length)
+        throw new Error(`${s.label}: addresses still reserved after every DEL: ${left.join(', ')}`);
     }
+    return report(opts, subjects, probeSamples, load0, { n: opts.parallel, wallMs });
+  } finally {
+    await agent.agent.stop();
   }
-  for (const s of [pal, ref]) {
-    const left = leftovers(s.ipamDir);
-    if (left.length)
-      throw new Error(`${s.label}: addresses still reserved after every DEL: ${left.join(', ')}`);
-  }
-  return report(opts, pal, ref, probeSamples, load0);
 }
 
 function report(
   opts: Options,
-  pal: Subject,
-  ref: Subject,
+  subjects: Subjects,
   probeSamples: Map<string, number[]>,
   load0: number,
+  parallel: Report['parallel'],
 ): Report {
   const sums = (s: Subject) => ({
     add: summarize(s.add),
     del: summarize(s.del),
     addDel: summarize(addSamples(s.add, s.del)),
   });
-  const p = sums(pal);
-  const r = sums(ref);
-  const rat = (k: 'add' | 'del' | 'addDel') => ({ p50: p[k].p50 / r[k].p50, p99: p[k].p99 / r[k].p99 });
+  const r = sums(subjects.reference);
+  const ratios: Report['ratios'] = {};
+  const out: Report['subjects'] = {};
+  for (const s of [subjects.shim, subjects.standalone]) {
+    const p = sums(s);
+    out[s.label] = p;
+    const rat = (k: 'add' | 'del' | 'addDel') => ({ p50: p[k].p50 / r[k].p50, p99: p[k].p99 / r[k].p99 });
+    ratios[s.label] = { add: rat('add'), del: rat('del'), addDel: rat('addDel') };
+  }
+  out[subjects.reference.label] = r;
   return {
     machine: {
       cpus: cpus().length,
@@ -231,8 +341,10 @@ function report(
     },
     rounds: opts.rounds,
     warmup: opts.warmup,
-    subjects: { [pal.label]: p, [ref.label]: r },
-    ratios: { add: rat('add'), del: rat('del'), addDel: rat('addDel') },
+    agent: subjects.agent.describe,
+    subjects: out,
+    ratios,
+    parallel,
     breakdown: Object.fromEntries(
       [...probeSamples].filter(([, v]) => v.length).map(([k, v]) => [k, summarize(v)]),
     ),
@@ -240,28 +352,45 @@ function report(
 }
 
 function printText(rep: Report): void {
-  const [pal, ref] = Object.values(rep.subjects) as [Report['subjects'][string], Report['subjects'][string]];
-  const [palName, refName] = Object.keys(rep.subjects);
   console.log(`CNI ADD/DEL latency, ms: ${rep.rounds} rounds after ${rep.warmup} warm-up, interleaved`);
   const [l0, l1] = rep.machine.loadavg1mStartEnd;
   const load = `load average (1 min) ${l0.toFixed(2)} at start, ${l1.toFixed(2)} at end`;
   console.log(
-    `machine: ${rep.machine.cpus} CPUs, kernel ${rep.machine.kernel}, node ${rep.machine.node}, ${load}\n`,
+    `machine: ${rep.machine.cpus} CPUs, kernel ${rep.machine.kernel}, node ${rep.machine.node}, ${load}`,
   );
-  const rows = (['add', 'del', 'addDel'] as const).map((k) => [
-    { add: 'ADD', del: 'DEL', addDel: 'ADD+DEL' }[k],
-    ms(pal[k].p50),
-    ms(pal[k].p99),
-    ms(ref[k].p50),
-    ms(ref[k].p99),
-    ratio(pal[k].p50, ref[k].p50),
-    ratio(pal[k].p99, ref[k].p99),
-  ]);
-  const head = ['', `${palName} p50`, 'p99', `${refName} p50`, 'p99', 'ratio p50', 'ratio p99'];
-  console.log(formatTable(head, rows));
-  const addRatio = rep.ratios.add.p50;
-  const verdict = addRatio <= 2 ? 'met' : 'MISSED';
-  console.log(`\ntarget (palisade ADD p50 within 2x of the reference): ${verdict} (${addRatio.toFixed(2)}x)`);
+  console.log(`the shim's agent: ${rep.agent}\n`);
+  const names = Object.keys(rep.subjects);
+  const refName = names.at(-1)!;
+  const rows = (['add', 'del', 'addDel'] as const).flatMap((k) =>
+    names.map((n) => {
+      const s = rep.subjects[n]![k];
+      const ref = rep.subjects[refName]![k];
+      return [
+        { add: 'ADD', del: 'DEL', addDel: 'ADD+DEL' }[k],
+        n,
+        ms(s.p50),
+        ms(s.p99),
+        n === refName ? '' : ratio(s.p50, ref.p50),
+        n === refName ? '' : ratio(s.p99, ref.p99),
+      ];
+    }),
+  );
+  console.log(formatTable(['', '', 'p50', 'p99', 'ratio p50', 'ratio p99'], rows));
+  const shim = names[0]!;
+  for (const k of ['add', 'del'] as const) {
+    const v = rep.ratios[shim]![k].p50;
+    console.log(
+      `target (${shim} ${k.toUpperCase()} p50 <= the reference's): ${v <= 1 ? 'met' : 'MISSED'} (${v.toFixed(2)}x)`,
+    );
+  }
+  const walls = Object.entries(rep.parallel.wallMs);
+  console.log(`\n${rep.parallel.n} ADDs at once, wall time until the last returns:`);
+  console.log(
+    formatTable(
+      ['', 'ms'],
+      walls.map(([n, w]) => [n, ms(w)]),
+    ),
+  );
   if (rep.chained) printChained(rep.chained);
   const parts = Object.entries(rep.breakdown);
   if (parts.length === 0) return;
@@ -309,7 +438,11 @@ function preflight(): void {
     if (!existsSync(join(REF_BIN, p)))
       throw new Error(`${REF_BIN}/${p} missing (Debian package containernetworking-plugins)`);
   }
-  if (!existsSync(join(REPO, 'dist', 'palisade-cni'))) {
+  if (
+    !['palisade-cni', 'palisade-cni-shim', 'palisade-native.node'].every((f) =>
+      existsSync(join(REPO, 'dist', f)),
+    )
+  ) {
     execFileSync(process.execPath, [join(REPO, 'scripts', 'build.mjs')], { cwd: REPO, stdio: 'inherit' });
   }
 }
@@ -319,6 +452,7 @@ async function main(): Promise<void> {
   preflight();
   const sb = new Sandbox(runner, 'pcb');
   const stop = (signal: NodeJS.Signals) => {
+    agentChild?.kill('SIGTERM');
     void sb.cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', stop);

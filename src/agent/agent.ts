@@ -4,6 +4,7 @@ import type { Server } from 'node:net';
 import { podFactsOf } from '../chained/selection.js';
 import type { AgentApi } from '../cni/agent-client.js';
 import { loadNative, nativeUnavailableReason } from '../dataplane/native.js';
+import { netlinkConntrack } from '../dataplane/netlink/conntrack-netlink.js';
 import { netlinkPodLinks } from '../dataplane/netlink/netlink-links.js';
 import { createNftApplier } from '../dataplane/nft-apply.js';
 import type { Runner } from '../dataplane/runner.js';
@@ -101,7 +102,8 @@ export async function startAgent(
   const log = deps.log.child({ component: 'agent', node: opts.node });
   // The kernel through libnftables and netlink in this process, or `nft` and `ip` processes without the addon.
   const native = loadNative();
-  if (native) log.info({}, 'nftables through libnftables, pod wiring through netlink, in-process');
+  if (native)
+    log.info({}, 'nftables through libnftables; pod wiring and conntrack through netlink; in-process');
   else
     log.warn({ reason: nativeUnavailableReason() }, 'native addon unavailable: using nft and ip processes');
   const metrics = createAgentMetrics(opts.node);
@@ -109,6 +111,7 @@ export async function startAgent(
   let last: SyncStats | undefined;
   const revocations = new RevocationScheduler({
     runner: deps.runner,
+    ...(native ? { conntrack: netlinkConntrack(native) } : {}),
     log: log.child({ component: 'conntrack' }),
     delayMs: opts.revokeDelayMs ?? 0,
     onRevoked: (n) => metrics.revoked(n),

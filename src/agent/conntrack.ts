@@ -110,8 +110,42 @@ export function parseHostAddrs(json: string): Set<string> {
   return new Set(links.flatMap((l) => (l.addr_info ?? []).flatMap((a) => (a.local ? [a.local] : []))));
 }
 
+/** How the agent reads and edits the node's conntrack table: `conntrack` processes, or netlink in-process. */
+export interface ConntrackAccess {
+  readonly kind: 'process' | 'netlink';
+  /** Every entry, and every address of the namespace (flows of the node itself are not the table's). */
+  list(timeoutMs: number): Promise<{ entries: ConntrackEntry[]; hostAddrs: Set<string> }>;
+  /** Deletes one entry; false when it was already gone. */
+  delete(entry: ConntrackEntry, timeoutMs: number): Promise<boolean>;
+}
+
+/** `conntrack -L` / `conntrack -D` and `ip -j addr show` processes. */
+export function processConntrack(runner: Runner): ConntrackAccess {
+  return {
+    kind: 'process',
+    async list(timeoutMs) {
+      const [addrs, listed] = await Promise.all([
+        runner.run(['ip', '-j', 'addr', 'show'], { timeoutMs }),
+        runner.run(['conntrack', '-L', '-o', 'extended'], { timeoutMs }),
+      ]);
+      return { entries: parseConntrack(listed.stdout), hostAddrs: parseHostAddrs(addrs.stdout) };
+    },
+    async delete(entry, timeoutMs) {
+      try {
+        await runner.run(deleteArgv(entry), { timeoutMs });
+        return true;
+      } catch (err) {
+        if (isAlreadyGone(err)) return false;
+        throw err;
+      }
+    },
+  };
+}
+
 export interface ConntrackRevokerDeps {
   readonly runner: Runner;
+  /** In-process access (palisade-native.node); `conntrack` processes through the runner when absent. */
+  readonly conntrack?: ConntrackAccess;
   readonly log: Logger;
   /** Called with the number of entries deleted by one run. */
   readonly onRevoked?: (n: number) => void;
@@ -125,20 +159,16 @@ export async function revokeDenied(
   local: ReadonlyMap<string, LocalAddress>,
 ): Promise<Revocation[]> {
   const timeoutMs = deps.timeoutMs ?? 5000;
-  const [addrs, listed] = await Promise.all([
-    deps.runner.run(['ip', '-j', 'addr', 'show'], { timeoutMs }),
-    deps.runner.run(['conntrack', '-L', '-o', 'extended'], { timeoutMs }),
-  ]);
-  const denied = deniedEntries(table, local, parseConntrack(listed.stdout), parseHostAddrs(addrs.stdout));
+  const access = deps.conntrack ?? processConntrack(deps.runner);
+  const { entries, hostAddrs } = await access.list(timeoutMs);
+  const denied = deniedEntries(table, local, entries, hostAddrs);
   const done: Revocation[] = [];
   for (const r of denied) {
     try {
-      await deps.runner.run(deleteArgv(r.entry), { timeoutMs });
+      await access.delete(r.entry, timeoutMs);
     } catch (err) {
-      if (!isAlreadyGone(err)) {
-        deps.log.warn({ err, flow: describeFlow(r.entry) }, 'conntrack entry could not be deleted');
-        continue;
-      }
+      deps.log.warn({ err, flow: describeFlow(r.entry) }, 'conntrack entry could not be deleted');
+      continue;
     }
     done.push(r);
     deps.log.info(

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 export type NftHandle = { readonly __nftHandle: unique symbol };
 
 export interface NativeAddon {
-  /** A NETLINK_ROUTE socket in the namespace at `netns` (default: the caller's); its fd. */
-  netlinkOpen(netns?: string): number;
+  /** A netlink socket (NETLINK_ROUTE, or `protocol` 12: NETLINK_NETFILTER) in `netns` (default: the caller's). */
+  netlinkOpen(netns?: string, protocol?: number): number;
   /** Sends one request; returns the kernel's answers to it, up to the ack, error or end of dump. */
   netlinkExchange(fd: number, request: Buffer): Buffer;
   netlinkClose(fd: number): void;

@@ -86,18 +86,31 @@ static char *optional_string(napi_env env, napi_value v) {
 
 // ---- netlink ----
 
-/** netlinkOpen(netnsPath?: string): number — a NETLINK_ROUTE socket in that namespace (default: this one). */
+/**
+ * netlinkOpen(netnsPath?: string, protocol?: number): number — a netlink socket of that protocol (default
+ * NETLINK_ROUTE; NETLINK_NETFILTER for conntrack) in that namespace (default: this one).
+ */
 static napi_value netlink_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char *path = argc > 0 ? optional_string(env, argv[0]) : NULL;
+  int32_t protocol = NETLINK_ROUTE;
+  if (argc > 1) {
+    napi_valuetype t;
+    CHECK(napi_typeof(env, argv[1], &t));
+    if (t == napi_number) CHECK(napi_get_value_int32(env, argv[1], &protocol));
+  }
+  if (protocol != NETLINK_ROUTE && protocol != NETLINK_NETFILTER) {
+    free(path);
+    return throw_errno(env, "netlink protocol (route or netfilter only)", EPROTONOSUPPORT);
+  }
   int self = enter_netns(path);
   if (path && self < 0) {
     free(path);
     return throw_errno(env, "enter network namespace", -self);
   }
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   int e = errno;
   leave_netns(path ? self : -1);
   free(path);
