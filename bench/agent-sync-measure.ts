@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { mergeEndpoints } from '../src/agent/endpoints.js';
+import type { NativeAddon } from '../src/dataplane/native.js';
 import { createNftApplier } from '../src/dataplane/nft-apply.js';
 import { planDiff, renderPlan } from '../src/dataplane/nft-diff.js';
 import { renderReplace } from '../src/dataplane/nft-render.js';
@@ -198,13 +199,21 @@ export async function measureScale(opts: {
   progress: (msg: string) => void;
   /** Measures the real agent on the cluster as it is after the rounds. */
   agent?: (c: SyntheticCluster) => Promise<AgentMemory[]>;
+  /** Propagation's transactions through libnftables in-process; `nft` processes when absent. */
+  native?: NativeAddon;
 }): Promise<ScaleResult> {
   gc();
   const baseline = process.memoryUsage().rss;
   const c = new SyntheticCluster(opts.cluster);
   const { table, cold } = await coldStart(c, opts.runner, opts.netns, baseline);
   opts.progress(`${opts.name}: cold start ${cold.totalMs.toFixed(0)} ms, ${cold.size.elements} set elements`);
-  const applier = createNftApplier({ runner: opts.runner, netns: opts.netns, log: silent, verify: false });
+  const applier = createNftApplier({
+    runner: opts.runner,
+    netns: opts.netns,
+    native: opts.native,
+    log: silent,
+    verify: false,
+  });
   const watch = new CommitWatch(opts.netns);
   await watch.ready();
   try {

@@ -1,8 +1,10 @@
 // The node agent's cold start, propagation latency and memory on synthetic clusters, one node's view.
 //
 //   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/agent-sync.ts [--scale 1k|10k|both] [--rounds N]
-//       [--all-layouts] [--no-agent] [--json]
+//       [--all-layouts] [--no-agent] [--nft process|libnftables|both] [--json]
 //
+// Writers (--nft, default both when palisade-native.node loads): the same rounds through an `nft -f` process per
+// transaction (the fallback, and the baseline) and through libnftables in-process (the agent's normal path).
 // Scales: 1k pods / 100 policies and 10k pods / 1k policies (bench/agent-sync-cluster.ts builds them). Layouts:
 // "spread" (the local node holds pods/nodes of them) and "max-pods" (the local node holds 110 pods, Kubernetes'
 // default maximum). At 10k only max-pods runs by default: 10k pods need >= 91 nodes at 110 pods each, so a node
@@ -18,6 +20,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { loadNative, nativeUnavailableReason } from '../src/dataplane/native.js';
 import { createRunner } from '../src/dataplane/runner.js';
 import { measureAgent } from './agent-sync-agent.js';
 import type { ClusterOptions, SyntheticCluster } from './agent-sync-cluster.js';
@@ -27,7 +30,10 @@ import { Sandbox } from './sandbox.js';
 
 const runner = createRunner();
 
+type Writer = 'process' | 'libnftables';
+
 interface Options {
+  readonly writers: Writer[];
   readonly scales: ('1k' | '10k')[];
   readonly rounds?: number;
   readonly allLayouts: boolean;
@@ -41,10 +47,18 @@ function parseArgs(argv: readonly string[]): Options {
   let json = false;
   let allLayouts = false;
   let agent = true;
+  let writers: Writer[] = loadNative() ? ['process', 'libnftables'] : ['process'];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') json = true;
-    else if (a === '--all-layouts') allLayouts = true;
+    else if (a === '--nft') {
+      const v = argv[++i];
+      if (v !== 'process' && v !== 'libnftables' && v !== 'both')
+        throw new Error(`--nft: "${v}" must be process, libnftables or both`);
+      writers = v === 'both' ? ['process', 'libnftables'] : [v];
+      if (writers.includes('libnftables') && !loadNative())
+        throw new Error(`--nft ${v}: palisade-native.node: ${nativeUnavailableReason()}`);
+    } else if (a === '--all-layouts') allLayouts = true;
     else if (a === '--no-agent') agent = false;
     else if (a === '--scale') {
       const v = argv[++i];
@@ -57,10 +71,10 @@ function parseArgs(argv: readonly string[]): Options {
       rounds = n;
     } else
       throw new Error(
-        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --json)`,
+        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --nft W, --json)`,
       );
   }
-  return { scales, rounds, allLayouts, agent, json };
+  return { writers, scales, rounds, allLayouts, agent, json };
 }
 
 interface Case {
@@ -121,23 +135,29 @@ async function run(
   const nft = (await runner.run(['nft', '--version'])).stdout.trim();
   const scales: ScaleResult[] = [];
   for (const c of cases(opts)) {
-    const netns = await sb.netns(`n${scales.length}`);
-    const progress = (msg: string) => console.error(`[agent-sync] ${msg}`);
-    const i = scales.length;
-    const agent = opts.agent
-      ? async (cluster: SyntheticCluster) => {
-          const out = [];
-          for (const datastore of ['dir', 'kubernetes'] as const) {
-            const agentNs = await sb.netns(`a${i}${datastore[0]}`);
-            const tmp = join(sb.tmp, `agent${i}-${datastore}`);
-            out.push(await measureAgent(cluster, { tmp, netns: agentNs, onChild, datastore }));
-            await sb.dropNetns(agentNs);
-          }
-          return out;
-        }
-      : undefined;
-    scales.push(await measureScale({ ...c, runner, netns, progress, agent }));
-    await sb.dropNetns(netns);
+    for (const writer of opts.writers) {
+      const netns = await sb.netns(`n${scales.length}`);
+      const progress = (msg: string) => console.error(`[agent-sync] ${msg}`);
+      const i = scales.length;
+      // The real agent once per case, with the last writer (the agent itself uses libnftables when it loads).
+      const agent =
+        opts.agent && writer === opts.writers.at(-1)
+          ? async (cluster: SyntheticCluster) => {
+              const out = [];
+              for (const datastore of ['dir', 'kubernetes'] as const) {
+                const agentNs = await sb.netns(`a${i}${datastore[0]}`);
+                const tmp = join(sb.tmp, `agent${i}-${datastore}`);
+                out.push(await measureAgent(cluster, { tmp, netns: agentNs, onChild, datastore }));
+                await sb.dropNetns(agentNs);
+              }
+              return out;
+            }
+          : undefined;
+      const name = `${c.name} [${writer === 'process' ? 'nft process' : 'libnftables'}]`;
+      const native = writer === 'libnftables' ? loadNative() : undefined;
+      scales.push(await measureScale({ ...c, name, runner, netns, progress, agent, native }));
+      await sb.dropNetns(netns);
+    }
   }
   return {
     machine: {

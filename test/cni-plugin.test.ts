@@ -1,10 +1,15 @@
 // palisade-cni on real network namespaces, invoked exactly as a runtime does (env + stdin, from the node netns).
+// Every case runs twice: the standalone Node plugin as the CNI binary, and the native shim handing the invocation
+// to a real `palisade agent` in the node netns, which runs the plugin in its process (netlink, libnftables) and
+// programs the pod's policy before ADD returns.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
+import { startDetached } from '../src/dataplane/runner.js';
 import { hostVethName } from '../src/dataplane/veth-name.js';
+import { agentStatus } from '../src/lab/agents.js';
 import {
   createFixture,
   ensureBuilt,
@@ -20,6 +25,9 @@ let nodeNs = '';
 let binDir = '';
 let ipamDir = '';
 
+/** The agent of the shim path, while its suite runs. */
+let agent: { pid: number; cniSocket: string } | undefined;
+
 function conf(extra: Record<string, unknown> = {}, subnet = '10.244.7.0/24'): Record<string, unknown> {
   return {
     cniVersion: '1.1.0',
@@ -27,8 +35,71 @@ function conf(extra: Record<string, unknown> = {}, subnet = '10.244.7.0/24'): Re
     type: 'palisade-cni',
     mtu: 1500,
     ipam: { type: 'palisade', subnet, dataDir: ipamDir },
+    ...(agent ? { agentSocket: agent.cniSocket } : {}),
     ...extra,
   };
+}
+
+type CniPath = 'standalone' | 'shim';
+let pathTag = '';
+
+/** A pod netns, named per path: both suites make the same pods. */
+function podNetns(name: string): Promise<string> {
+  return fx.netns(`${pathTag}${name}`);
+}
+
+/** A bin dir and IPAM dir of the path's own; for the shim, its agent in the node netns, ready. */
+async function usePath(path: CniPath): Promise<void> {
+  pathTag = path === 'shim' ? 's' : '';
+  binDir = join(fx.tmp, `bin-${path}`);
+  ipamDir = join(fx.tmp, `ipam-${path}`);
+  mkdirSync(binDir, { recursive: true });
+  if (path === 'standalone') {
+    copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(binDir, 'palisade-cni'));
+    return;
+  }
+  copyFileSync(join(REPO, 'dist', 'palisade-cni-shim'), join(binDir, 'palisade-cni'));
+  copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(binDir, 'palisade-cni-node'));
+  const cluster = join(fx.tmp, 'cluster');
+  mkdirSync(cluster, { recursive: true });
+  const cniSocket = join(fx.tmp, 'agent-cni.sock');
+  const status = join(fx.tmp, 'agent-status.sock');
+  const argv = ['agent', '--node', 'node-1', '--datastore', `dir:${cluster}`, '--ipam-dir', ipamDir];
+  argv.push('--network', 'palisade', '--cni-socket', cniSocket, '--listen', `unix:${status}`);
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const pid = startDetached(
+    ['nsenter', `--net=${nodeNs}`, process.execPath, join(REPO, 'bin', 'palisade'), ...argv],
+    { logFile: join(fx.tmp, 'agent.log'), env },
+  );
+  agent = { pid, cniSocket };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const ready = await agentStatus(status).then(
+      (s) => s.ready,
+      () => false,
+    );
+    if (ready) break;
+    if (Date.now() > deadline)
+      throw new Error(`agent not ready after 20 s: ${readFileSync(join(fx.tmp, 'agent.log'), 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopAgent(): Promise<void> {
+  if (!agent) return;
+  const { pid } = agent;
+  agent = undefined;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  process.kill(pid, 'SIGKILL');
 }
 
 function rt(containerID: string, netns: string, ifname = 'eth0'): RuntimeConf {
@@ -61,242 +132,281 @@ before(async () => {
   // A node has an address of its own (the source of its traffic to pods); this kernel has no dummy driver.
   await runner.run(['ip', 'addr', 'add', '10.250.0.1/32', 'dev', 'lo'], { netns: nodeNs });
   await runner.run(['ip', 'addr', 'add', 'fd00:250::1/128', 'dev', 'lo'], { netns: nodeNs });
-  binDir = join(fx.tmp, 'bin');
-  ipamDir = join(fx.tmp, 'ipam');
-  mkdirSync(binDir, { recursive: true });
-  copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(binDir, 'palisade-cni'));
 });
-after(() => fx.cleanup());
-
-describe('palisade-cni ADD / CHECK / DEL', () => {
-  it('wires a pod: address, routes, host veth and host route; the node reaches it', async () => {
-    const pod = await fx.netns('p1');
-    const result = (await cni('ADD', conf(), rt('c1', pod))) as {
-      cniVersion: string;
-      interfaces: { name: string; sandbox?: string; mac: string }[];
-      ips: { address: string; gateway: string; interface: number }[];
-    };
-    assert.equal(result.cniVersion, '1.1.0');
-    const host = hostVethName('c1', 'eth0');
-    assert.equal(result.interfaces[0]!.name, host);
-    assert.equal(result.interfaces[1]!.sandbox, pod);
-    assert.match(result.ips[0]!.address, /^10\.244\.7\.\d+\/32$/);
-    assert.equal(result.ips[0]!.gateway, '169.254.1.1');
-    const ip = result.ips[0]!.address.split('/')[0]!;
-
-    const { stdout: routes } = await runner.run(['ip', 'route'], { netns: pod });
-    assert.match(routes, /default via 169\.254\.1\.1 dev eth0/);
-    const { stdout: hostRoutes } = await runner.run(['ip', 'route'], { netns: nodeNs });
-    assert.match(hostRoutes, new RegExp(`${ip.replaceAll('.', '\\.')} dev ${host} scope link`));
-    await runner.run(['ping', '-c1', '-W2', ip], { netns: nodeNs });
-
-    await cni('CHECK', conf({ prevResult: result }), rt('c1', pod));
-    await cni('DEL', conf({ prevResult: result }), rt('c1', pod));
-    assert.deepEqual(await palLinks(nodeNs), []);
-    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
-  });
-
-  it('two pods on one node reach each other through the node (routed)', async () => {
-    const a = await fx.netns('pa');
-    const b = await fx.netns('pb');
-    const ra = (await cni('ADD', conf(), rt('ca', a))) as { ips: { address: string }[] };
-    const rb = (await cni('ADD', conf(), rt('cb', b))) as { ips: { address: string }[] };
-    const ipB = rb.ips[0]!.address.split('/')[0]!;
-    assert.notEqual(ra.ips[0]!.address, rb.ips[0]!.address);
-    await runner.run(['ping', '-c1', '-W2', ipB], { netns: a });
-    await cni('DEL', conf(), rt('ca', a));
-    await cni('DEL', conf(), rt('cb', b));
-  });
-
-  it('dual stack: a /32 and a /128, both default routes, the node reaches the pod over both families', async () => {
-    const pod = await fx.netns('pds');
-    const ranges = [[{ subnet: '10.244.6.0/24' }], [{ subnet: 'fd00:10:244:6::/64' }]];
-    const dual = conf({ ipam: { type: 'palisade', ranges, dataDir: ipamDir } });
-    const r = (await cni('ADD', dual, rt('cds', pod))) as { ips: { address: string; gateway: string }[] };
-    assert.deepEqual(
-      r.ips.map((ip) => ip.gateway),
-      ['169.254.1.1', 'fe80::ecee:eeff:feee:eeee'],
-    );
-    const v6 = r.ips[1]!.address;
-    assert.match(v6, /^fd00:10:244:6::[0-9a-f]+\/128$/);
-    const { stdout: routes6 } = await runner.run(['ip', '-6', 'route'], { netns: pod });
-    assert.match(routes6, /default via fe80::ecee:eeff:feee:eeee dev eth0/);
-    await runner.run(['ping', '-6', '-c1', '-W2', v6.split('/')[0]!], { netns: nodeNs });
-    await cni('CHECK', { ...dual, prevResult: r }, rt('cds', pod));
-    await cni('DEL', dual, rt('cds', pod));
-    assert.deepEqual(await palLinks(nodeNs), []);
-  });
-
-  it('answers in the requested version format', async () => {
-    for (const v of ['0.3.0', '0.3.1', '0.4.0', '1.0.0']) {
-      const pod = await fx.netns(`v${v.replaceAll('.', '')}`);
-      const r = (await cni('ADD', conf({ cniVersion: v }), rt(`cv${v}`, pod))) as {
-        cniVersion: string;
-        ips: { version?: string }[];
-        interfaces: { mtu?: number }[];
-      };
-      assert.equal(r.cniVersion, v);
-      assert.equal(r.ips[0]!.version, v.startsWith('0.') ? '4' : undefined);
-      assert.equal(r.interfaces[0]!.mtu, undefined);
-      await cni('DEL', conf({ cniVersion: v }), rt(`cv${v}`, pod));
-    }
-  });
-
-  it('CHECK names what is missing', async () => {
-    const pod = await fx.netns('pchk');
-    const result = await cni('ADD', conf(), rt('cchk', pod));
-    await runner.run(['ip', 'route', 'del', 'default'], { netns: pod });
-    await expectCode(
-      cni('CHECK', conf({ prevResult: result }), rt('cchk', pod)),
-      101,
-      /route to 0\.0\.0\.0\/0 via 169\.254\.1\.1 is missing/,
-    );
-    await runner.run(['ip', 'link', 'del', hostVethName('cchk', 'eth0')], { netns: nodeNs });
-    await expectCode(
-      cni('CHECK', conf({ prevResult: result }), rt('cchk', pod)),
-      101,
-      /interface "eth0" is missing/,
-    );
-    await expectCode(cni('CHECK', conf(), rt('cchk', pod)), 7, /prevResult: required for CHECK/);
-    await expectCode(
-      cni('CHECK', conf({ cniVersion: '0.3.1', prevResult: result }), rt('cchk', pod)),
-      1,
-      /does not allow CHECK/,
-    );
-    await cni('DEL', conf(), rt('cchk', pod));
-  });
+after(async () => {
+  await stopAgent();
+  await fx.cleanup();
 });
 
-describe('palisade-cni DEL is idempotent', () => {
-  it('a second DEL, a DEL with empty CNI_NETNS and a DEL after the netns is gone all succeed and release', async () => {
-    const pod = await fx.netns('pdel');
-    await cni('ADD', conf(), rt('cdel', pod));
-    assert.equal(reservations(ipamDir, 'palisade').length, 1);
-    await runner.run(['ip', 'netns', 'del', pod.split('/').pop()!]);
-    await cni('DEL', conf(), rt('cdel', pod)); // netns gone
-    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
-    assert.deepEqual(await palLinks(nodeNs), []);
-    await cni('DEL', conf(), rt('cdel', pod)); // second DEL
-    await cni('DEL', conf(), rt('cdel', '')); // containerd after the task exited
-  });
-  it('DEL with an empty CNI_NETNS releases the address and the host veth of a live pod', async () => {
-    const pod = await fx.netns('pdel2');
-    await cni('ADD', conf(), rt('cdel2', pod));
-    await cni('DEL', conf(), rt('cdel2', ''));
-    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
-    assert.deepEqual(await linksIn(pod), ['lo']);
-  });
-});
+for (const path of ['standalone', 'shim'] as const) {
+  describe(
+    path === 'shim' ? 'through the native shim to the agent' : 'through the standalone Node plugin',
+    () => {
+      before(() => usePath(path));
+      after(() => stopAgent());
 
-describe('palisade-cni failures leave nothing behind', () => {
-  it('a netns path that does not exist: code 3, nothing reserved', async () => {
-    await expectCode(cni('ADD', conf(), rt('cnone', '/run/netns/does-not-exist-xyz')), 3, /does not exist/);
-    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
-  });
-  it('an interface name already taken in the pod: error, no veth, no reservation', async () => {
-    const pod = await fx.netns('pdup');
-    await runner.run(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other0'], { netns: pod });
-    await expectCode(cni('ADD', conf(), rt('cdup', pod)), 102, /already exists/);
-    assert.deepEqual(await palLinks(nodeNs), []);
-    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
-  });
-  it('an exhausted range: code 100 naming the range; STATUS says not available (50)', async () => {
-    const small = (extra: Record<string, unknown> = {}) => conf(extra, '10.99.0.0/30'); // 2 usable addresses
-    const pods = [await fx.netns('px1'), await fx.netns('px2'), await fx.netns('px3')];
-    await cni('ADD', small(), rt('cx1', pods[0]!));
-    await cni('ADD', small(), rt('cx2', pods[1]!));
-    await expectCode(cni('ADD', small(), rt('cx3', pods[2]!)), 100, /10\.99\.0\.0\/30/);
-    await expectCode(cni('STATUS', small(), rt('', '')), 50, /no free addresses/);
-    assert.deepEqual(await linksIn(pods[2]!), ['lo']);
-    await cni('DEL', small(), rt('cx1', pods[0]!));
-    await cni('STATUS', small(), rt('', ''));
-    await cni('DEL', small(), rt('cx2', pods[1]!));
-  });
-  it('an unreachable agent: code 11 (try again later), no veth, no reservation', async () => {
-    const pod = await fx.netns('pagent');
-    const gated = conf({ agentSocket: join(fx.tmp, 'no-agent.sock'), agentTimeoutMs: 500 });
-    await expectCode(cni('ADD', gated, rt('cagent', pod)), 11, /palisade agent at .*no-agent\.sock: ENOENT/);
-    assert.deepEqual(await palLinks(nodeNs), []);
-    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
-    assert.deepEqual(await linksIn(pod), ['lo']);
-    await cni('DEL', gated, rt('cagent', pod)); // DEL still succeeds with the agent away
-  });
-  it('malformed stdin, unknown version, missing variables, bad config', async () => {
-    const pod = await fx.netns('pbad');
-    await assert.rejects(
-      runner.run([join(binDir, 'palisade-cni')], {
-        input: '{not json',
-        env: {
-          ...process.env,
-          CNI_COMMAND: 'ADD',
-          CNI_CONTAINERID: 'x',
-          CNI_NETNS: pod,
-          CNI_IFNAME: 'eth0',
-          CNI_PATH: binDir,
-        },
-        netns: nodeNs,
-      }),
-      (err: { stdout: string }) => {
-        const doc = JSON.parse(err.stdout) as { code: number; msg: string; cniVersion: string };
-        assert.equal(doc.code, 6);
-        assert.equal(doc.cniVersion, '1.1.0');
-        return true;
-      },
-    );
-    await expectCode(cni('ADD', conf({ cniVersion: '9.9.9' }), rt('cb1', pod)), 1, /config is "9\.9\.9"/);
-    await expectCode(cni('ADD', conf(), rt('cb2', pod, '')), 4, /CNI_IFNAME/);
-    await expectCode(
-      cni('ADD', conf({ mtu: 20, ipam: { type: 'host-local', subnet: '10.0.0.0/33' } }), rt('cb3', pod)),
-      7,
-      /mtu: 20 must be an integer from 68 to 65535.*ipam/,
-    );
-    await expectCode(
-      cni('ADD', conf({ mode: 'bridge' }), rt('cb4', pod)),
-      2,
-      /mode: "bridge" is not supported/,
-    );
-    assert.deepEqual(await palLinks(nodeNs), []);
-  });
-});
+      describe('palisade-cni ADD / CHECK / DEL', () => {
+        it('wires a pod: address, routes, host veth and host route; the node reaches it', async () => {
+          const pod = await podNetns('p1');
+          const result = (await cni('ADD', conf(), rt('c1', pod))) as {
+            cniVersion: string;
+            interfaces: { name: string; sandbox?: string; mac: string }[];
+            ips: { address: string; gateway: string; interface: number }[];
+          };
+          assert.equal(result.cniVersion, '1.1.0');
+          const host = hostVethName('c1', 'eth0');
+          assert.equal(result.interfaces[0]!.name, host);
+          assert.equal(result.interfaces[1]!.sandbox, pod);
+          assert.match(result.ips[0]!.address, /^10\.244\.7\.\d+\/32$/);
+          assert.equal(result.ips[0]!.gateway, '169.254.1.1');
+          const ip = result.ips[0]!.address.split('/')[0]!;
 
-describe('palisade-cni GC, STATUS and VERSION', () => {
-  it('GC releases every attachment the runtime no longer lists, with its host veth', async () => {
-    const keep = await fx.netns('pgk');
-    const gone = await fx.netns('pgg');
-    await cni('ADD', conf(), rt('ckeep', keep));
-    await cni('ADD', conf(), rt('cgone', gone));
-    assert.equal(reservations(ipamDir, 'palisade').length, 2);
-    await cni(
-      'GC',
-      conf({ 'cni.dev/valid-attachments': [{ containerID: 'ckeep', ifname: 'eth0' }] }),
-      rt('', ''),
-    );
-    assert.equal(reservations(ipamDir, 'palisade').length, 1);
-    assert.deepEqual(await palLinks(nodeNs), [hostVethName('ckeep', 'eth0')]);
-    await expectCode(cni('GC', conf({ cniVersion: '1.0.0' }), rt('', '')), 1, /does not allow GC/);
-    await cni('DEL', conf(), rt('ckeep', keep));
-  });
-  it('VERSION lists the supported versions', async () => {
-    const out = await cni('VERSION', { cniVersion: '1.1.0', type: 'palisade-cni' }, rt('', ''));
-    assert.deepEqual(out, {
-      cniVersion: '1.1.0',
-      supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
-    });
-  });
-});
+          const { stdout: routes } = await runner.run(['ip', 'route'], { netns: pod });
+          assert.match(routes, /default via 169\.254\.1\.1 dev eth0/);
+          const { stdout: hostRoutes } = await runner.run(['ip', 'route'], { netns: nodeNs });
+          assert.match(hostRoutes, new RegExp(`${ip.replaceAll('.', '\\.')} dev ${host} scope link`));
+          await runner.run(['ping', '-c1', '-W2', ip], { netns: nodeNs });
 
-describe('palisade-cni under concurrency', () => {
-  it('50 parallel ADDs on one node get 50 distinct addresses; 50 parallel DELs release them all', async () => {
-    const pods = await Promise.all(Array.from({ length: 50 }, (_, i) => fx.netns(`q${i}`)));
-    const results = (await Promise.all(pods.map((p, i) => cni('ADD', conf(), rt(`cq${i}`, p))))) as {
-      ips: { address: string }[];
-    }[];
-    const addresses = new Set(results.map((r) => r.ips[0]!.address));
-    assert.equal(addresses.size, 50);
-    assert.equal(reservations(ipamDir, 'palisade').length, 50);
-    assert.equal((await palLinks(nodeNs)).length, 50);
-    await Promise.all(pods.map((p, i) => cni('DEL', conf(), rt(`cq${i}`, p))));
-    assert.deepEqual(reservations(ipamDir, 'palisade'), []);
-    assert.deepEqual(await palLinks(nodeNs), []);
-  });
-});
+          await cni('CHECK', conf({ prevResult: result }), rt('c1', pod));
+          await cni('DEL', conf({ prevResult: result }), rt('c1', pod));
+          assert.deepEqual(await palLinks(nodeNs), []);
+          assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+        });
+
+        it('two pods on one node reach each other through the node (routed)', async () => {
+          const a = await podNetns('pa');
+          const b = await podNetns('pb');
+          const ra = (await cni('ADD', conf(), rt('ca', a))) as { ips: { address: string }[] };
+          const rb = (await cni('ADD', conf(), rt('cb', b))) as { ips: { address: string }[] };
+          const ipB = rb.ips[0]!.address.split('/')[0]!;
+          assert.notEqual(ra.ips[0]!.address, rb.ips[0]!.address);
+          await runner.run(['ping', '-c1', '-W2', ipB], { netns: a });
+          await cni('DEL', conf(), rt('ca', a));
+          await cni('DEL', conf(), rt('cb', b));
+        });
+
+        it('dual stack: a /32 and a /128, both default routes, the node reaches the pod over both families', async () => {
+          const pod = await podNetns('pds');
+          const ranges = [[{ subnet: '10.244.6.0/24' }], [{ subnet: 'fd00:10:244:6::/64' }]];
+          const dual = conf({ ipam: { type: 'palisade', ranges, dataDir: ipamDir } });
+          const r = (await cni('ADD', dual, rt('cds', pod))) as {
+            ips: { address: string; gateway: string }[];
+          };
+          assert.deepEqual(
+            r.ips.map((ip) => ip.gateway),
+            ['169.254.1.1', 'fe80::ecee:eeff:feee:eeee'],
+          );
+          const v6 = r.ips[1]!.address;
+          assert.match(v6, /^fd00:10:244:6::[0-9a-f]+\/128$/);
+          const { stdout: routes6 } = await runner.run(['ip', '-6', 'route'], { netns: pod });
+          assert.match(routes6, /default via fe80::ecee:eeff:feee:eeee dev eth0/);
+          await runner.run(['ping', '-6', '-c1', '-W2', v6.split('/')[0]!], { netns: nodeNs });
+          await cni('CHECK', { ...dual, prevResult: r }, rt('cds', pod));
+          await cni('DEL', dual, rt('cds', pod));
+          assert.deepEqual(await palLinks(nodeNs), []);
+        });
+
+        it('answers in the requested version format', async () => {
+          for (const v of ['0.3.0', '0.3.1', '0.4.0', '1.0.0']) {
+            const pod = await podNetns(`v${v.replaceAll('.', '')}`);
+            const r = (await cni('ADD', conf({ cniVersion: v }), rt(`cv${v}`, pod))) as {
+              cniVersion: string;
+              ips: { version?: string }[];
+              interfaces: { mtu?: number }[];
+            };
+            assert.equal(r.cniVersion, v);
+            assert.equal(r.ips[0]!.version, v.startsWith('0.') ? '4' : undefined);
+            assert.equal(r.interfaces[0]!.mtu, undefined);
+            await cni('DEL', conf({ cniVersion: v }), rt(`cv${v}`, pod));
+          }
+        });
+
+        it('CHECK names what is missing', async () => {
+          const pod = await podNetns('pchk');
+          const result = await cni('ADD', conf(), rt('cchk', pod));
+          await runner.run(['ip', 'route', 'del', 'default'], { netns: pod });
+          await expectCode(
+            cni('CHECK', conf({ prevResult: result }), rt('cchk', pod)),
+            101,
+            /route to 0\.0\.0\.0\/0 via 169\.254\.1\.1 is missing/,
+          );
+          await runner.run(['ip', 'link', 'del', hostVethName('cchk', 'eth0')], { netns: nodeNs });
+          await expectCode(
+            cni('CHECK', conf({ prevResult: result }), rt('cchk', pod)),
+            101,
+            /interface "eth0" is missing/,
+          );
+          await expectCode(cni('CHECK', conf(), rt('cchk', pod)), 7, /prevResult: required for CHECK/);
+          await expectCode(
+            cni('CHECK', conf({ cniVersion: '0.3.1', prevResult: result }), rt('cchk', pod)),
+            1,
+            /does not allow CHECK/,
+          );
+          await cni('DEL', conf(), rt('cchk', pod));
+        });
+      });
+
+      describe('palisade-cni DEL is idempotent', () => {
+        it('a second DEL, a DEL with empty CNI_NETNS and a DEL after the netns is gone all succeed and release', async () => {
+          const pod = await podNetns('pdel');
+          await cni('ADD', conf(), rt('cdel', pod));
+          assert.equal(reservations(ipamDir, 'palisade').length, 1);
+          await runner.run(['ip', 'netns', 'del', pod.split('/').pop()!]);
+          await cni('DEL', conf(), rt('cdel', pod)); // netns gone
+          assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+          assert.deepEqual(await palLinks(nodeNs), []);
+          await cni('DEL', conf(), rt('cdel', pod)); // second DEL
+          await cni('DEL', conf(), rt('cdel', '')); // containerd after the task exited
+        });
+        it('DEL with an empty CNI_NETNS releases the address and the host veth of a live pod', async () => {
+          const pod = await podNetns('pdel2');
+          await cni('ADD', conf(), rt('cdel2', pod));
+          await cni('DEL', conf(), rt('cdel2', ''));
+          assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+          assert.deepEqual(await linksIn(pod), ['lo']);
+        });
+      });
+
+      describe('palisade-cni failures leave nothing behind', () => {
+        it('a netns path that does not exist: code 3, nothing reserved', async () => {
+          await expectCode(
+            cni('ADD', conf(), rt('cnone', '/run/netns/does-not-exist-xyz')),
+            3,
+            /does not exist/,
+          );
+          assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+        });
+        it('an interface name already taken in the pod: error, no veth, no reservation', async () => {
+          const pod = await podNetns('pdup');
+          await runner.run(['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'other0'], {
+            netns: pod,
+          });
+          await expectCode(cni('ADD', conf(), rt('cdup', pod)), 102, /already exists/);
+          assert.deepEqual(await palLinks(nodeNs), []);
+          assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+        });
+        it('an exhausted range: code 100 naming the range; STATUS says not available (50)', async () => {
+          const small = (extra: Record<string, unknown> = {}) => conf(extra, '10.99.0.0/30'); // 2 usable addresses
+          const pods = [await podNetns('px1'), await podNetns('px2'), await podNetns('px3')];
+          await cni('ADD', small(), rt('cx1', pods[0]!));
+          await cni('ADD', small(), rt('cx2', pods[1]!));
+          await expectCode(cni('ADD', small(), rt('cx3', pods[2]!)), 100, /10\.99\.0\.0\/30/);
+          await expectCode(cni('STATUS', small(), rt('', '')), 50, /no free addresses/);
+          assert.deepEqual(await linksIn(pods[2]!), ['lo']);
+          await cni('DEL', small(), rt('cx1', pods[0]!));
+          await cni('STATUS', small(), rt('', ''));
+          await cni('DEL', small(), rt('cx2', pods[1]!));
+        });
+        it('an unreachable agent: code 11 (try again later), no veth, no reservation', async () => {
+          const pod = await podNetns('pagent');
+          const gated = conf({ agentSocket: join(fx.tmp, 'no-agent.sock'), agentTimeoutMs: 500 });
+          await expectCode(
+            cni('ADD', gated, rt('cagent', pod)),
+            11,
+            /palisade agent at .*no-agent\.sock: ENOENT/,
+          );
+          assert.deepEqual(await palLinks(nodeNs), []);
+          assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+          assert.deepEqual(await linksIn(pod), ['lo']);
+          await cni('DEL', gated, rt('cagent', pod)); // DEL still succeeds with the agent away
+        });
+        it('malformed stdin, unknown version, missing variables, bad config', async () => {
+          const pod = await podNetns('pbad');
+          await assert.rejects(
+            runner.run([join(binDir, 'palisade-cni')], {
+              input: '{not json',
+              env: {
+                ...process.env,
+                CNI_COMMAND: 'ADD',
+                CNI_CONTAINERID: 'x',
+                CNI_NETNS: pod,
+                CNI_IFNAME: 'eth0',
+                CNI_PATH: binDir,
+              },
+              netns: nodeNs,
+            }),
+            (err: { stdout: string }) => {
+              const doc = JSON.parse(err.stdout) as { code: number; msg: string; cniVersion: string };
+              assert.equal(doc.code, 6);
+              assert.equal(doc.cniVersion, '1.1.0');
+              return true;
+            },
+          );
+          await expectCode(
+            cni('ADD', conf({ cniVersion: '9.9.9' }), rt('cb1', pod)),
+            1,
+            /config is "9\.9\.9"/,
+          );
+          await expectCode(cni('ADD', conf(), rt('cb2', pod, '')), 4, /CNI_IFNAME/);
+          await expectCode(
+            cni(
+              'ADD',
+              conf({ mtu: 20, ipam: { type: 'host-local', subnet: '10.0.0.0/33' } }),
+              rt('cb3', pod),
+            ),
+            7,
+            /mtu: 20 must be an integer from 68 to 65535.*ipam/,
+          );
+          await expectCode(
+            cni('ADD', conf({ mode: 'bridge' }), rt('cb4', pod)),
+            2,
+            /mode: "bridge" is not supported/,
+          );
+          assert.deepEqual(await palLinks(nodeNs), []);
+        });
+      });
+
+      describe('palisade-cni GC, STATUS and VERSION', () => {
+        it('GC releases every attachment the runtime no longer lists, with its host veth', async () => {
+          const keep = await podNetns('pgk');
+          const gone = await podNetns('pgg');
+          await cni('ADD', conf(), rt('ckeep', keep));
+          await cni('ADD', conf(), rt('cgone', gone));
+          assert.equal(reservations(ipamDir, 'palisade').length, 2);
+          await cni(
+            'GC',
+            conf({ 'cni.dev/valid-attachments': [{ containerID: 'ckeep', ifname: 'eth0' }] }),
+            rt('', ''),
+          );
+          assert.equal(reservations(ipamDir, 'palisade').length, 1);
+          assert.deepEqual(await palLinks(nodeNs), [hostVethName('ckeep', 'eth0')]);
+          await expectCode(cni('GC', conf({ cniVersion: '1.0.0' }), rt('', '')), 1, /does not allow GC/);
+          await cni('DEL', conf(), rt('ckeep', keep));
+        });
+        it('VERSION lists the supported versions', async () => {
+          const out = await cni('VERSION', { cniVersion: '1.1.0', type: 'palisade-cni' }, rt('', ''));
+          assert.deepEqual(out, {
+            cniVersion: '1.1.0',
+            supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
+          });
+        });
+      });
+
+      describe('palisade-cni under concurrency', () => {
+        it('50 parallel ADDs on one node get 50 distinct addresses; 50 parallel DELs release them all', async () => {
+          const pods = await Promise.all(Array.from({ length: 50 }, (_, i) => podNetns(`q${i}`)));
+          const results = (await Promise.all(pods.map((p, i) => cni('ADD', conf(), rt(`cq${i}`, p))))) as {
+            ips: { address: string }[];
+          }[];
+          const addresses = new Set(results.map((r) => r.ips[0]!.address));
+          assert.equal(addresses.size, 50);
+          assert.equal(reservations(ipamDir, 'palisade').length, 50);
+          assert.equal((await palLinks(nodeNs)).length, 50);
+          await Promise.all(pods.map((p, i) => cni('DEL', conf(), rt(`cq${i}`, p))));
+          assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+          assert.deepEqual(await palLinks(nodeNs), []);
+        });
+      });
+
+      if (path === 'shim')
+        it('ran inside the agent: its log has the ADDs, wired through netlink and libnftables', () => {
+          const log = readFileSync(join(fx.tmp, 'agent.log'), 'utf8');
+          assert.match(log, /nftables through libnftables; pod wiring and conntrack through netlink/);
+          const adds = log
+            .split('\n')
+            .filter((l) => l.includes('"component":"cni"') && l.includes('pod network added'));
+          assert.ok(adds.length >= 50, `${adds.length} ADDs in the agent's log`);
+        });
+    },
+  );
+}

@@ -135,7 +135,10 @@ export async function startAgent(
     onSynced: (s) => {
       last = s;
       metrics.synced(s);
-      log.debug({ revision: s.revision, mode: s.mode, ms: s.durationMs, rules: s.rules }, 'synced');
+      log.debug(
+        { revision: s.revision, mode: s.mode, ms: s.durationMs, phases: s.phases, rules: s.rules },
+        'synced',
+      );
       reportDiagnostics(s.diagnostics);
     },
     onTableChanged: async (table, state) => {
@@ -162,7 +165,7 @@ export async function startAgent(
     add: async (e) => {
       if (e.namespace && e.name) await waitForPod(opts.datastore, e.namespace, e.name, POD_WAIT_MS);
       registry.register(e);
-      await reconciler.kick();
+      await reconciler.kick({ until: 'committed' });
       log.info(
         { pod: `${e.namespace}/${e.name}`, interface: e.interface, ips: e.ips },
         'endpoint programmed',
@@ -170,7 +173,7 @@ export async function startAgent(
       return reconciler.revision;
     },
     del: async (containerID, ifname) => {
-      if (registry.unregister(containerID, ifname)) await reconciler.kick();
+      if (registry.unregister(containerID, ifname)) await reconciler.kick({ until: 'committed' });
     },
     facts: (namespace, name) => podFacts(opts.datastore, namespace, name, FACTS_WAIT_MS),
   };

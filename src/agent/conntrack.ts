@@ -210,7 +210,7 @@ export class RevocationScheduler {
   /** Resolves when no run is pending or under way (for tests and shutdown). */
   async idle(): Promise<void> {
     while (this.timer || this.running) {
-      await (this.running ?? new Promise((r) => setTimeout(r, 5)));
+      await (this.running ?? new Promise((r) => setTimeout(r, 1)));
     }
   }
 

@@ -35,6 +35,35 @@ function slowKernel(opts: { updateMs: number; listMs: number }) {
 }
 
 describe('Reconciler', () => {
+  it("kick({ until: 'committed' }) resolves at the commit; a plain kick waits for revocation too", async () => {
+    const { applier } = slowKernel({ updateMs: 0, listMs: 0 });
+    let release: () => void = () => undefined;
+    const revoking = new Promise<void>((r) => {
+      release = r;
+    });
+    let snap = snapshot('no-policies', '1');
+    const r = new Reconciler({
+      node: 'node-1',
+      snapshot: () => snap,
+      endpoints: async () => [],
+      applier,
+      log: createNullLogger(),
+      onTableChanged: () => revoking,
+    });
+    const first = r.kick({ until: 'committed' });
+    await first; // the first table commits; its revocation is still held
+    snap = snapshot('default-deny-shop', '2');
+    let plainDone = false;
+    const plain = r.kick().then(() => {
+      plainDone = true;
+    });
+    await sleep(20);
+    assert.equal(plainDone, false, 'a plain kick waits for the revocation');
+    release();
+    await plain;
+    assert.equal(r.revision, '2');
+  });
+
   it('a drift check during a sync never puts the older table back', async () => {
     const { k, applier } = slowKernel({ updateMs: 30, listMs: 40 });
     let snap = snapshot('no-policies', '1');

@@ -18,6 +18,8 @@ export interface TableApplier {
 export interface SyncStats {
   readonly revision: string;
   readonly durationMs: number;
+  /** Where the sync's time went, ms: reading endpoints, compiling, the kernel transaction, revocation. */
+  readonly phases?: Readonly<Record<string, number>>;
   readonly mode: 'noop' | 'incremental' | 'replace';
   readonly rules: number;
   readonly sets: number;
@@ -52,7 +54,13 @@ export class Reconciler {
   private kernelTurn: Promise<unknown> = Promise.resolve();
   private dirty = false;
   private retry: NodeJS.Timeout | undefined;
-  private readonly waiters: { after: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readonly waiters: {
+    after: number;
+    /** Resolve once the table is in the kernel, without waiting for revocation (see kick). */
+    committed: boolean;
+    resolve: () => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   private generation = 0;
   private stopped = false;
   /** Keeps the previous compile's results: each sync recomputes only what changed since. */
@@ -75,11 +83,20 @@ export class Reconciler {
     return this.programmed !== undefined;
   }
 
-  /** Something changed: sync soon (coalesced with other kicks). Resolves once a sync that began after the kick finished. */
-  kick(): Promise<void> {
+  /**
+   * Something changed: sync soon (coalesced with other kicks). Resolves once a sync that began after the kick
+   * finished, revocation of the connections it denies included; with `until: 'committed'`, as soon as that sync's
+   * table is in the kernel. The CNI hand-off waits only for the commit: a pod's own containers start after its
+   * ADD returns, and adding an endpoint denies no established flow but those of a reused address, which
+   * revocation ends right after (it walks the kernel's whole conntrack hash, ~10 ms however empty).
+   */
+  kick(opts: { until?: 'committed' | 'revoked' } = {}): Promise<void> {
     this.generation += 1;
     const after = this.generation;
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ after, resolve, reject }));
+    const committed = opts.until === 'committed';
+    const done = new Promise<void>((resolve, reject) =>
+      this.waiters.push({ after, committed, resolve, reject }),
+    );
     this.dirty = true;
     if (!this.running) this.running = this.loop();
     return done;
@@ -91,7 +108,7 @@ export class Reconciler {
       const gen = this.generation;
       try {
         // Until the datastore has its first full list, programming would open enforced pods: wait for it.
-        if (await this.exclusive(() => this.syncOnce())) this.settle(gen);
+        if (await this.exclusive(() => this.syncOnce(gen))) this.settle(gen, false);
       } catch (err) {
         this.deps.log.error({ err }, 'sync failed; retrying');
         this.deps.onError?.(err);
@@ -102,23 +119,33 @@ export class Reconciler {
     this.running = undefined;
   }
 
-  private settle(gen: number): void {
+  /** Resolves the waiters a sync of generation `gen` satisfies (only those waiting for the commit, if `committed`). */
+  private settle(gen: number, committed: boolean): void {
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const w = this.waiters[i]!;
-      if (w.after <= gen) {
+      if (w.after <= gen && (w.committed || !committed)) {
         w.resolve();
         this.waiters.splice(i, 1);
       }
     }
   }
 
-  private async syncOnce(): Promise<boolean> {
+  private async syncOnce(gen: number): Promise<boolean> {
     const now = this.deps.now ?? Date.now;
     const t0 = now();
     const snap = this.deps.snapshot();
     if (!snap.synced) return false;
+    const phases: Record<string, number> = {};
+    let tp = now();
+    const lap = (phase: string) => {
+      const t = now();
+      phases[phase] = t - tp;
+      tp = t;
+    };
     const state = mergeEndpoints(snap, this.deps.node, await this.deps.endpoints());
+    lap('endpoints');
     const { table, diagnostics } = this.compiler.compile(state);
+    lap('compile');
     let mode: SyncStats['mode'] = 'replace';
     if (this.programmed) {
       const out = await this.deps.applier.update(this.programmed, table);
@@ -127,10 +154,13 @@ export class Reconciler {
     } else {
       await this.deps.applier.replace(table);
     }
+    lap('kernel');
     this.programmed = table;
+    this.settle(gen, true);
     // A changed table may deny flows that are already established: end them before the revision counts as
     // programmed, so "programmed" means no connection contradicts the policy (with a revoke delay, later).
     if (mode !== 'noop') await this.deps.onTableChanged?.(table, state);
+    lap('revoke');
     this.programmedRevision = snap.revision;
     this.programmedRevisions = snap.revisions;
     for (const d of diagnostics)
@@ -138,6 +168,7 @@ export class Reconciler {
     this.deps.onSynced?.({
       revision: snap.revision,
       durationMs: now() - t0,
+      phases,
       mode,
       rules: table.chains.reduce((n, c) => n + c.rules.length, 0),
       sets: table.sets.length,

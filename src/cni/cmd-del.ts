@@ -11,17 +11,31 @@ import { ipamToCniError } from './errors.js';
 export async function cmdDel(ctx: CmdContext): Promise<void> {
   const { env, conf, deps } = ctx;
   const hostIfname = hostVethName(env.containerID, env.ifname);
-  const removedLink = await podLinks(deps).deleteHost(hostIfname);
+  const ms: Record<string, number> = {};
+  let t = performance.now();
+  const lap = (phase: string) => {
+    const now = performance.now();
+    ms[phase] = Math.round((now - t) * 10) / 10;
+    t = now;
+  };
+  // The link and the agent's endpoint go at the same time (the agent closes the pod's policy while the kernel
+  // takes the link down); the address is released only once the link and its routes are gone, so no new pod can
+  // get it while a route still points at the old one.
   const agent = agentFor(deps.agent, conf.agentSocket, conf.agentTimeoutMs);
-  // Best effort: the agent also forgets endpoints whose IPAM record is gone.
-  await agent
-    ?.del(env.containerID, env.ifname)
-    .catch((err: unknown) => deps.log.warn({ err }, 'agent not told of DEL'));
+  const [removedLink] = await Promise.all([
+    podLinks(deps).deleteHost(hostIfname),
+    // Best effort: the agent also forgets endpoints whose IPAM record is gone.
+    agent
+      ?.del(env.containerID, env.ifname)
+      .catch((err: unknown) => deps.log.warn({ err }, 'agent not told of DEL')),
+  ]);
+  lap('unwire');
   const released = await release(ipamStore(conf), ownerOf(env)).catch((err: unknown) => {
     throw ipamToCniError(err, 'release addresses');
   });
+  lap('ipam');
   deps.log.info(
-    { pod: podName(env.args), hostIfname, removedLink, released: released.map((a) => a.ip) },
+    { pod: podName(env.args), hostIfname, removedLink, released: released.map((a) => a.ip), ms },
     'pod network deleted',
   );
 }

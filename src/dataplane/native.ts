@@ -14,6 +14,8 @@ export interface NativeAddon {
   netlinkOpen(netns?: string, protocol?: number): number;
   /** Sends one request; returns the kernel's answers to it, up to the ack, error or end of dump. */
   netlinkExchange(fd: number, request: Buffer): Buffer;
+  /** The same on a worker thread, for requests the kernel is slow to acknowledge (deleting a link). */
+  netlinkExchangeAsync(fd: number, request: Buffer): Promise<Buffer>;
   netlinkClose(fd: number): void;
   nftOpen(netns?: string): NftHandle;
   /** One transaction; resolves with nft's output, rejects with its error text. One run per handle at a time. */

@@ -3,6 +3,7 @@
 // error), and the properties an operator relies on: least privilege, every node, the CNI entry the plugin
 // accepts.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { parseRedirectConf } from '../cni/redirect-config.js';
@@ -184,6 +185,10 @@ describe('install manifests', () => {
     const conf = parseRedirectConf({ cniVersion: '1.0.0', name: 'k8s', ...parsed.entry }, 'DEL');
     assert.deepEqual(conf.excludeNamespaces, ['kube-system', 'palisade']);
     assert.equal(conf.kubeconfig, '/etc/cni/net.d/palisade-kubeconfig');
+  });
+  it("the default image is this release's, as `make image` tags it (image/build.sh takes the tag from here)", () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    assert.equal(DEFAULT_VALUES.image, `localhost/palisade:${(pkg as { version: string }).version}`);
   });
   it('values: defaults, overrides, and every problem named', () => {
     assert.deepEqual(parseValues(undefined), DEFAULT_VALUES);

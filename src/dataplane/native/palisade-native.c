@@ -134,10 +134,64 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
 }
 
 /**
- * netlinkExchange(fd: number, request: Buffer): Buffer — sends one request and returns every message the kernel
- * answers with that request's sequence number, up to and including the NLMSG_ERROR (ack or error) or NLMSG_DONE
- * that ends it, concatenated. Reading them is the caller's.
+ * Sends one request on `fd` and collects every message the kernel answers with its sequence number, up to and
+ * including the NLMSG_ERROR (ack or error) or NLMSG_DONE that ends it, concatenated into *out (the caller frees).
+ * Returns 0, or an errno.
  */
+static int exchange(int fd, const void *req, size_t req_len, char **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  if (req_len < sizeof(struct nlmsghdr)) return EINVAL;
+  uint32_t seq = ((const struct nlmsghdr *)req)->nlmsg_seq;
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  ssize_t n;
+  do n = sendto(fd, req, req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap);
+  char *chunk = malloc(65536);
+  if (!buf || !chunk) {
+    free(buf);
+    free(chunk);
+    return ENOMEM;
+  }
+  int done = 0;
+  while (!done) {
+    do n = recv(fd, chunk, 65536, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      int e = errno;
+      free(buf);
+      free(chunk);
+      return e;
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)chunk; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_seq != seq) continue; // an answer to an earlier, abandoned request
+      size_t size = NLMSG_ALIGN(h->nlmsg_len);
+      if (len + size > cap) {
+        while (len + size > cap) cap *= 2;
+        char *grown = realloc(buf, cap);
+        if (!grown) {
+          free(buf);
+          free(chunk);
+          return ENOMEM;
+        }
+        buf = grown;
+      }
+      memcpy(buf + len, h, h->nlmsg_len);
+      memset(buf + len + h->nlmsg_len, 0, size - h->nlmsg_len);
+      len += size;
+      if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) done = 1;
+    }
+  }
+  free(chunk);
+  *out = buf;
+  *out_len = len;
+  return 0;
+}
+
+/** netlinkExchange(fd: number, request: Buffer): Buffer — exchange() on the calling thread. */
 static napi_value netlink_exchange(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -147,58 +201,90 @@ static napi_value netlink_exchange(napi_env env, napi_callback_info info) {
   size_t req_len;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
   CHECK(napi_get_buffer_info(env, argv[1], &req, &req_len));
-  if (req_len < sizeof(struct nlmsghdr)) return throw_errno(env, "netlink request shorter than a header", EINVAL);
-  uint32_t seq = ((struct nlmsghdr *)req)->nlmsg_seq;
-  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-  ssize_t n;
-  do n = sendto(fd, req, req_len, 0, (struct sockaddr *)&kernel, sizeof kernel);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return throw_errno(env, "netlink send", errno);
-
-  size_t cap = 65536, len = 0;
-  char *out = malloc(cap);
-  char *chunk = malloc(65536);
-  if (!out || !chunk) {
-    free(out);
-    free(chunk);
-    return throw_errno(env, "netlink answer", ENOMEM);
-  }
-  int done = 0;
-  while (!done) {
-    do n = recv(fd, chunk, 65536, 0);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      int e = errno;
-      free(out);
-      free(chunk);
-      return throw_errno(env, "netlink receive", e);
-    }
-    for (struct nlmsghdr *h = (struct nlmsghdr *)chunk; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_seq != seq) continue; // an answer to an earlier, abandoned request
-      size_t size = NLMSG_ALIGN(h->nlmsg_len);
-      if (len + size > cap) {
-        while (len + size > cap) cap *= 2;
-        char *grown = realloc(out, cap);
-        if (!grown) {
-          free(out);
-          free(chunk);
-          return throw_errno(env, "netlink answer", ENOMEM);
-        }
-        out = grown;
-      }
-      memcpy(out + len, h, h->nlmsg_len);
-      memset(out + len + h->nlmsg_len, 0, size - h->nlmsg_len);
-      len += size;
-      if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) done = 1;
-    }
-  }
-  free(chunk);
+  char *out;
+  size_t len;
+  int err = exchange(fd, req, req_len, &out, &len);
+  if (err) return throw_errno(env, "netlink exchange", err);
   napi_value buf;
   void *data;
   napi_status st = napi_create_buffer_copy(env, len, out, &data, &buf);
   free(out);
   CHECK(st);
   return buf;
+}
+
+struct exchange_job {
+  int fd;
+  char *req;
+  size_t req_len;
+  char *out;
+  size_t out_len;
+  int err;
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+static void exchange_job_execute(napi_env env, void *data) {
+  (void)env;
+  struct exchange_job *j = data;
+  j->err = exchange(j->fd, j->req, j->req_len, &j->out, &j->out_len);
+}
+
+static void exchange_job_complete(napi_env env, napi_status status, void *data) {
+  struct exchange_job *j = data;
+  if (status == napi_ok && j->err == 0) {
+    napi_value buf;
+    void *copy;
+    napi_create_buffer_copy(env, j->out_len, j->out, &copy, &buf);
+    napi_resolve_deferred(env, j->deferred, buf);
+  } else {
+    int e = j->err ? j->err : EIO;
+    char msg[256];
+    snprintf(msg, sizeof msg, "netlink exchange: %s", strerror(e));
+    napi_value code, message, error, errnum;
+    napi_create_string_utf8(env, strerrorname_np(e) ? strerrorname_np(e) : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &error);
+    napi_create_int32(env, e, &errnum);
+    napi_set_named_property(env, error, "errno", errnum);
+    napi_reject_deferred(env, j->deferred, error);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j->req);
+  free(j->out);
+  free(j);
+}
+
+/**
+ * netlinkExchangeAsync(fd: number, request: Buffer): Promise<Buffer> — exchange() on a libuv worker thread, for
+ * requests the kernel may take a while to acknowledge (deleting a link waits for an RCU grace period) without
+ * holding up the agent's event loop. One request per socket at a time (the caller queues).
+ */
+static napi_value netlink_exchange_async(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct exchange_job *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, "netlink exchange", ENOMEM);
+  void *req;
+  if (napi_get_value_int32(env, argv[0], &j->fd) != napi_ok ||
+      napi_get_buffer_info(env, argv[1], &req, &j->req_len) != napi_ok) {
+    free(j);
+    napi_throw_type_error(env, NULL, "netlinkExchangeAsync(fd, buffer)");
+    return NULL;
+  }
+  j->req = malloc(j->req_len ? j->req_len : 1);
+  if (!j->req) {
+    free(j);
+    return throw_errno(env, "netlink exchange", ENOMEM);
+  }
+  memcpy(j->req, req, j->req_len);
+  napi_value promise, name;
+  CHECK(napi_create_promise(env, &j->deferred, &promise));
+  CHECK(napi_create_string_utf8(env, "palisade-netlink", NAPI_AUTO_LENGTH, &name));
+  CHECK(napi_create_async_work(env, NULL, name, exchange_job_execute, exchange_job_complete, j, &j->work));
+  CHECK(napi_queue_async_work(env, j->work));
+  return promise;
 }
 
 /** netlinkClose(fd: number): void */
@@ -352,6 +438,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"netlinkOpen", NULL, netlink_open, NULL, NULL, NULL, napi_default, NULL},
       {"netlinkExchange", NULL, netlink_exchange, NULL, NULL, NULL, napi_default, NULL},
+      {"netlinkExchangeAsync", NULL, netlink_exchange_async, NULL, NULL, NULL, napi_default, NULL},
       {"netlinkClose", NULL, netlink_close, NULL, NULL, NULL, napi_default, NULL},
       {"nftOpen", NULL, nft_open, NULL, NULL, NULL, napi_default, NULL},
       {"nftRun", NULL, nft_run, NULL, NULL, NULL, napi_default, NULL},

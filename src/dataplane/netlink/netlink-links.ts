@@ -71,6 +71,7 @@ export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string 
     }
   };
 
+  /** Synchronous, for unwinding a failed ADD (the link is new: no traffic, quick to remove). */
   const deleteHost = (name: string): boolean => {
     try {
       nodeSocket().request(`delete ${name}`, (s) => rtnl.delLink(s, name));
@@ -78,6 +79,23 @@ export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string 
     } catch (err) {
       if (err instanceof NetlinkError && (err.errno === ENODEV || err.errno === ENOENT)) return false;
       throw err;
+    }
+  };
+
+  /**
+   * DEL's deletion: the kernel acknowledges a link's deletion only after an RCU grace period (~10-30 ms), so it
+   * runs on a worker thread, on a socket of its own, while the event loop goes on.
+   */
+  const deleteHostAsync = async (name: string): Promise<boolean> => {
+    const fd = native.netlinkOpen(opts.nodeNetns);
+    try {
+      const msgs = rtnl.splitMessages(await native.netlinkExchangeAsync(fd, rtnl.delLink(1, name)));
+      const err = rtnl.answerError(msgs);
+      if (!err || err.errno === 0) return true;
+      if (err.errno === ENODEV || err.errno === ENOENT) return false;
+      throw new NetlinkError(`delete ${name}`, err.errno, err.message);
+    } finally {
+      native.netlinkClose(fd);
     }
   };
 
@@ -167,8 +185,6 @@ export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string 
         closeSync(netnsFd);
       }
     },
-    async deleteHost(name) {
-      return deleteHost(name);
-    },
+    deleteHost: deleteHostAsync,
   };
 }
