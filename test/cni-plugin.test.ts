@@ -7,9 +7,8 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execPlugin, PluginError, type RuntimeConf } from '../src/cni/invoke.js';
-import { startDetached } from '../src/dataplane/runner.js';
 import { hostVethName } from '../src/dataplane/veth-name.js';
-import { agentStatus } from '../src/lab/agents.js';
+import { startTestAgent, type TestAgent } from './helpers/agent.js';
 import {
   createFixture,
   ensureBuilt,
@@ -26,7 +25,7 @@ let binDir = '';
 let ipamDir = '';
 
 /** The agent of the shim path, while its suite runs. */
-let agent: { pid: number; cniSocket: string } | undefined;
+let agent: TestAgent | undefined;
 
 function conf(extra: Record<string, unknown> = {}, subnet = '10.244.7.0/24'): Record<string, unknown> {
   return {
@@ -60,46 +59,12 @@ async function usePath(path: CniPath): Promise<void> {
   }
   copyFileSync(join(REPO, 'dist', 'palisade-cni-shim'), join(binDir, 'palisade-cni'));
   copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(binDir, 'palisade-cni-node'));
-  const cluster = join(fx.tmp, 'cluster');
-  mkdirSync(cluster, { recursive: true });
-  const cniSocket = join(fx.tmp, 'agent-cni.sock');
-  const status = join(fx.tmp, 'agent-status.sock');
-  const argv = ['agent', '--node', 'node-1', '--datastore', `dir:${cluster}`, '--ipam-dir', ipamDir];
-  argv.push('--network', 'palisade', '--cni-socket', cniSocket, '--listen', `unix:${status}`);
-  const env = { ...process.env };
-  delete env.NODE_EXTRA_CA_CERTS;
-  const pid = startDetached(
-    ['nsenter', `--net=${nodeNs}`, process.execPath, join(REPO, 'bin', 'palisade'), ...argv],
-    { logFile: join(fx.tmp, 'agent.log'), env },
-  );
-  agent = { pid, cniSocket };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const ready = await agentStatus(status).then(
-      (s) => s.ready,
-      () => false,
-    );
-    if (ready) break;
-    if (Date.now() > deadline)
-      throw new Error(`agent not ready after 20 s: ${readFileSync(join(fx.tmp, 'agent.log'), 'utf8')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  agent = await startTestAgent({ dir: fx.tmp, nodeNs, ipamDir });
 }
 
 async function stopAgent(): Promise<void> {
-  if (!agent) return;
-  const { pid } = agent;
+  await agent?.stop();
   agent = undefined;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  process.kill(pid, 'SIGKILL');
 }
 
 function rt(containerID: string, netns: string, ifname = 'eth0'): RuntimeConf {
