@@ -1,6 +1,6 @@
 # Quick start: `make demo` and `make test` install what they need (apt, npm), build, then run.
 SHELL := /bin/bash
-.PHONY: setup build kube demo test typecheck lint unit integration bench clean
+.PHONY: setup build kube image demo test typecheck lint unit integration bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -11,6 +11,12 @@ build: setup
 # /var/cache/palisade/kube (about 8 minutes cold on 2 cores, seconds warm). `make demo` does not need it.
 kube: setup
 	@bash kube/build.sh >/dev/null
+
+# The container image the install manifests name (docs/image.md): dist/image/palisade-<version>.oci.tar, built
+# reproducibly without a container daemon (about 1 minute cold; seconds when nothing changed). test/image.test.ts
+# builds it itself.
+image: setup
+	@bash image/build.sh >/dev/null
 
 # CONTROL_PLANE=kubernetes: the same demo on a real control plane (builds it first, ~8 min the first time).
 demo: setup
