@@ -7,6 +7,7 @@ import { loadNative, nativeUnavailableReason } from '../dataplane/native.js';
 import { netlinkConntrack } from '../dataplane/netlink/conntrack-netlink.js';
 import { netlinkPodLinks } from '../dataplane/netlink/netlink-links.js';
 import { createNftApplier } from '../dataplane/nft-apply.js';
+import { libNft } from '../dataplane/nft-exec.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Datastore } from '../datastore/types.js';
 import type { Logger } from '../util/log.js';
@@ -186,7 +187,9 @@ export async function startAgent(
         runner: deps.runner,
         log,
         agent: agentApi,
-        ...(native ? { links: netlinkPodLinks(native) } : {}),
+        ...(native
+          ? { links: netlinkPodLinks(native), podNft: (netns: string) => libNft(native, netns) }
+          : {}),
       }),
     },
     log,

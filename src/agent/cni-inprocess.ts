@@ -6,13 +6,20 @@
 import { existsSync } from 'node:fs';
 import type { AgentApi } from '../cni/agent-client.js';
 import { runPlugin } from '../cni/plugin.js';
+import type { NftExec } from '../dataplane/nft-exec.js';
 import type { PodLinks } from '../dataplane/pod-link.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Logger } from '../util/log.js';
 import type { CniAnswer } from './cni-socket.js';
 
 /** `agent` absent: the plugin reaches the agent through the config's socket, as the Node plugin does. */
-export function cniInProcess(deps: { runner: Runner; log: Logger; agent?: AgentApi; links?: PodLinks }) {
+export function cniInProcess(deps: {
+  runner: Runner;
+  log: Logger;
+  agent?: AgentApi;
+  links?: PodLinks;
+  podNft?: (netns: string) => NftExec;
+}) {
   const log = deps.log.child({ component: 'cni' });
   return (env: Readonly<Record<string, string>>, stdin: string): Promise<CniAnswer> =>
     runPlugin(env, stdin, {
@@ -21,5 +28,6 @@ export function cniInProcess(deps: { runner: Runner; log: Logger; agent?: AgentA
       netnsExists: (p) => existsSync(p),
       ...(deps.agent ? { agent: deps.agent } : {}),
       ...(deps.links ? { links: deps.links } : {}),
+      ...(deps.podNft ? { podNft: deps.podNft } : {}),
     });
 }

@@ -11,6 +11,7 @@ import {
   renderRedirectScript,
 } from '../chained/redirect-rules.js';
 import { type Decision, decideRedirect, excludedNamespace } from '../chained/selection.js';
+import { type NftExec, processNft } from '../dataplane/nft-exec.js';
 import { CommandError, isNotFound } from '../dataplane/runner.js';
 import type { CniEnv } from './env.js';
 import { CniCode, CniError } from './errors.js';
@@ -83,7 +84,7 @@ export async function redirectAdd(ctx: RedirectContext): Promise<Record<string, 
     );
   }
   try {
-    await deps.runner.run(['nft', '-f', '-'], { netns: env.netns, input: script });
+    await withPodNft(ctx, (nft) => nft.run(script));
   } catch (err) {
     throw new CniError(
       CniCode.DataplaneFailed,
@@ -110,14 +111,13 @@ export async function redirectAdd(ctx: RedirectContext): Promise<Record<string, 
 
 /** CHECK: a pod that is redirected has the table, with the inbound redirect to the proxy port. */
 export async function redirectCheck(ctx: RedirectContext): Promise<void> {
-  const { env, conf, deps } = ctx;
+  const { env, conf } = ctx;
   assertNetns(ctx);
   const { pod, decision } = await decide(ctx);
   if (decision.kind !== 'redirect') return;
   let listing: string;
   try {
-    listing = (await deps.runner.run(['nft', 'list', 'table', 'inet', REDIRECT_TABLE], { netns: env.netns }))
-      .stdout;
+    listing = await withPodNft(ctx, (nft) => nft.command(['list', 'table', 'inet', REDIRECT_TABLE]));
   } catch (err) {
     throw new CniError(
       CniCode.CheckFailed,
@@ -141,11 +141,27 @@ export async function redirectCheck(ctx: RedirectContext): Promise<void> {
   }
 }
 
-/** nsenter's words for a path that is no longer a namespace (unmounted); a path that is gone is "not found". */
+/**
+ * A path that is no longer a namespace (unmounted), in nsenter's words or the native addon's; a path that is gone
+ * is "not found".
+ */
 function notANetns(err: unknown): boolean {
   return (
-    err instanceof CommandError && /^nsenter: reassociate to namespace 'ns\/net' failed/m.test(err.stderr)
+    err instanceof CommandError &&
+    /^nsenter: reassociate to namespace 'ns\/net' failed|^cannot enter network namespace .*: Invalid argument/m.test(
+      err.stderr,
+    )
   );
+}
+
+/** Runs `fn` with nftables in the pod's netns (see PluginDeps.podNft), releasing it after. */
+async function withPodNft<T>(ctx: RedirectContext, fn: (nft: NftExec) => Promise<T>): Promise<T> {
+  const nft = (ctx.deps.podNft ?? ((netns: string) => processNft(ctx.deps.runner, netns)))(ctx.env.netns);
+  try {
+    return await fn(nft);
+  } finally {
+    await nft.close();
+  }
 }
 
 /**
@@ -157,10 +173,11 @@ async function removeRedirectTable(ctx: RedirectContext, who: string): Promise<b
   const { env, deps } = ctx;
   if (!env.netns || !deps.netnsExists(env.netns)) return false;
   try {
-    const { stdout } = await deps.runner.run(['nft', 'list', 'tables', 'inet'], { netns: env.netns });
-    if (!listsRedirectTable(stdout)) return false;
-    await deps.runner.run(['nft', 'delete', 'table', 'inet', REDIRECT_TABLE], { netns: env.netns });
-    return true;
+    return await withPodNft(ctx, async (nft) => {
+      if (!listsRedirectTable(await nft.command(['list', 'tables', 'inet']))) return false;
+      await nft.command(['delete', 'table', 'inet', REDIRECT_TABLE]);
+      return true;
+    });
   } catch (err) {
     // The netns went (nsenter: "cannot open …: No such file or directory") or is no longer one, or the table
     // went since the listing (nft: "No such file or directory"): nothing is left to undo.

@@ -1,5 +1,6 @@
 // The plugin's composition: env + stdin in, one JSON document (or nothing) and an exit code out.
 // Every failure becomes exactly one SPEC error on stdout; nothing else is ever written there.
+import type { NftExec } from '../dataplane/nft-exec.js';
 import type { PodLinks } from '../dataplane/pod-link.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Logger } from '../util/log.js';
@@ -23,6 +24,8 @@ export interface PluginDeps {
   readonly netnsExists: (path: string) => boolean;
   /** How pods are wired: netlink in the agent's process; `ip` processes through the runner when absent. */
   readonly links?: PodLinks;
+  /** nftables in a pod's netns: libnftables in the agent's process; `nft` processes through the runner when absent. */
+  readonly podNft?: (netns: string) => NftExec;
   /** The agent this invocation runs inside (the shim's hand-off), used directly instead of its socket. */
   readonly agent?: AgentApi;
 }

@@ -20,6 +20,8 @@ export interface NativeAddon {
   nftOpen(netns?: string): NftHandle;
   /** One transaction; resolves with nft's output, rejects with its error text. One run per handle at a time. */
   nftRun(handle: NftHandle, script: string, flags: number): Promise<string>;
+  /** Frees the context and its socket now (the finalizer would, at some garbage collection). */
+  nftClose(handle: NftHandle): void;
   readonly nftFlags: { readonly json: number; readonly terse: number; readonly handle: number };
 }
 

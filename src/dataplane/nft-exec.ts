@@ -17,6 +17,8 @@ export interface NftExec {
   run(script: string): Promise<void>;
   /** One command given as words (`list table inet x`), for its output: nft's `nft [-j] [-t] WORDS…`. */
   command(words: readonly string[], output?: NftOutput): Promise<string>;
+  /** Releases what the exec holds (libnftables: its context and socket), once its last run has finished. */
+  close(): Promise<void>;
 }
 
 function outputArgs(output: NftOutput): string[] {
@@ -34,6 +36,7 @@ export function processNft(runner: Runner, netns?: string): NftExec {
     async command(words, output = {}) {
       return (await runner.run(['nft', ...outputArgs(output), ...words], { netns })).stdout;
     },
+    async close() {},
   };
 }
 
@@ -65,6 +68,11 @@ export function libNft(native: NativeAddon, netns?: string): NftExec {
     command(words, output = {}) {
       const flags = (output.json ? native.nftFlags.json : 0) | (output.terse ? native.nftFlags.terse : 0);
       return exec(`${words.join(' ')}\n`, flags);
+    },
+    async close() {
+      await queue;
+      if (handle) native.nftClose(handle);
+      handle = undefined;
     },
   };
 }

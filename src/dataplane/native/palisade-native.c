@@ -328,6 +328,22 @@ static napi_value nft_open(napi_env env, napi_callback_info info) {
   return ext;
 }
 
+/** nftClose(handle): void — frees the context and its socket now (a handle for a pod's namespace lives briefly). */
+static napi_value nft_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  struct nft_handle *h;
+  CHECK(napi_get_value_external(env, argv[0], (void **)&h));
+  if (h->busy) {
+    napi_throw_error(env, "EBUSY", "nftClose: a transaction is still running on this context");
+    return NULL;
+  }
+  if (h->ctx) nft_ctx_free(h->ctx);
+  h->ctx = NULL;
+  return NULL;
+}
+
 struct nft_job {
   struct nft_handle *h;
   char *script;
@@ -347,6 +363,9 @@ static void nft_job_execute(napi_env env, void *data) {
   if (j->h->netns && self < 0) {
     j->rc = -1;
     j->sys_errno = -self;
+    j->error = malloc(512);
+    if (j->error)
+      snprintf(j->error, 512, "cannot enter network namespace %s: %s", j->h->netns, strerror(-self));
     return;
   }
   if (!j->h->ctx) {
@@ -442,6 +461,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"netlinkClose", NULL, netlink_close, NULL, NULL, NULL, napi_default, NULL},
       {"nftOpen", NULL, nft_open, NULL, NULL, NULL, napi_default, NULL},
       {"nftRun", NULL, nft_run, NULL, NULL, NULL, napi_default, NULL},
+      {"nftClose", NULL, nft_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value flags;
   napi_create_object(env, &flags);
