@@ -1,6 +1,7 @@
 // IPAM's crash-safety with the plugin inside the agent: the agent is killed (SIGKILL) while ADDs run in it, at a
-// different moment each round, so that some ADDs stop between their steps (address reserved, link half-made,
-// policy not yet programmed). Whatever the moment, a CNI GC listing the ADDs that succeeded leaves exactly those:
+// different moment each round (once the store holds N reservations, or the node N host veths: an ADD that has
+// just reserved or just wired is between its steps), so that some ADDs stop half-way (address reserved, link
+// half-made, policy not yet programmed). Whatever the moment, a CNI GC listing the ADDs that succeeded leaves exactly those:
 // their reservations and host veths, nothing else, and no debris in the store.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -15,7 +16,21 @@ import { createFixture, ensureBuilt, palLinks, REPO, reservations, runner } from
 
 const fx = createFixture('pcc');
 const PODS = 16;
-const KILL_AFTER_MS = [2, 5, 8, 12, 16, 22];
+/** When to kill: once this many reservations, or host veths, exist. */
+const KILL_WHEN: { what: 'reservations' | 'veths'; atLeast: number }[] = [
+  { what: 'reservations', atLeast: 1 },
+  { what: 'reservations', atLeast: 3 },
+  { what: 'reservations', atLeast: 8 },
+  { what: 'veths', atLeast: 1 },
+  { what: 'veths', atLeast: 4 },
+  { what: 'veths', atLeast: 10 },
+];
+
+/** Polls `pred` as fast as the event loop allows (the ADDs take milliseconds), for at most 10 s. */
+async function when(pred: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await pred()) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+}
 
 before(() => ensureBuilt());
 after(() => fx.cleanup());
@@ -29,7 +44,7 @@ describe('killing the agent mid-ADD', () => {
     copyFileSync(join(REPO, 'dist', 'palisade-cni'), join(bin, 'palisade-cni-node'));
     let debrisSeen = 0;
     let interrupted = 0;
-    for (const [round, killAfter] of KILL_AFTER_MS.entries()) {
+    for (const [round, kill] of KILL_WHEN.entries()) {
       const dir = join(fx.tmp, `r${round}`);
       const ipamDir = join(dir, 'ipam');
       mkdirSync(dir, { recursive: true });
@@ -58,7 +73,11 @@ describe('killing the agent mid-ADD', () => {
           () => false,
         ),
       );
-      await new Promise((r) => setTimeout(r, killAfter));
+      await when(async () =>
+        kill.what === 'reservations'
+          ? reservations(ipamDir, 'palisade').length >= kill.atLeast
+          : (await palLinks(nodeNs)).length >= kill.atLeast,
+      );
       await agent.stop('SIGKILL');
       const ok = await Promise.all(adds);
       interrupted += ok.filter((x) => !x).length;
@@ -102,6 +121,9 @@ describe('killing the agent mid-ADD', () => {
       for (const i of succeeded) await execPlugin(runner, { command: 'DEL', conf, rt: rt(i, pods[i]!) });
       assert.deepEqual(await palLinks(nodeNs), []);
     }
+    console.log(
+      `rounds with half-done state for GC: ${debrisSeen} of ${KILL_WHEN.length}; ADDs cut: ${interrupted}`,
+    );
     // The test exercised what it claims: ADDs were cut, and some left half-done state for GC.
     assert.ok(interrupted > 0, 'some ADDs were interrupted by the kill');
     assert.ok(debrisSeen > 0, 'some round left a reservation or a link that only GC removed');
