@@ -78,6 +78,25 @@ function rt(containerID: string, netns: string, ifname = 'eth0'): RuntimeConf {
   };
 }
 
+/**
+ * What DEL leaves on the node: at once, no host veth that is up or routed; within 2 s, none at all (through the
+ * agent the link is taken down and unrouted before DEL answers, and deleted just after: docs/cni.md).
+ */
+async function hostVethsRetired(): Promise<void> {
+  const { stdout } = await runner.run(['ip', '-j', 'link', 'show'], { netns: nodeNs });
+  const up = (JSON.parse(stdout) as { ifname: string; flags: string[] }[]).filter(
+    (l) => l.ifname.startsWith('pal') && l.flags.includes('UP'),
+  );
+  assert.deepEqual(up, [], 'no host veth is up once DEL has answered');
+  const routes = await runner.run(['ip', '-j', 'route', 'show'], { netns: nodeNs });
+  const viaPal = (JSON.parse(routes.stdout) as { dev?: string }[]).filter((r) => r.dev?.startsWith('pal'));
+  assert.deepEqual(viaPal, [], 'no route through a host veth once DEL has answered');
+  const deadline = Date.now() + 2000;
+  while ((await palLinks(nodeNs)).length > 0 && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(await palLinks(nodeNs), []);
+}
+
 async function cni(command: string, c: Record<string, unknown>, r: RuntimeConf) {
   return execPlugin(runner, { command, conf: c, rt: r });
 }
@@ -134,7 +153,7 @@ for (const path of ['standalone', 'shim'] as const) {
 
           await cni('CHECK', conf({ prevResult: result }), rt('c1', pod));
           await cni('DEL', conf({ prevResult: result }), rt('c1', pod));
-          assert.deepEqual(await palLinks(nodeNs), []);
+          await hostVethsRetired();
           assert.deepEqual(reservations(ipamDir, 'palisade'), []);
         });
 
@@ -168,7 +187,7 @@ for (const path of ['standalone', 'shim'] as const) {
           await runner.run(['ping', '-6', '-c1', '-W2', v6.split('/')[0]!], { netns: nodeNs });
           await cni('CHECK', { ...dual, prevResult: r }, rt('cds', pod));
           await cni('DEL', dual, rt('cds', pod));
-          assert.deepEqual(await palLinks(nodeNs), []);
+          await hostVethsRetired();
         });
 
         it('answers in the requested version format', async () => {
@@ -219,7 +238,7 @@ for (const path of ['standalone', 'shim'] as const) {
           await runner.run(['ip', 'netns', 'del', pod.split('/').pop()!]);
           await cni('DEL', conf(), rt('cdel', pod)); // netns gone
           assert.deepEqual(reservations(ipamDir, 'palisade'), []);
-          assert.deepEqual(await palLinks(nodeNs), []);
+          await hostVethsRetired();
           await cni('DEL', conf(), rt('cdel', pod)); // second DEL
           await cni('DEL', conf(), rt('cdel', '')); // containerd after the task exited
         });
@@ -228,6 +247,7 @@ for (const path of ['standalone', 'shim'] as const) {
           await cni('ADD', conf(), rt('cdel2', pod));
           await cni('DEL', conf(), rt('cdel2', ''));
           assert.deepEqual(reservations(ipamDir, 'palisade'), []);
+          await hostVethsRetired();
           assert.deepEqual(await linksIn(pod), ['lo']);
         });
       });
@@ -359,7 +379,7 @@ for (const path of ['standalone', 'shim'] as const) {
           assert.equal((await palLinks(nodeNs)).length, 50);
           await Promise.all(pods.map((p, i) => cni('DEL', conf(), rt(`cq${i}`, p))));
           assert.deepEqual(reservations(ipamDir, 'palisade'), []);
-          assert.deepEqual(await palLinks(nodeNs), []);
+          await hostVethsRetired();
         });
       });
 

@@ -198,6 +198,44 @@ describe('pod wiring through netlink', () => {
     );
   });
 
+  it('retire: at once down and unrouted; then deleted by index, never the same-named link an ADD made since', async () => {
+    const node = await nodeNetns('ret-node');
+    const pod = await fx.netns('ret-pod');
+    const links = netlinkPodLinks(native!, { nodeNetns: node });
+    const spec: PodLinkSpec = {
+      netns: pod,
+      ifname: 'eth0',
+      hostIfname: 'palret',
+      mtu: 1500,
+      podMac: '0a:58:0a:f4:07:0d',
+      addresses: ['10.244.7.13', 'fd00:10:244:7::13'],
+    };
+    await links.create(spec);
+    const { removed, gone } = await links.retire('palret');
+    assert.equal(removed, true);
+    const state = async () => {
+      const { stdout } = await runner.run(['ip', '-j', 'link', 'show', 'palret'], { netns: node });
+      return JSON.parse(stdout) as { flags: string[] }[];
+    };
+    const routes = async () =>
+      (await runner.run(['ip', '-j', '-4', 'route'], { netns: node })).stdout +
+      (await runner.run(['ip', '-j', '-6', 'route'], { netns: node })).stdout;
+    const before = await state().catch(() => []);
+    if (before.length > 0) assert.ok(!before[0]!.flags.includes('UP'), 'down when retire resolves');
+    assert.doesNotMatch(await routes(), /palret/, 'no route through it when retire resolves');
+    // An ADD of the same container and interface again, before the deletion has finished.
+    const again = { ...spec, podMac: '0a:58:0a:f4:07:0e', netns: await fx.netns('ret-pod2') };
+    await links.create(again);
+    await gone;
+    const after = await state();
+    assert.equal(after.length, 1, 'the new link of the same name stays');
+    assert.ok(after[0]!.flags.includes('UP'));
+    await runner.run(['ping', '-c1', '-W2', '10.244.7.13'], { netns: node });
+    const none = await links.retire('nosuch');
+    assert.equal(none.removed, false);
+    await none.gone;
+  });
+
   it('a missing pod namespace is a PodLinkError naming it', async () => {
     const node = await fx.netns('gone-node');
     const links = netlinkPodLinks(native!, { nodeNetns: node });

@@ -19,16 +19,18 @@ export async function cmdDel(ctx: CmdContext): Promise<void> {
     t = now;
   };
   // The link and the agent's endpoint go at the same time (the agent closes the pod's policy while the kernel
-  // takes the link down); the address is released only once the link and its routes are gone, so no new pod can
-  // get it while a route still points at the old one.
+  // takes the link down); the address is released only once the link carries no route, so no new pod can get it
+  // while a route still points at the old one.
   const agent = agentFor(deps.agent, conf.agentSocket, conf.agentTimeoutMs);
-  const [removedLink] = await Promise.all([
-    podLinks(deps).deleteHost(hostIfname),
+  const [link] = await Promise.all([
+    podLinks(deps).retire(hostIfname),
     // Best effort: the agent also forgets endpoints whose IPAM record is gone.
     agent
       ?.del(env.containerID, env.ifname)
       .catch((err: unknown) => deps.log.warn({ err }, 'agent not told of DEL')),
   ]);
+  const removedLink = link.removed;
+  link.gone.catch((err: unknown) => deps.log.warn({ err, hostIfname }, 'host veth not deleted after DEL'));
   lap('unwire');
   const released = await release(ipamStore(conf), ownerOf(env)).catch((err: unknown) => {
     throw ipamToCniError(err, 'release addresses');

@@ -23,8 +23,13 @@ export interface PodLinks {
   readonly kind: 'ip' | 'netlink';
   /** Wires the pod; on failure removes what it made (see createPodLink). */
   create(spec: PodLinkSpec): Promise<void>;
-  /** Deletes the host side of a pair; false when it was already gone. */
+  /** Deletes the host side of a pair (and with it the pod side); false when it was already gone. */
   deleteHost(hostIfname: string): Promise<boolean>;
+  /**
+   * DEL's removal: once it resolves the link carries no traffic and no route, and `gone` resolves when the link
+   * itself is deleted (`ip`: at once; netlink: a little later, see netlink-links.ts).
+   */
+  retire(hostIfname: string): Promise<{ removed: boolean; gone: Promise<void> }>;
 }
 
 export function ipPodLinks(runner: Runner): PodLinks {
@@ -32,6 +37,7 @@ export function ipPodLinks(runner: Runner): PodLinks {
     kind: 'ip',
     create: (spec) => createPodLink(runner, spec),
     deleteHost: (name) => deleteHostLink(runner, name),
+    retire: async (name) => ({ removed: await deleteHostLink(runner, name), gone: Promise.resolve() }),
   };
 }
 

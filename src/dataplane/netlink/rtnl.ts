@@ -149,9 +149,16 @@ export function addrGenModeNone(seq: number, index: number): Buffer {
   ]);
 }
 
-/** `ip link del NAME` */
-export function delLink(seq: number, name: string): Buffer {
-  return message(RTM.delLink, NLM_F.ack, seq, ifinfo(), [attr(IFLA.ifname, cstring(name))]);
+/** `ip link del NAME`, or by index (a link of the same name made since is never the one deleted). */
+export function delLink(seq: number, link: string | number): Buffer {
+  return typeof link === 'number'
+    ? message(RTM.delLink, NLM_F.ack, seq, ifinfo({ index: link }))
+    : message(RTM.delLink, NLM_F.ack, seq, ifinfo(), [attr(IFLA.ifname, cstring(link))]);
+}
+
+/** `ip link set INDEX down`: the kernel drops the routes through it at once. */
+export function linkDown(seq: number, index: number): Buffer {
+  return message(RTM.newLink, NLM_F.ack, seq, ifinfo({ index, flags: 0, change: IFF_UP }));
 }
 
 /** `ip link show NAME`: the answer carries the index (readLinkIndex). */
