@@ -18,7 +18,7 @@ export interface TableApplier {
 export interface SyncStats {
   readonly revision: string;
   readonly durationMs: number;
-  /** Where the sync's time went, ms: reading endpoints, compiling, the kernel transaction, revocation. */
+  /** Where the sync's time went, ms: reading endpoints, compiling, the kernel transaction (revocation follows). */
   readonly phases?: Readonly<Record<string, number>>;
   readonly mode: 'noop' | 'incremental' | 'replace';
   readonly rules: number;
@@ -47,6 +47,8 @@ export class Reconciler {
   private programmedRevision = '';
   private programmedRevisions: Readonly<Record<string, string>> | undefined;
   private running: Promise<void> | undefined;
+  /** The revocations of the syncs so far, in order (see syncOnce). */
+  private revoked: Promise<void> = Promise.resolve();
   /**
    * Syncs and drift repairs take turns: a repair that read `programmed` while a sync was committing a newer
    * table would put the older table back (and the agent would report the newer revision as programmed).
@@ -108,7 +110,7 @@ export class Reconciler {
       const gen = this.generation;
       try {
         // Until the datastore has its first full list, programming would open enforced pods: wait for it.
-        if (await this.exclusive(() => this.syncOnce(gen))) this.settle(gen, false);
+        await this.exclusive(() => this.syncOnce(gen));
       } catch (err) {
         this.deps.log.error({ err }, 'sync failed; retrying');
         this.deps.onError?.(err);
@@ -136,6 +138,7 @@ export class Reconciler {
     const snap = this.deps.snapshot();
     if (!snap.synced) return false;
     const phases: Record<string, number> = {};
+    // endpoints, compile, kernel: the sync's own; revocation follows it (see below).
     let tp = now();
     const lap = (phase: string) => {
       const t = now();
@@ -158,11 +161,18 @@ export class Reconciler {
     this.programmed = table;
     this.settle(gen, true);
     // A changed table may deny flows that are already established: end them before the revision counts as
-    // programmed, so "programmed" means no connection contradicts the policy (with a revoke delay, later).
-    if (mode !== 'noop') await this.deps.onTableChanged?.(table, state);
-    lap('revoke');
-    this.programmedRevision = snap.revision;
-    this.programmedRevisions = snap.revisions;
+    // programmed, so "programmed" means no connection contradicts the policy (with a revoke delay, later). The
+    // next sync does not wait for it (it lists the whole conntrack table, ~10 ms): revocations complete in
+    // order, and each then publishes its sync's revision and settles the kicks that wait for it.
+    const revoked = mode === 'noop' ? undefined : this.deps.onTableChanged?.(table, state);
+    this.revoked = this.revoked
+      .then(() => revoked)
+      .catch((err: unknown) => this.deps.log.error({ err }, 'revoking denied connections failed'))
+      .then(() => {
+        this.programmedRevision = snap.revision;
+        this.programmedRevisions = snap.revisions;
+        this.settle(gen, false);
+      });
     for (const d of diagnostics)
       this.deps.log.error({ policy: d.policy, problems: d.problems }, 'policy rejected; it fails closed');
     this.deps.onSynced?.({

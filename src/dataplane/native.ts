@@ -14,8 +14,11 @@ export interface NativeAddon {
   netlinkOpen(netns?: string, protocol?: number): number;
   /** Sends one request; returns the kernel's answers to it, up to the ack, error or end of dump. */
   netlinkExchange(fd: number, request: Buffer): Buffer;
-  /** The same on a worker thread, for requests the kernel is slow to acknowledge (deleting a link). */
-  netlinkExchangeAsync(fd: number, request: Buffer): Promise<Buffer>;
+  /**
+   * The same on a worker thread, for `count` requests in one buffer (consecutive sequence numbers, each with
+   * an ack): the kernel's answers to all of them.
+   */
+  netlinkExchangeAsync(fd: number, requests: Buffer, count?: number): Promise<Buffer>;
   netlinkClose(fd: number): void;
   nftOpen(netns?: string): NftHandle;
   /** One transaction; resolves with nft's output, rejects with its error text. One run per handle at a time. */

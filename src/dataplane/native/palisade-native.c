@@ -134,14 +134,15 @@ static napi_value netlink_open(napi_env env, napi_callback_info info) {
 }
 
 /**
- * Sends one request on `fd` and collects every message the kernel answers with its sequence number, up to and
- * including the NLMSG_ERROR (ack or error) or NLMSG_DONE that ends it, concatenated into *out (the caller frees).
- * Returns 0, or an errno.
+ * Sends `count` requests (one buffer, consecutive sequence numbers from the first's, each asking for an ack) on
+ * `fd` and collects every message the kernel answers with those sequence numbers, up to and including the
+ * NLMSG_ERROR (ack or error) or NLMSG_DONE that ends each, concatenated into *out (the caller frees). The kernel
+ * processes the requests in order and answers each, failed or not. Returns 0, or an errno.
  */
-static int exchange(int fd, const void *req, size_t req_len, char **out, size_t *out_len) {
+static int exchange(int fd, const void *req, size_t req_len, uint32_t count, char **out, size_t *out_len) {
   *out = NULL;
   *out_len = 0;
-  if (req_len < sizeof(struct nlmsghdr)) return EINVAL;
+  if (req_len < sizeof(struct nlmsghdr) || count == 0) return EINVAL;
   uint32_t seq = ((const struct nlmsghdr *)req)->nlmsg_seq;
   struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
   ssize_t n;
@@ -156,8 +157,8 @@ static int exchange(int fd, const void *req, size_t req_len, char **out, size_t 
     free(chunk);
     return ENOMEM;
   }
-  int done = 0;
-  while (!done) {
+  uint32_t done = 0;
+  while (done < count) {
     do n = recv(fd, chunk, 65536, 0);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
@@ -167,7 +168,7 @@ static int exchange(int fd, const void *req, size_t req_len, char **out, size_t 
       return e;
     }
     for (struct nlmsghdr *h = (struct nlmsghdr *)chunk; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-      if (h->nlmsg_seq != seq) continue; // an answer to an earlier, abandoned request
+      if (h->nlmsg_seq - seq >= count) continue; // an answer to an earlier, abandoned request
       size_t size = NLMSG_ALIGN(h->nlmsg_len);
       if (len + size > cap) {
         while (len + size > cap) cap *= 2;
@@ -182,7 +183,7 @@ static int exchange(int fd, const void *req, size_t req_len, char **out, size_t 
       memcpy(buf + len, h, h->nlmsg_len);
       memset(buf + len + h->nlmsg_len, 0, size - h->nlmsg_len);
       len += size;
-      if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) done = 1;
+      if (h->nlmsg_type == NLMSG_ERROR || h->nlmsg_type == NLMSG_DONE) done++;
     }
   }
   free(chunk);
@@ -203,7 +204,7 @@ static napi_value netlink_exchange(napi_env env, napi_callback_info info) {
   CHECK(napi_get_buffer_info(env, argv[1], &req, &req_len));
   char *out;
   size_t len;
-  int err = exchange(fd, req, req_len, &out, &len);
+  int err = exchange(fd, req, req_len, 1, &out, &len);
   if (err) return throw_errno(env, "netlink exchange", err);
   napi_value buf;
   void *data;
@@ -215,6 +216,7 @@ static napi_value netlink_exchange(napi_env env, napi_callback_info info) {
 
 struct exchange_job {
   int fd;
+  uint32_t count;
   char *req;
   size_t req_len;
   char *out;
@@ -227,7 +229,7 @@ struct exchange_job {
 static void exchange_job_execute(napi_env env, void *data) {
   (void)env;
   struct exchange_job *j = data;
-  j->err = exchange(j->fd, j->req, j->req_len, &j->out, &j->out_len);
+  j->err = exchange(j->fd, j->req, j->req_len, j->count, &j->out, &j->out_len);
 }
 
 static void exchange_job_complete(napi_env env, napi_status status, void *data) {
@@ -256,16 +258,26 @@ static void exchange_job_complete(napi_env env, napi_status status, void *data) 
 }
 
 /**
- * netlinkExchangeAsync(fd: number, request: Buffer): Promise<Buffer> — exchange() on a libuv worker thread, for
- * requests the kernel may take a while to acknowledge (deleting a link waits for an RCU grace period) without
- * holding up the agent's event loop. One request per socket at a time (the caller queues).
+ * netlinkExchangeAsync(fd: number, requests: Buffer, count = 1): Promise<Buffer> — exchange() of `count`
+ * requests on a libuv worker thread, for requests the kernel may take a while to acknowledge (making a veth,
+ * deleting a link) without holding up the agent's event loop. One exchange per socket at a time (the caller's).
  */
 static napi_value netlink_exchange_async(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   struct exchange_job *j = calloc(1, sizeof *j);
   if (!j) return throw_errno(env, "netlink exchange", ENOMEM);
+  j->count = 1;
+  if (argc > 2) {
+    napi_valuetype t;
+    if (napi_typeof(env, argv[2], &t) == napi_ok && t == napi_number) napi_get_value_uint32(env, argv[2], &j->count);
+  }
+  if (j->count == 0 || j->count > 1024) {
+    free(j);
+    napi_throw_range_error(env, NULL, "netlinkExchangeAsync: count must be 1..1024");
+    return NULL;
+  }
   void *req;
   if (napi_get_value_int32(env, argv[0], &j->fd) != napi_ok ||
       napi_get_buffer_info(env, argv[1], &req, &j->req_len) != napi_ok) {

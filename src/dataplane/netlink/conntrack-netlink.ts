@@ -19,9 +19,11 @@ export function netlinkConntrack(native: NativeAddon, opts: { netns?: string } =
   let ct: number | undefined;
   let route: number | undefined;
   let seq = 0;
-  const exchange = (fd: number, what: string, build: (seq: number) => Buffer) => {
+  // On a worker thread: a conntrack dump walks the kernel's whole (global) conntrack hash, ~10 ms however empty.
+  // One exchange per socket at a time: the revocation scheduler runs one revocation at a time.
+  const exchange = async (fd: number, what: string, build: (seq: number) => Buffer) => {
     seq = (seq + 1) >>> 0;
-    const msgs = splitMessages(native.netlinkExchange(fd, build(seq)));
+    const msgs = splitMessages(await native.netlinkExchangeAsync(fd, build(seq)));
     const err = answerError(msgs);
     if (err && err.errno !== 0) throw new NetlinkError(what, err.errno, err.message);
     return msgs;
@@ -32,14 +34,14 @@ export function netlinkConntrack(native: NativeAddon, opts: { netns?: string } =
       ct ??= native.netlinkOpen(opts.netns, NETLINK_NETFILTER);
       route ??= native.netlinkOpen(opts.netns);
       return {
-        entries: readConntrack(exchange(ct, 'list conntrack', dumpConntrack)),
-        hostAddrs: readAddresses(exchange(route, 'list addresses', dumpAddresses)),
+        entries: readConntrack(await exchange(ct, 'list conntrack', dumpConntrack)),
+        hostAddrs: readAddresses(await exchange(route, 'list addresses', dumpAddresses)),
       };
     },
     async delete(entry) {
       ct ??= native.netlinkOpen(opts.netns, NETLINK_NETFILTER);
       try {
-        exchange(ct, 'delete conntrack entry', (s) => deleteConntrack(s, entry));
+        await exchange(ct, 'delete conntrack entry', (s) => deleteConntrack(s, entry));
         return true;
       } catch (err) {
         if (err instanceof NetlinkError && err.errno === constants.errno.ENOENT) return false;

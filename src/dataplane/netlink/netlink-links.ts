@@ -49,6 +49,30 @@ class Socket {
     return msgs;
   }
 
+  /**
+   * Several requests in one exchange (the kernel handles them in order and answers each): one worker-thread hop
+   * instead of one per request. Each request's answers, in order; the first error not in its `allow` throws.
+   */
+  async batch(
+    items: { what: string; build: (seq: number) => Buffer; allow?: number[] }[],
+  ): Promise<rtnl.NlMessage[][]> {
+    const first = (this.seq + 1) >>> 0;
+    const bufs = items.map((item) => {
+      this.seq = (this.seq + 1) >>> 0;
+      return item.build(this.seq);
+    });
+    const all = rtnl.splitMessages(
+      await this.native.netlinkExchangeAsync(this.fd, Buffer.concat(bufs), items.length),
+    );
+    const answers = items.map((_, k) => all.filter((m) => m.seq === (first + k) >>> 0));
+    for (const [k, item] of items.entries()) {
+      const err = rtnl.answerError(answers[k]!);
+      if (err && err.errno !== 0 && !item.allow?.includes(err.errno))
+        throw new NetlinkError(item.what, err.errno, err.message);
+    }
+    return answers;
+  }
+
   async index(name: string): Promise<number> {
     const index = rtnl.readLinkIndex(await this.request(`find ${name}`, (s) => rtnl.getLink(s, name)));
     if (index === undefined) throw new Error(`find ${name}: the kernel answered without the link`);
@@ -94,57 +118,65 @@ async function deleteLink(host: Socket, link: string | number): Promise<boolean>
   }
 }
 
-async function wireHost(host: Socket, spec: PodLinkSpec, netnsFd: number): Promise<void> {
-  const v6 = spec.addresses.some((a) => a.includes(':'));
-  await host.request(`create veth ${spec.hostIfname}`, (s) =>
-    rtnl.newVeth(s, {
-      name: spec.hostIfname,
-      mtu: spec.mtu,
-      mac: HOST_VETH_MAC,
-      peer: { name: spec.ifname, mtu: spec.mtu, mac: spec.podMac, netnsFd },
-    }),
-  );
-  const index = await host.index(spec.hostIfname);
-  if (v6) {
-    await host.request(`addrgenmode none on ${spec.hostIfname}`, (s) => rtnl.addrGenModeNone(s, index));
-    await host.request(`address ${GATEWAY_V6}/64 on ${spec.hostIfname}`, (s) =>
-      rtnl.newAddr(s, index, `${GATEWAY_V6}/64`, { nodad: true }),
-    );
+type Request = { what: string; build: (seq: number) => Buffer; allow?: number[] };
+
+/** The node side once the pair exists: link-local gateway (IPv6), up, a route per pod address. */
+function hostRequests(spec: PodLinkSpec, index: number): Request[] {
+  const out: Request[] = [];
+  if (spec.addresses.some((a) => a.includes(':'))) {
+    out.push({
+      what: `addrgenmode none on ${spec.hostIfname}`,
+      build: (s) => rtnl.addrGenModeNone(s, index),
+    });
+    out.push({
+      what: `address ${GATEWAY_V6}/64 on ${spec.hostIfname}`,
+      build: (s) => rtnl.newAddr(s, index, `${GATEWAY_V6}/64`, { nodad: true }),
+    });
   }
-  await host.request(`${spec.hostIfname} up`, (s) => rtnl.linkUp(s, index));
+  out.push({ what: `${spec.hostIfname} up`, build: (s) => rtnl.linkUp(s, index) });
   for (const a of spec.addresses)
-    await host.request(`route ${hostPrefix(a)} dev ${spec.hostIfname}`, (s) =>
-      rtnl.newRoute(s, { dst: hostPrefix(a), index }),
-    );
+    out.push({
+      what: `route ${hostPrefix(a)} dev ${spec.hostIfname}`,
+      build: (s) => rtnl.newRoute(s, { dst: hostPrefix(a), index }),
+    });
+  return out;
 }
 
-async function wirePod(pod: Socket, spec: PodLinkSpec): Promise<void> {
+/** The pod side: addresses, up, gateway route, default route and pinned gateway neighbour per family. */
+function podRequests(spec: PodLinkSpec, index: number): Request[] {
   const dev = spec.ifname;
-  const index = await pod.index(dev);
-  for (const a of spec.addresses)
-    await pod.request(`address ${hostPrefix(a)} on ${dev}`, (s) =>
-      rtnl.newAddr(s, index, hostPrefix(a), { nodad: a.includes(':') }),
+  const out: Request[] = spec.addresses.map((a) => ({
+    what: `address ${hostPrefix(a)} on ${dev}`,
+    build: (s: number) => rtnl.newAddr(s, index, hostPrefix(a), { nodad: a.includes(':') }),
+  }));
+  out.push({ what: `${dev} up`, build: (s) => rtnl.linkUp(s, index) });
+  if (spec.addresses.some((a) => !a.includes(':')))
+    out.push(
+      {
+        what: `route ${GATEWAY_V4}/32 dev ${dev}`,
+        build: (s) => rtnl.newRoute(s, { dst: `${GATEWAY_V4}/32`, index }),
+      },
+      {
+        what: `default route via ${GATEWAY_V4}`,
+        build: (s) => rtnl.newRoute(s, { dst: '0.0.0.0/0', index, gateway: GATEWAY_V4 }),
+      },
+      {
+        what: `neighbour ${GATEWAY_V4}`,
+        build: (s) => rtnl.replaceNeigh(s, { ip: GATEWAY_V4, mac: HOST_VETH_MAC, index }),
+      },
     );
-  await pod.request(`${dev} up`, (s) => rtnl.linkUp(s, index));
-  if (spec.addresses.some((a) => !a.includes(':'))) {
-    await pod.request(`route ${GATEWAY_V4}/32 dev ${dev}`, (s) =>
-      rtnl.newRoute(s, { dst: `${GATEWAY_V4}/32`, index }),
+  if (spec.addresses.some((a) => a.includes(':')))
+    out.push(
+      {
+        what: `default route via ${GATEWAY_V6}`,
+        build: (s) => rtnl.newRoute(s, { dst: '::/0', index, gateway: GATEWAY_V6 }),
+      },
+      {
+        what: `neighbour ${GATEWAY_V6}`,
+        build: (s) => rtnl.replaceNeigh(s, { ip: GATEWAY_V6, mac: HOST_VETH_MAC, index }),
+      },
     );
-    await pod.request(`default route via ${GATEWAY_V4}`, (s) =>
-      rtnl.newRoute(s, { dst: '0.0.0.0/0', index, gateway: GATEWAY_V4 }),
-    );
-    await pod.request(`neighbour ${GATEWAY_V4}`, (s) =>
-      rtnl.replaceNeigh(s, { ip: GATEWAY_V4, mac: HOST_VETH_MAC, index }),
-    );
-  }
-  if (spec.addresses.some((a) => a.includes(':'))) {
-    await pod.request(`default route via ${GATEWAY_V6}`, (s) =>
-      rtnl.newRoute(s, { dst: '::/0', index, gateway: GATEWAY_V6 }),
-    );
-    await pod.request(`neighbour ${GATEWAY_V6}`, (s) =>
-      rtnl.replaceNeigh(s, { ip: GATEWAY_V6, mac: HOST_VETH_MAC, index }),
-    );
-  }
+  return out;
 }
 
 /**
@@ -157,9 +189,6 @@ export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string 
     kind: 'netlink',
     create: (spec) =>
       onNode(async (host) => {
-        // A stale host veth of the same name: an earlier ADD of the same container and interface that died.
-        const stale = await host.indexIfAny(spec.hostIfname);
-        if (stale !== undefined) await deleteLink(host, stale);
         let netnsFd: number;
         try {
           netnsFd = openSync(spec.netns, 'r');
@@ -169,8 +198,38 @@ export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string 
           });
         }
         try {
-          await wireHost(host, spec, netnsFd);
-          await withSocket(native, spec.netns, (pod) => wirePod(pod, spec));
+          // One exchange: a stale host veth of the same name goes (an earlier ADD of the same container and
+          // interface that died), the pair is made with its pod end in the pod's netns, and read back for both
+          // ends' indexes.
+          const [, , made] = await host.batch([
+            {
+              what: `delete stale ${spec.hostIfname}`,
+              build: (s) => rtnl.delLink(s, spec.hostIfname),
+              allow: [ENODEV, ENOENT],
+            },
+            {
+              what: `create veth ${spec.hostIfname}`,
+              build: (s) =>
+                rtnl.newVeth(s, {
+                  name: spec.hostIfname,
+                  mtu: spec.mtu,
+                  mac: HOST_VETH_MAC,
+                  peer: { name: spec.ifname, mtu: spec.mtu, mac: spec.podMac, netnsFd },
+                }),
+            },
+            { what: `find ${spec.hostIfname}`, build: (s) => rtnl.getLink(s, spec.hostIfname) },
+          ]);
+          const index = rtnl.readLinkIndex(made!);
+          const peer = rtnl.readLinkPeerIndex(made!);
+          if (index === undefined || peer === undefined)
+            throw new Error(`find ${spec.hostIfname}: the kernel answered without the link or its peer`);
+          // Then both ends at once, each in one exchange.
+          // Settled, not raced: the node socket must be idle before the unwinding below uses it.
+          const done = await Promise.allSettled([
+            host.batch(hostRequests(spec, index)),
+            withSocket(native, spec.netns, (pod) => pod.batch(podRequests(spec, peer))),
+          ]);
+          for (const d of done) if (d.status === 'rejected') throw d.reason;
         } catch (err) {
           await deleteLink(host, spec.hostIfname);
           if (err instanceof NetlinkError && err.errno === EEXIST && err.what.startsWith('create veth'))

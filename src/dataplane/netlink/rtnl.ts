@@ -16,7 +16,7 @@ export const RTM = {
 
 const AF_INET = 2;
 const AF_INET6 = 10;
-const IFLA = { address: 1, ifname: 3, mtu: 4, linkinfo: 18, afSpec: 26, netNsFd: 28 };
+const IFLA = { address: 1, ifname: 3, mtu: 4, link: 5, linkinfo: 18, afSpec: 26, netNsFd: 28 };
 const IFLA_INFO = { kind: 1, data: 2 };
 const VETH_INFO_PEER = 1;
 const IFLA_INET6_ADDR_GEN_MODE = 8;
@@ -282,4 +282,19 @@ export function answerError(msgs: readonly NlMessage[]): { errno: number; messag
 export function readLinkIndex(msgs: readonly NlMessage[]): number | undefined {
   const link = msgs.find((m) => m.type === RTM.newLink);
   return link ? link.payload.readInt32LE(4) : undefined;
+}
+
+/** IFLA_LINK of an RTM_NEWLINK answer: for a veth, its peer's index (in the peer's namespace). */
+export function readLinkPeerIndex(msgs: readonly NlMessage[]): number | undefined {
+  const link = msgs.find((m) => m.type === RTM.newLink);
+  if (!link) return undefined;
+  let off = 16;
+  while (off + 4 <= link.payload.length) {
+    const len = link.payload.readUInt16LE(off);
+    if (len < 4) break;
+    if ((link.payload.readUInt16LE(off + 2) & ~NLA_F_NESTED) === IFLA.link)
+      return link.payload.readInt32LE(off + 4);
+    off += align4(len);
+  }
+  return undefined;
 }
