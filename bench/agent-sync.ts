@@ -1,7 +1,7 @@
 // The node agent's cold start, propagation latency and memory on synthetic clusters, one node's view.
 //
 //   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/agent-sync.ts [--scale 1k|10k|both] [--rounds N]
-//       [--all-layouts] [--no-agent] [--nft process|libnftables|both] [--json]
+//       [--all-layouts] [--no-agent] [--nft process|libnftables|both] [--no-commit-watch] [--json]
 //
 // Writers (--nft, default both when palisade-native.node loads): the same rounds through an `nft -f` process per
 // transaction (the fallback, and the baseline) and through libnftables in-process (the agent's normal path).
@@ -34,6 +34,7 @@ type Writer = 'process' | 'libnftables';
 
 interface Options {
   readonly writers: Writer[];
+  readonly commitWatch: boolean;
   readonly scales: ('1k' | '10k')[];
   readonly rounds?: number;
   readonly allLayouts: boolean;
@@ -48,9 +49,11 @@ function parseArgs(argv: readonly string[]): Options {
   let allLayouts = false;
   let agent = true;
   let writers: Writer[] = loadNative() ? ['process', 'libnftables'] : ['process'];
+  let commitWatch = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') json = true;
+    else if (a === '--no-commit-watch') commitWatch = false;
     else if (a === '--nft') {
       const v = argv[++i];
       if (v !== 'process' && v !== 'libnftables' && v !== 'both')
@@ -71,10 +74,10 @@ function parseArgs(argv: readonly string[]): Options {
       rounds = n;
     } else
       throw new Error(
-        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --nft W, --json)`,
+        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --nft W, --no-commit-watch, --json)`,
       );
   }
-  return { writers, scales, rounds, allLayouts, agent, json };
+  return { writers, commitWatch, scales, rounds, allLayouts, agent, json };
 }
 
 interface Case {
@@ -155,7 +158,8 @@ async function run(
           : undefined;
       const name = `${c.name} [${writer === 'process' ? 'nft process' : 'libnftables'}]`;
       const native = writer === 'libnftables' ? loadNative() : undefined;
-      scales.push(await measureScale({ ...c, name, runner, netns, progress, agent, native }));
+      const commitWatch = opts.commitWatch;
+      scales.push(await measureScale({ ...c, name, runner, netns, progress, agent, native, commitWatch }));
       await sb.dropNetns(netns);
     }
   }
