@@ -6,6 +6,7 @@ import type { ClusterState } from '../model/cluster.js';
 import type { Table } from '../policy/ir.js';
 import { type Diagnostic, NodeCompiler, type NodeCompilerOptions } from '../policy/node-compiler.js';
 import type { Logger } from '../util/log.js';
+import { phaseTimer } from '../util/phases.js';
 import { type LocalEndpoint, mergeEndpoints } from './endpoints.js';
 
 /** What the reconciler needs of the nftables applier (src/dataplane/nft-apply.ts). */
@@ -137,14 +138,8 @@ export class Reconciler {
     const t0 = now();
     const snap = this.deps.snapshot();
     if (!snap.synced) return false;
-    const phases: Record<string, number> = {};
     // endpoints, compile, kernel: the sync's own; revocation follows it (see below).
-    let tp = now();
-    const lap = (phase: string) => {
-      const t = now();
-      phases[phase] = t - tp;
-      tp = t;
-    };
+    const { ms: phases, lap } = phaseTimer(now);
     const state = mergeEndpoints(snap, this.deps.node, await this.deps.endpoints());
     lap('endpoints');
     const { table, diagnostics } = this.compiler.compile(state);

@@ -3,6 +3,7 @@
 import { ensureForwarding } from '../dataplane/pod-link.js';
 import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC } from '../dataplane/pod-link-script.js';
 import { allocate, release } from '../ipam/ipam.js';
+import { phaseTimer } from '../util/phases.js';
 import { AgentUnreachableError, agentFor } from './agent-client.js';
 import { assertNetnsExists, type CmdContext, ipamStore, ownerOf, podLinks } from './context.js';
 import { CniCode, CniError, ipamToCniError } from './errors.js';
@@ -16,13 +17,7 @@ export async function cmdAdd(ctx: CmdContext): Promise<Record<string, unknown>> 
   const owner = ownerOf(env);
   const links = podLinks(deps);
   // Where an ADD's time goes, in its log line: address reservation, wiring, and the wait for the pod's policy.
-  const ms: Record<string, number> = {};
-  let t = performance.now();
-  const lap = (phase: string) => {
-    const now = performance.now();
-    ms[phase] = Math.round((now - t) * 10) / 10;
-    t = now;
-  };
+  const { ms, lap } = phaseTimer();
   let allocations: Awaited<ReturnType<typeof allocate>>;
   try {
     allocations = await allocate(store, conf.ipam, owner);

@@ -3,6 +3,7 @@
 // are released. Anything already gone counts as done.
 import { hostVethName } from '../dataplane/veth-name.js';
 import { release } from '../ipam/ipam.js';
+import { phaseTimer } from '../util/phases.js';
 import { agentFor } from './agent-client.js';
 import { podName } from './cmd-add.js';
 import { type CmdContext, ipamStore, ownerOf, podLinks } from './context.js';
@@ -11,13 +12,7 @@ import { ipamToCniError } from './errors.js';
 export async function cmdDel(ctx: CmdContext): Promise<void> {
   const { env, conf, deps } = ctx;
   const hostIfname = hostVethName(env.containerID, env.ifname);
-  const ms: Record<string, number> = {};
-  let t = performance.now();
-  const lap = (phase: string) => {
-    const now = performance.now();
-    ms[phase] = Math.round((now - t) * 10) / 10;
-    t = now;
-  };
+  const { ms, lap } = phaseTimer();
   // The link and the agent's endpoint go at the same time (the agent closes the pod's policy while the kernel
   // takes the link down); the address is released only once the link carries no route, so no new pod can get it
   // while a route still points at the old one.

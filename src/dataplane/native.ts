@@ -12,11 +12,9 @@ export type NftHandle = { readonly __nftHandle: unique symbol };
 export interface NativeAddon {
   /** A netlink socket (NETLINK_ROUTE, or `protocol` 12: NETLINK_NETFILTER) in `netns` (default: the caller's). */
   netlinkOpen(netns?: string, protocol?: number): number;
-  /** Sends one request; returns the kernel's answers to it, up to the ack, error or end of dump. */
-  netlinkExchange(fd: number, request: Buffer): Buffer;
   /**
-   * The same on a worker thread, for `count` requests in one buffer (consecutive sequence numbers, each with
-   * an ack): the kernel's answers to all of them.
+   * Sends `count` requests in one buffer (consecutive sequence numbers, each with an ack) on a worker thread;
+   * resolves with the kernel's answers to all of them, up to each one's ack, error or end of dump.
    */
   netlinkExchangeAsync(fd: number, requests: Buffer, count?: number): Promise<Buffer>;
   netlinkClose(fd: number): void;

@@ -1,6 +1,7 @@
 // palisade-native.node: the agent's two kernel interfaces without a child process per operation.
 //
-//   netlink:  a route-netlink socket opened in a given network namespace, and one request/answer exchange on it.
+//   netlink:  a netlink socket (route or netfilter) opened in a given network namespace, and request/answer
+//             exchanges on it, on a libuv worker thread.
 //             The messages themselves are built and read in TypeScript (src/dataplane/netlink/); this file only
 //             moves bytes, so everything that decides stays testable where the rest of the code is.
 //   nft:      libnftables (Debian's libnftables1), the library the `nft` command is a thin wrapper of. A context
@@ -31,7 +32,8 @@
     }                                                                                                        \
   } while (0)
 
-static napi_value throw_errno(napi_env env, const char *what, int err) {
+/** An Error "<what>: <strerror>" with `code` (ENOENT, ...) and `errno` set, as Node's own system errors have. */
+static napi_value errno_error(napi_env env, const char *what, int err) {
   char msg[512];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
   napi_value code, message, error, errnum;
@@ -40,7 +42,11 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   napi_create_error(env, code, message, &error);
   napi_create_int32(env, err, &errnum);
   napi_set_named_property(env, error, "errno", errnum);
-  napi_throw(env, error);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  napi_throw(env, errno_error(env, what, err));
   return NULL;
 }
 
@@ -192,28 +198,6 @@ static int exchange(int fd, const void *req, size_t req_len, uint32_t count, cha
   return 0;
 }
 
-/** netlinkExchange(fd: number, request: Buffer): Buffer — exchange() on the calling thread. */
-static napi_value netlink_exchange(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd;
-  void *req;
-  size_t req_len;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
-  CHECK(napi_get_buffer_info(env, argv[1], &req, &req_len));
-  char *out;
-  size_t len;
-  int err = exchange(fd, req, req_len, 1, &out, &len);
-  if (err) return throw_errno(env, "netlink exchange", err);
-  napi_value buf;
-  void *data;
-  napi_status st = napi_create_buffer_copy(env, len, out, &data, &buf);
-  free(out);
-  CHECK(st);
-  return buf;
-}
-
 struct exchange_job {
   int fd;
   uint32_t count;
@@ -240,16 +224,7 @@ static void exchange_job_complete(napi_env env, napi_status status, void *data) 
     napi_create_buffer_copy(env, j->out_len, j->out, &copy, &buf);
     napi_resolve_deferred(env, j->deferred, buf);
   } else {
-    int e = j->err ? j->err : EIO;
-    char msg[256];
-    snprintf(msg, sizeof msg, "netlink exchange: %s", strerror(e));
-    napi_value code, message, error, errnum;
-    napi_create_string_utf8(env, strerrorname_np(e) ? strerrorname_np(e) : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-    napi_create_error(env, code, message, &error);
-    napi_create_int32(env, e, &errnum);
-    napi_set_named_property(env, error, "errno", errnum);
-    napi_reject_deferred(env, j->deferred, error);
+    napi_reject_deferred(env, j->deferred, errno_error(env, "netlink exchange", j->err ? j->err : EIO));
   }
   napi_delete_async_work(env, j->work);
   free(j->req);
@@ -468,7 +443,6 @@ static napi_value nft_run(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"netlinkOpen", NULL, netlink_open, NULL, NULL, NULL, napi_default, NULL},
-      {"netlinkExchange", NULL, netlink_exchange, NULL, NULL, NULL, napi_default, NULL},
       {"netlinkExchangeAsync", NULL, netlink_exchange_async, NULL, NULL, NULL, napi_default, NULL},
       {"netlinkClose", NULL, netlink_close, NULL, NULL, NULL, napi_default, NULL},
       {"nftOpen", NULL, nft_open, NULL, NULL, NULL, napi_default, NULL},
