@@ -250,7 +250,13 @@ export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string 
         // Down: no traffic, and the kernel drops the routes through it at once (its addresses may go to a new
         // pod right away). The deletion itself waits for an RCU grace period (~20 ms): it finishes after DEL
         // has answered, by index, so a new link of the same name (an ADD again) is never the one deleted.
-        await host.request(`${name} down`, (s) => rtnl.linkDown(s, index));
+        try {
+          await host.request(`${name} down`, (s) => rtnl.linkDown(s, index));
+        } catch (err) {
+          // Gone since the lookup: the kernel was already taking it away (its pod's netns was deleted).
+          if (isGone(err)) return { removed: false, gone: Promise.resolve() };
+          throw err;
+        }
         const gone = withSocket(native, opts.nodeNetns, (s) => deleteLink(s, index)).then(() => undefined);
         return { removed: true, gone };
       }),
