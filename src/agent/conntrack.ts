@@ -112,7 +112,6 @@ export function parseHostAddrs(json: string): Set<string> {
 
 /** How the agent reads and edits the node's conntrack table: `conntrack` processes, or netlink in-process. */
 export interface ConntrackAccess {
-  readonly kind: 'process' | 'netlink';
   /** Every entry, and every address of the namespace (flows of the node itself are not the table's). */
   list(timeoutMs: number): Promise<{ entries: ConntrackEntry[]; hostAddrs: Set<string> }>;
   /** Deletes one entry; false when it was already gone. */
@@ -122,7 +121,6 @@ export interface ConntrackAccess {
 /** `conntrack -L` / `conntrack -D` and `ip -j addr show` processes. */
 export function processConntrack(runner: Runner): ConntrackAccess {
   return {
-    kind: 'process',
     async list(timeoutMs) {
       const [addrs, listed] = await Promise.all([
         runner.run(['ip', '-j', 'addr', 'show'], { timeoutMs }),

@@ -64,7 +64,7 @@ export async function askAgent(
 }
 
 /** The agent behind its socket. */
-export function socketAgent(socketPath: string, timeoutMs: number): AgentApi {
+function socketAgent(socketPath: string, timeoutMs: number): AgentApi {
   return {
     async add(e) {
       const doc = await askAgent(socketPath, { op: 'add', ...e }, timeoutMs);
@@ -81,7 +81,7 @@ export function socketAgent(socketPath: string, timeoutMs: number): AgentApi {
 }
 
 /** The agent's own handlers, held to the same time limit and failing the same way as over the socket. */
-export function directAgent(h: AgentApi, timeoutMs: number): AgentApi {
+function directAgent(h: AgentApi, timeoutMs: number): AgentApi {
   const guard = <T>(what: string, p: Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
@@ -116,6 +116,12 @@ export function directAgent(h: AgentApi, timeoutMs: number): AgentApi {
  * The agent an invocation talks to: the agent it runs inside (`inProcess`), else the one at the config's
  * socket, else none (a standalone plugin).
  */
+export function agentFor(inProcess: AgentApi | undefined, socketPath: string, timeoutMs: number): AgentApi;
+export function agentFor(
+  inProcess: AgentApi | undefined,
+  socketPath: string | undefined,
+  timeoutMs: number,
+): AgentApi | undefined;
 export function agentFor(
   inProcess: AgentApi | undefined,
   socketPath: string | undefined,

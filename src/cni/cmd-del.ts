@@ -1,6 +1,7 @@
 // DEL: idempotent. Works with the netns gone or CNI_NETNS empty (containerd sends that once the task exited):
-// the host veth is deleted from the node side (its pod end and host routes go with it), then the addresses
-// are released. Anything already gone counts as done.
+// the host veth is retired from the node side (down and unrouted; deleted, its pod end with it, at once or, in
+// the agent, just after DEL answers: PodLinks.retire), then the addresses are released. Anything already gone
+// counts as done.
 import { hostVethName } from '../dataplane/veth-name.js';
 import { release } from '../ipam/ipam.js';
 import { phaseTimer } from '../util/phases.js';

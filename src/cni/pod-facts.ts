@@ -6,7 +6,7 @@ import { type NamespaceFacts, type PodFacts, podFactsOf } from '../chained/selec
 import { toNamespaceInfo, toPodInfoWhole } from '../datastore/kube-convert.js';
 import { isObject } from '../model/k8s.js';
 import type { Logger } from '../util/log.js';
-import { type AgentApi, AgentUnreachableError, directAgent, socketAgent } from './agent-client.js';
+import { type AgentApi, AgentUnreachableError, agentFor } from './agent-client.js';
 import { CniCode, CniError } from './errors.js';
 import type { RedirectConf } from './redirect-config.js';
 
@@ -138,10 +138,7 @@ export async function podFacts(
 ): Promise<Facts> {
   let agentProblem: string;
   try {
-    const agent = inProcess
-      ? directAgent(inProcess, conf.agentTimeoutMs)
-      : socketAgent(conf.agentSocket, conf.agentTimeoutMs);
-    const doc = await agent.facts(namespace, name);
+    const doc = await agentFor(inProcess, conf.agentSocket, conf.agentTimeoutMs).facts(namespace, name);
     if (isFacts(doc.pod)) {
       const ns = isObject(doc.namespace) ? (doc.namespace as unknown as NamespaceFacts) : undefined;
       return { pod: doc.pod, namespace: ns, source: 'agent' };

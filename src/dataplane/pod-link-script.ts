@@ -30,48 +30,88 @@ function hostPrefix(address: string): string {
   return address.includes(':') ? `${address}/128` : `${address}/32`;
 }
 
+/** One step of wiring an interface that exists, the same for `ip -batch` and for netlink (netlink-links.ts). */
+export type LinkStep =
+  | { readonly op: 'addrgenmode-none' }
+  | { readonly op: 'addr'; readonly cidr: string; readonly nodad: boolean }
+  | { readonly op: 'up' }
+  /** No gateway: a route on the link (scope link); with one, via it. */
+  | { readonly op: 'route'; readonly dst: string; readonly gateway?: string }
+  | { readonly op: 'neigh'; readonly ip: string; readonly mac: string };
+
 /**
- * Runs in the node's netns: create the pair (pod end straight into the pod netns), bring up, route. With IPv6,
- * the host end gets the pod's gateway address as its only link-local, without DAD: an auto-generated one stays
- * "tentative" for about a second, during which the node cannot resolve its pod's neighbour entry.
+ * The node side once the pair exists: bring up, route. With IPv6, the host end gets the pod's gateway address as
+ * its only link-local, without DAD: an auto-generated one stays "tentative" for about a second, during which the
+ * node cannot resolve its pod's neighbour entry.
  */
-export function hostAddScript(spec: PodLinkSpec): string {
+export function hostSteps(spec: PodLinkSpec): LinkStep[] {
   const v6 = spec.addresses.some((a) => a.includes(':'));
+  return [
+    ...(v6
+      ? [{ op: 'addrgenmode-none' } as const, { op: 'addr', cidr: `${GATEWAY_V6}/64`, nodad: true } as const]
+      : []),
+    { op: 'up' },
+    ...spec.addresses.map((a) => ({ op: 'route', dst: hostPrefix(a) }) as const),
+  ];
+}
+
+/** The pod side: addresses, link up, gateway route and pinned gateway neighbour per family. */
+export function podSteps(spec: PodLinkSpec): LinkStep[] {
+  const steps: LinkStep[] = spec.addresses.map((a) => ({
+    op: 'addr',
+    cidr: hostPrefix(a),
+    nodad: a.includes(':'),
+  }));
+  steps.push({ op: 'up' });
+  if (spec.addresses.some((a) => !a.includes(':'))) {
+    steps.push(
+      { op: 'route', dst: `${GATEWAY_V4}/32` },
+      { op: 'route', dst: '0.0.0.0/0', gateway: GATEWAY_V4 },
+      { op: 'neigh', ip: GATEWAY_V4, mac: HOST_VETH_MAC },
+    );
+  }
+  if (spec.addresses.some((a) => a.includes(':'))) {
+    steps.push(
+      { op: 'route', dst: '::/0', gateway: GATEWAY_V6 },
+      { op: 'neigh', ip: GATEWAY_V6, mac: HOST_VETH_MAC },
+    );
+  }
+  return steps;
+}
+
+/** A step as an `ip -batch` line on interface `dev`. */
+function ipLine(step: LinkStep, dev: string): string {
+  switch (step.op) {
+    case 'addrgenmode-none':
+      return `link set ${dev} addrgenmode none`;
+    case 'addr':
+      return `addr add ${step.cidr} dev ${dev}${step.nodad ? ' nodad' : ''}`;
+    case 'up':
+      return `link set ${dev} up`;
+    case 'route': {
+      if (!step.gateway) return `route add ${step.dst} dev ${dev} scope link`;
+      const dst = step.dst === '0.0.0.0/0' || step.dst === '::/0' ? 'default' : step.dst;
+      return `route add ${dst} via ${step.gateway} dev ${dev}`;
+    }
+    case 'neigh':
+      return `neigh replace ${step.ip} lladdr ${step.mac} dev ${dev} nud permanent`;
+  }
+}
+
+/** Runs in the node's netns: create the pair (pod end straight into the pod netns), then hostSteps. */
+export function hostAddScript(spec: PodLinkSpec): string {
   const lines = [
     `link add ${spec.hostIfname} mtu ${spec.mtu} address ${HOST_VETH_MAC} type veth peer name ${spec.ifname} mtu ${spec.mtu} address ${spec.podMac} netns ${spec.netns}`,
-    ...(v6
-      ? [
-          `link set ${spec.hostIfname} addrgenmode none`,
-          `addr add ${GATEWAY_V6}/64 dev ${spec.hostIfname} nodad`,
-        ]
-      : []),
-    `link set ${spec.hostIfname} up`,
-    ...spec.addresses.map((a) => `route add ${hostPrefix(a)} dev ${spec.hostIfname} scope link`),
+    ...hostSteps(spec).map((step) => ipLine(step, spec.hostIfname)),
   ];
   return `${lines.join('\n')}\n`;
 }
 
-/** Runs in the pod's netns: addresses, link up, gateway route and pinned gateway neighbour per family. */
+/** Runs in the pod's netns: podSteps. */
 export function podAddScript(spec: PodLinkSpec): string {
-  const dev = spec.ifname;
-  const lines: string[] = [];
-  for (const a of spec.addresses)
-    lines.push(`addr add ${hostPrefix(a)} dev ${dev}${a.includes(':') ? ' nodad' : ''}`);
-  lines.push(`link set ${dev} up`);
-  if (spec.addresses.some((a) => !a.includes(':'))) {
-    lines.push(
-      `route add ${GATEWAY_V4}/32 dev ${dev} scope link`,
-      `route add default via ${GATEWAY_V4} dev ${dev}`,
-      `neigh replace ${GATEWAY_V4} lladdr ${HOST_VETH_MAC} dev ${dev} nud permanent`,
-    );
-  }
-  if (spec.addresses.some((a) => a.includes(':'))) {
-    lines.push(
-      `route add default via ${GATEWAY_V6} dev ${dev}`,
-      `neigh replace ${GATEWAY_V6} lladdr ${HOST_VETH_MAC} dev ${dev} nud permanent`,
-    );
-  }
-  return `${lines.join('\n')}\n`;
+  return `${podSteps(spec)
+    .map((step) => ipLine(step, spec.ifname))
+    .join('\n')}\n`;
 }
 
 /** Canonical text of an address so "fd00:0::5" and "fd00::5" compare equal. */

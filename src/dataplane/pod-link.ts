@@ -20,7 +20,6 @@ export class PodLinkError extends Error {
 
 /** How the plugin wires and unwires pods: `ip` processes (below) or netlink in-process (netlink/). */
 export interface PodLinks {
-  readonly kind: 'ip' | 'netlink';
   /** Wires the pod; on failure removes what it made (see createPodLink). */
   create(spec: PodLinkSpec): Promise<void>;
   /** Deletes the host side of a pair (and with it the pod side); false when it was already gone. */
@@ -34,7 +33,6 @@ export interface PodLinks {
 
 export function ipPodLinks(runner: Runner): PodLinks {
   return {
-    kind: 'ip',
     create: (spec) => createPodLink(runner, spec),
     deleteHost: (name) => deleteHostLink(runner, name),
     retire: async (name) => ({ removed: await deleteHostLink(runner, name), gone: Promise.resolve() }),

@@ -4,7 +4,7 @@
 import type { ConntrackEntry, ConntrackTuple } from '../../agent/conntrack-parse.js';
 import { formatIp } from '../../model/cidr.js';
 import type { Protocol } from '../../model/k8s.js';
-import { attr, ipBytes, message, NLM_F, type NlMessage } from './rtnl.js';
+import { attr, ipBytes, message, NLM_F, type NlMessage, nested, readAttrs } from './rtnl.js';
 
 export const NETLINK_NETFILTER = 12;
 const NFNL_SUBSYS_CTNETLINK = 1;
@@ -46,7 +46,6 @@ const SCTP_STATES = [
   'SHUTDOWN_ACK_SENT',
   'HEARTBEAT_SENT',
 ];
-const NLA_TYPE_MASK = 0x3fff;
 const RTM_NEWADDR = 20;
 const RTM_GETADDR = 22;
 const IFA_ADDRESS = 1;
@@ -67,19 +66,6 @@ export function dumpAddresses(seq: number): Buffer {
   return message(RTM_GETADDR, NLM_F.dump, seq, Buffer.alloc(8));
 }
 
-/** Attributes of a payload from `offset`, by type (the last of a type wins). */
-function attrs(buf: Buffer, offset = 0): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
-  let off = offset;
-  while (off + 4 <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > buf.length) break;
-    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + 4, off + len));
-    off += (len + 3) & ~3;
-  }
-  return out;
-}
-
 /** An address's text from its network-order bytes, as the rest of Palisade writes it (model/cidr.ts). */
 function ipText(b: Buffer): string {
   let value = 0n;
@@ -89,12 +75,12 @@ function ipText(b: Buffer): string {
 
 function readTuple(b: Buffer | undefined): { tuple: ConntrackTuple; proto: number } | undefined {
   if (!b) return undefined;
-  const t = attrs(b);
+  const t = readAttrs(b);
   const ip = t.get(CTA_TUPLE.ip);
   const proto = t.get(CTA_TUPLE.proto);
   if (!ip || !proto) return undefined;
-  const a = attrs(ip);
-  const p = attrs(proto);
+  const a = readAttrs(ip);
+  const p = readAttrs(proto);
   const src = a.get(CTA_IP.v4src) ?? a.get(CTA_IP.v6src);
   const dst = a.get(CTA_IP.v4dst) ?? a.get(CTA_IP.v6dst);
   const num = p.get(CTA_PROTO.num);
@@ -116,7 +102,7 @@ export function readConntrack(msgs: readonly NlMessage[]): ConntrackEntry[] {
   for (const m of msgs) {
     if (m.type !== CT_TYPE(0) || m.payload.length < 4) continue; // IPCTNL_MSG_CT_NEW: one entry
     const family = m.payload.readUInt8(0) === AF_INET6 ? 6 : 4;
-    const a = attrs(m.payload, 4);
+    const a = readAttrs(m.payload, 4);
     const orig = readTuple(a.get(CTA.tupleOrig));
     const reply = readTuple(a.get(CTA.tupleReply));
     const protocol = orig && PROTOCOLS[orig.proto];
@@ -125,8 +111,8 @@ export function readConntrack(msgs: readonly NlMessage[]): ConntrackEntry[] {
     let state: string | undefined;
     const info = a.get(CTA.protoinfo);
     if (info && protocol !== 'UDP') {
-      const nested = attrs(info).get(protocol === 'TCP' ? CTA_PROTOINFO.tcp : CTA_PROTOINFO.sctp);
-      const code = nested && attrs(nested).get(1)?.readUInt8(0);
+      const perProtocol = readAttrs(info).get(protocol === 'TCP' ? CTA_PROTOINFO.tcp : CTA_PROTOINFO.sctp);
+      const code = perProtocol && readAttrs(perProtocol).get(1)?.readUInt8(0);
       if (code !== undefined) state = (protocol === 'TCP' ? TCP_STATES : SCTP_STATES)[code];
     }
     out.push({
@@ -149,7 +135,7 @@ export function readAddresses(msgs: readonly NlMessage[]): Set<string> {
   const out = new Set<string>();
   for (const m of msgs) {
     if (m.type !== RTM_NEWADDR) continue;
-    const a = attrs(m.payload, 8);
+    const a = readAttrs(m.payload, 8);
     const ip = a.get(IFA_LOCAL) ?? a.get(IFA_ADDRESS);
     if (ip) out.add(ipText(ip));
   }
@@ -161,19 +147,18 @@ const be16 = (n: number) => {
   b.writeUInt16BE(n, 0);
   return b;
 };
-const nest = (type: number, ...children: Buffer[]) => attr(type | 0x8000, Buffer.concat(children));
 
 /** `conntrack -D` of one entry, by its ORIGINAL tuple (and zone). */
 export function deleteConntrack(seq: number, e: ConntrackEntry): Buffer {
   const [srcType, dstType] = e.family === 4 ? [CTA_IP.v4src, CTA_IP.v4dst] : [CTA_IP.v6src, CTA_IP.v6dst];
-  const tuple = nest(
+  const tuple = nested(
     CTA.tupleOrig,
-    nest(
+    nested(
       CTA_TUPLE.ip,
       attr(srcType, ipBytes(e.original.src).bytes),
       attr(dstType, ipBytes(e.original.dst).bytes),
     ),
-    nest(
+    nested(
       CTA_TUPLE.proto,
       attr(CTA_PROTO.num, Buffer.from([NUMBERS[e.protocol]])),
       attr(CTA_PROTO.sport, be16(e.original.sport)),

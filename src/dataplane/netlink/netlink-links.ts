@@ -1,5 +1,6 @@
 // Wires a pod through route-netlink (palisade-native.node) instead of `ip` processes: the same steps as the
-// `ip -batch` scripts of pod-link-script.ts, message for message (rtnl.ts), so the kernel ends in the same state.
+// `ip -batch` scripts (hostSteps, podSteps of pod-link-script.ts), each as its message (rtnl.ts), so the kernel
+// ends in the same state.
 // Every request runs on a worker thread (the kernel takes ~1 ms to make a veth, ~20 ms to delete one), on a
 // socket of the operation's own, so concurrent ADDs neither wait on the agent's event loop nor read each other's
 // answers.
@@ -7,108 +8,27 @@ import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { NativeAddon } from '../native.js';
 import { PodLinkError, type PodLinks } from '../pod-link.js';
-import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, type PodLinkSpec } from '../pod-link-script.js';
+import { HOST_VETH_MAC, hostSteps, type LinkStep, podSteps } from '../pod-link-script.js';
 import * as rtnl from './rtnl.js';
+import { NetlinkError, type NetlinkRequest, type NetlinkSocket, withSocket } from './socket.js';
 
-export class NetlinkError extends Error {
-  override readonly name = 'NetlinkError';
-  constructor(
-    readonly what: string,
-    readonly errno: number,
-    kernelMessage?: string,
-  ) {
-    const name = Object.entries(constants.errno).find(([, v]) => v === errno)?.[0] ?? `errno ${errno}`;
-    super(`${what}: ${name}${kernelMessage ? ` (${kernelMessage})` : ''}`);
-  }
-}
-
-const hostPrefix = (a: string) => (a.includes(':') ? `${a}/128` : `${a}/32`);
 const ENOENT = constants.errno.ENOENT;
 const ENODEV = constants.errno.ENODEV;
 const EEXIST = constants.errno.EEXIST;
 const isGone = (err: unknown) =>
   err instanceof NetlinkError && (err.errno === ENODEV || err.errno === ENOENT);
 
-/** One socket in one namespace, for one operation: requests in sequence, each on a worker thread. */
-class Socket {
-  private seq = 0;
-  readonly fd: number;
-  constructor(
-    private readonly native: NativeAddon,
-    netns: string | undefined,
-  ) {
-    this.fd = native.netlinkOpen(netns);
-  }
-
-  /** Sends one request and returns the kernel's answer; an error answer throws NetlinkError naming `what`. */
-  async request(what: string, build: (seq: number) => Buffer): Promise<rtnl.NlMessage[]> {
-    this.seq = (this.seq + 1) >>> 0;
-    const msgs = rtnl.splitMessages(await this.native.netlinkExchangeAsync(this.fd, build(this.seq)));
-    const err = rtnl.answerError(msgs);
-    if (err && err.errno !== 0) throw new NetlinkError(what, err.errno, err.message);
-    return msgs;
-  }
-
-  /**
-   * Several requests in one exchange (the kernel handles them in order and answers each): one worker-thread hop
-   * instead of one per request. Each request's answers, in order; the first error not in its `allow` throws.
-   */
-  async batch(
-    items: { what: string; build: (seq: number) => Buffer; allow?: number[] }[],
-  ): Promise<rtnl.NlMessage[][]> {
-    const first = (this.seq + 1) >>> 0;
-    const bufs = items.map((item) => {
-      this.seq = (this.seq + 1) >>> 0;
-      return item.build(this.seq);
-    });
-    const all = rtnl.splitMessages(
-      await this.native.netlinkExchangeAsync(this.fd, Buffer.concat(bufs), items.length),
-    );
-    const answers = items.map((_, k) => all.filter((m) => m.seq === (first + k) >>> 0));
-    for (const [k, item] of items.entries()) {
-      const err = rtnl.answerError(answers[k]!);
-      if (err && err.errno !== 0 && !item.allow?.includes(err.errno))
-        throw new NetlinkError(item.what, err.errno, err.message);
-    }
-    return answers;
-  }
-
-  async index(name: string): Promise<number> {
-    const index = rtnl.readLinkIndex(await this.request(`find ${name}`, (s) => rtnl.getLink(s, name)));
-    if (index === undefined) throw new Error(`find ${name}: the kernel answered without the link`);
-    return index;
-  }
-
-  /** The link's index, or undefined when there is no such link. */
-  async indexIfAny(name: string): Promise<number | undefined> {
-    try {
-      return await this.index(name);
-    } catch (err) {
-      if (isGone(err)) return undefined;
-      throw err;
-    }
-  }
-
-  close(): void {
-    this.native.netlinkClose(this.fd);
-  }
-}
-
-/** Runs `fn` with a socket in `netns`, closed after. */
-async function withSocket<T>(
-  native: NativeAddon,
-  netns: string | undefined,
-  fn: (s: Socket) => Promise<T>,
-): Promise<T> {
-  const s = new Socket(native, netns);
+/** The link's index, or undefined when there is no such link. */
+async function linkIndex(host: NetlinkSocket, name: string): Promise<number | undefined> {
   try {
-    return await fn(s);
-  } finally {
-    s.close();
+    return rtnl.readLinkIndex(await host.request(`find ${name}`, (s) => rtnl.getLink(s, name)));
+  } catch (err) {
+    if (isGone(err)) return undefined;
+    throw err;
   }
 }
 
-async function deleteLink(host: Socket, link: string | number): Promise<boolean> {
+async function deleteLink(host: NetlinkSocket, link: string | number): Promise<boolean> {
   try {
     await host.request(`delete ${link}`, (s) => rtnl.delLink(s, link));
     return true;
@@ -118,65 +38,30 @@ async function deleteLink(host: Socket, link: string | number): Promise<boolean>
   }
 }
 
-type Request = { what: string; build: (seq: number) => Buffer; allow?: number[] };
-
-/** The node side once the pair exists: link-local gateway (IPv6), up, a route per pod address. */
-function hostRequests(spec: PodLinkSpec, index: number): Request[] {
-  const out: Request[] = [];
-  if (spec.addresses.some((a) => a.includes(':'))) {
-    out.push({
-      what: `addrgenmode none on ${spec.hostIfname}`,
-      build: (s) => rtnl.addrGenModeNone(s, index),
-    });
-    out.push({
-      what: `address ${GATEWAY_V6}/64 on ${spec.hostIfname}`,
-      build: (s) => rtnl.newAddr(s, index, `${GATEWAY_V6}/64`, { nodad: true }),
-    });
+/** A wiring step (pod-link-script.ts) as a request on the interface `index`, named `dev` in errors. */
+function request(step: LinkStep, dev: string, index: number): NetlinkRequest {
+  switch (step.op) {
+    case 'addrgenmode-none':
+      return { what: `addrgenmode none on ${dev}`, build: (s) => rtnl.addrGenModeNone(s, index) };
+    case 'addr':
+      return {
+        what: `address ${step.cidr} on ${dev}`,
+        build: (s) => rtnl.newAddr(s, index, step.cidr, { nodad: step.nodad }),
+      };
+    case 'up':
+      return { what: `${dev} up`, build: (s) => rtnl.linkUp(s, index) };
+    case 'route':
+      return {
+        what: `route ${step.dst}${step.gateway ? ` via ${step.gateway}` : ''} dev ${dev}`,
+        build: (s) =>
+          rtnl.newRoute(s, { dst: step.dst, index, ...(step.gateway ? { gateway: step.gateway } : {}) }),
+      };
+    case 'neigh':
+      return {
+        what: `neighbour ${step.ip} on ${dev}`,
+        build: (s) => rtnl.replaceNeigh(s, { ip: step.ip, mac: step.mac, index }),
+      };
   }
-  out.push({ what: `${spec.hostIfname} up`, build: (s) => rtnl.linkUp(s, index) });
-  for (const a of spec.addresses)
-    out.push({
-      what: `route ${hostPrefix(a)} dev ${spec.hostIfname}`,
-      build: (s) => rtnl.newRoute(s, { dst: hostPrefix(a), index }),
-    });
-  return out;
-}
-
-/** The pod side: addresses, up, gateway route, default route and pinned gateway neighbour per family. */
-function podRequests(spec: PodLinkSpec, index: number): Request[] {
-  const dev = spec.ifname;
-  const out: Request[] = spec.addresses.map((a) => ({
-    what: `address ${hostPrefix(a)} on ${dev}`,
-    build: (s: number) => rtnl.newAddr(s, index, hostPrefix(a), { nodad: a.includes(':') }),
-  }));
-  out.push({ what: `${dev} up`, build: (s) => rtnl.linkUp(s, index) });
-  if (spec.addresses.some((a) => !a.includes(':')))
-    out.push(
-      {
-        what: `route ${GATEWAY_V4}/32 dev ${dev}`,
-        build: (s) => rtnl.newRoute(s, { dst: `${GATEWAY_V4}/32`, index }),
-      },
-      {
-        what: `default route via ${GATEWAY_V4}`,
-        build: (s) => rtnl.newRoute(s, { dst: '0.0.0.0/0', index, gateway: GATEWAY_V4 }),
-      },
-      {
-        what: `neighbour ${GATEWAY_V4}`,
-        build: (s) => rtnl.replaceNeigh(s, { ip: GATEWAY_V4, mac: HOST_VETH_MAC, index }),
-      },
-    );
-  if (spec.addresses.some((a) => a.includes(':')))
-    out.push(
-      {
-        what: `default route via ${GATEWAY_V6}`,
-        build: (s) => rtnl.newRoute(s, { dst: '::/0', index, gateway: GATEWAY_V6 }),
-      },
-      {
-        what: `neighbour ${GATEWAY_V6}`,
-        build: (s) => rtnl.replaceNeigh(s, { ip: GATEWAY_V6, mac: HOST_VETH_MAC, index }),
-      },
-    );
-  return out;
 }
 
 /**
@@ -184,9 +69,8 @@ function podRequests(spec: PodLinkSpec, index: number): Request[] {
  * `opts.nodeNetns` (tests, which must never touch the machine's own).
  */
 export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string } = {}): PodLinks {
-  const onNode = <T>(fn: (s: Socket) => Promise<T>) => withSocket(native, opts.nodeNetns, fn);
+  const onNode = <T>(fn: (s: NetlinkSocket) => Promise<T>) => withSocket(native, opts.nodeNetns, fn);
   return {
-    kind: 'netlink',
     create: (spec) =>
       onNode(async (host) => {
         let netnsFd: number;
@@ -226,8 +110,10 @@ export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string 
           // Then both ends at once, each in one exchange.
           // Settled, not raced: the node socket must be idle before the unwinding below uses it.
           const done = await Promise.allSettled([
-            host.batch(hostRequests(spec, index)),
-            withSocket(native, spec.netns, (pod) => pod.batch(podRequests(spec, peer))),
+            host.batch(hostSteps(spec).map((step) => request(step, spec.hostIfname, index))),
+            withSocket(native, spec.netns, (pod) =>
+              pod.batch(podSteps(spec).map((step) => request(step, spec.ifname, peer))),
+            ),
           ]);
           for (const d of done) if (d.status === 'rejected') throw d.reason;
         } catch (err) {
@@ -245,7 +131,7 @@ export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string 
     deleteHost: (name) => onNode((host) => deleteLink(host, name)),
     retire: (name) =>
       onNode(async (host) => {
-        const index = await host.indexIfAny(name);
+        const index = await linkIndex(host, name);
         if (index === undefined) return { removed: false, gone: Promise.resolve() };
         // Down: no traffic, and the kernel drops the routes through it at once (its addresses may go to a new
         // pod right away). The deletion itself waits for an RCU grace period (~20 ms): it finishes after DEL

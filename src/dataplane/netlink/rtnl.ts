@@ -44,7 +44,25 @@ export function attr(type: number, payload: Buffer): Buffer {
   return out;
 }
 
-const nested = (type: number, ...children: Buffer[]) => attr(type | NLA_F_NESTED, Buffer.concat(children));
+/** A nested attribute holding `children`. */
+export const nested = (type: number, ...children: Buffer[]) =>
+  attr(type | NLA_F_NESTED, Buffer.concat(children));
+
+/** The type bits of an attribute's type field (without NLA_F_NESTED and NLA_F_NET_BYTEORDER). */
+const NLA_TYPE_MASK = 0x3fff;
+
+/** The attributes of `buf` from `offset`, payload by type (the last of a type wins). */
+export function readAttrs(buf: Buffer, offset = 0): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  let off = offset;
+  while (off + 4 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > buf.length) break;
+    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + 4, off + len));
+    off += align4(len);
+  }
+  return out;
+}
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n >>> 0, 0);
@@ -260,22 +278,8 @@ export function answerError(msgs: readonly NlMessage[]): { errno: number; messag
   const errno = -err.payload.readInt32LE(0);
   if (!(err.flags & NLM_F_ACK_TLVS)) return { errno };
   // With NETLINK_CAP_ACK the request is echoed as its header only: the attributes start after it.
-  let off = 4 + 16;
-  while (off + 4 <= err.payload.length) {
-    const len = err.payload.readUInt16LE(off);
-    const type = err.payload.readUInt16LE(off + 2) & ~NLA_F_NESTED;
-    if (len < 4) break;
-    if (type === NLMSGERR_ATTR_MSG)
-      return {
-        errno,
-        message: err.payload
-          .subarray(off + 4, off + len)
-          .toString('utf8')
-          .replace(/\0+$/, ''),
-      };
-    off += align4(len);
-  }
-  return { errno };
+  const message = readAttrs(err.payload, 4 + 16).get(NLMSGERR_ATTR_MSG);
+  return message ? { errno, message: message.toString('utf8').replace(/\0+$/, '') } : { errno };
 }
 
 /** The interface index in an RTM_NEWLINK answer to getLink. */
@@ -287,14 +291,5 @@ export function readLinkIndex(msgs: readonly NlMessage[]): number | undefined {
 /** IFLA_LINK of an RTM_NEWLINK answer: for a veth, its peer's index (in the peer's namespace). */
 export function readLinkPeerIndex(msgs: readonly NlMessage[]): number | undefined {
   const link = msgs.find((m) => m.type === RTM.newLink);
-  if (!link) return undefined;
-  let off = 16;
-  while (off + 4 <= link.payload.length) {
-    const len = link.payload.readUInt16LE(off);
-    if (len < 4) break;
-    if ((link.payload.readUInt16LE(off + 2) & ~NLA_F_NESTED) === IFLA.link)
-      return link.payload.readInt32LE(off + 4);
-    off += align4(len);
-  }
-  return undefined;
+  return link && readAttrs(link.payload, 16).get(IFLA.link)?.readInt32LE(0);
 }
