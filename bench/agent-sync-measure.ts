@@ -3,16 +3,17 @@
 // way the agent's reconciler does them (src/agent/reconciler.ts: mergeEndpoints → NodeCompiler.compile, which
 // recomputes only what the change touched → applier.update, verify off as src/agent/agent.ts runs it). The
 // baseline, side by side: a full compile from scratch of the same state (what every sync cost before the
-// compiler became incremental), timed after each change but not applied.
+// compiler became incremental) of each change's state, timed after the rounds and not applied.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { mergeEndpoints } from '../src/agent/endpoints.js';
+import { type LocalEndpoint, mergeEndpoints } from '../src/agent/endpoints.js';
 import type { NativeAddon } from '../src/dataplane/native.js';
 import { createNftApplier } from '../src/dataplane/nft-apply.js';
 import { planDiff, renderPlan } from '../src/dataplane/nft-diff.js';
 import { renderReplace } from '../src/dataplane/nft-render.js';
 import type { Runner } from '../src/dataplane/runner.js';
+import type { DatastoreSnapshot } from '../src/datastore/types.js';
 import { compileNode } from '../src/policy/compile.js';
 import type { Table } from '../src/policy/ir.js';
 import { NodeCompiler } from '../src/policy/node-compiler.js';
@@ -237,6 +238,8 @@ async function rounds(
   watch: CommitWatch | undefined,
 ): Promise<ScaleResult> {
   const samples = new Map<Kind, Sample[]>(KINDS.map((k) => [k, []]));
+  // Each change's state, for the baseline compiled after the rounds (see below).
+  const states: { sample: Sample; snapshot: DatastoreSnapshot; endpoints: readonly LocalEndpoint[] }[] = [];
   // The agent's compiler: it has seen the cold start's state, as the reconciler's has after its first sync.
   const compiler = new NodeCompiler(LOCAL_NODE);
   compile(c, compiler);
@@ -246,7 +249,8 @@ async function rounds(
     for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
       mutate(c, kind);
       const t0 = performance.now();
-      const next = compile(c, compiler); // the snapshot object is built inside: "change visible" is t0
+      const snapshot = c.snapshot(); // what the datastore hands the reconciler: "change visible" is t0
+      const next = compiler.compile(mergeEndpoints(snapshot, LOCAL_NODE, c.endpoints)).table;
       const t1 = performance.now();
       const script = renderPlan(planDiff(prev, next), next); // timed alone for the split; update() redoes it
       const t2 = performance.now();
@@ -256,27 +260,35 @@ async function rounds(
       const commit = out.mode === 'noop' || !watch ? undefined : await watch.commitAfter(t2);
       if (watch && out.mode !== 'noop' && commit === undefined)
         throw new Error(`${kind}: nft monitor saw no commit`);
-      const f0 = performance.now();
-      compileNode(mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints), LOCAL_NODE);
-      const fullCompile = performance.now() - f0;
-      // The baseline's ~100 ms of garbage is the bench's, not the next change's: collect it now, untimed.
-      gc();
       const diff = t2 - t1;
       const update = t3 - t2;
-      samples.get(kind)!.push({
+      const sample: Sample = {
         total: t1 - t0 + update,
         committed: commit === undefined ? undefined : commit - t0,
         compile: t1 - t0,
-        fullCompile,
+        fullCompile: 0,
         diff,
         nft: Math.max(0, update - diff),
         bytes: Buffer.byteLength(script),
         mode: out.mode,
-      });
+      };
+      samples.get(kind)!.push(sample);
+      states.push({ sample, snapshot, endpoints: c.endpoints });
       prev = next;
     }
     if ((round + 1) % 10 === 0) opts.progress(`${opts.name}: round ${round + 1}/${opts.rounds}`);
   }
+  // The baseline: each change's state compiled from scratch, after the rounds. Run between the changes, its
+  // ~100 ms of work and garbage (and a forced collection) would stand before every timed change, which the
+  // agent never has; here each is timed alone, its garbage collected untimed before the next.
+  for (const s of states) {
+    gc();
+    const f0 = performance.now();
+    compileNode(mergeEndpoints(s.snapshot, LOCAL_NODE, s.endpoints), LOCAL_NODE);
+    s.sample.fullCompile = performance.now() - f0;
+  }
+  states.length = 0;
+  gc();
   const verified = await applier.matches(prev);
   const agents = opts.agent ? await opts.agent(c) : undefined;
   for (const a of agents ?? [])

@@ -1,10 +1,12 @@
 // The nftables applier: the only place that writes the agent's table to the kernel, one transaction per call,
-// through libnftables in-process or an `nft -f -` process (nft-exec.ts). Deciding what to write is nft-render.ts
-// (whole table) and nft-diff.ts (increments).
+// through libnftables in-process or an `nft -f -` process (nft-exec.ts); in-process, the changes a pod brings
+// (elements, endpoint chains of verdict rules) go straight over nf_tables netlink (netlink/nft-netlink-writer.ts),
+// skipping libnftables' refetch of its cache of the whole table. Deciding what to write is nft-render.ts (whole table) and nft-diff.ts (increments).
 import type { Table } from '../policy/ir.js';
 import { TABLE_NAME } from '../policy/names.js';
 import type { Logger } from '../util/log.js';
 import type { NativeAddon } from './native.js';
+import { netlinkTableWriter } from './netlink/nft-netlink-writer.js';
 import { isEmptyPlan, planDiff, renderPlan, summarisePlan } from './nft-diff.js';
 import { createNftExec, type NftExec } from './nft-exec.js';
 import { renderReplace } from './nft-render.js';
@@ -102,6 +104,7 @@ export function createNftApplier(opts: NftApplierOptions): NftApplier {
   const log = opts.log.child({ component: 'nft-apply' });
   const now = opts.now ?? Date.now;
   const nft = createNftExec(opts);
+  const direct = opts.native && netlinkTableWriter(opts.native, { netns: opts.netns });
 
   const replace = async (table: Table): Promise<void> => {
     const t0 = now();
@@ -120,9 +123,9 @@ export function createNftApplier(opts: NftApplierOptions): NftApplier {
     }
   };
 
-  const incremental = async (script: string, next: Table): Promise<string | undefined> => {
+  const incremental = async (write: () => Promise<void>, next: Table): Promise<string | undefined> => {
     try {
-      await nft.run(script);
+      await write();
     } catch (err) {
       return message(err);
     }
@@ -144,7 +147,10 @@ export function createNftApplier(opts: NftApplierOptions): NftApplier {
         return { mode: 'replace' };
       }
       const t0 = now();
-      const error = await incremental(renderPlan(plan, next), next);
+      const write = direct?.accepts(plan, next)
+        ? () => direct.write(plan, next)
+        : () => nft.run(renderPlan(plan, next));
+      const error = await incremental(write, next);
       if (error === undefined) {
         log.debug({ ...summary, ms: now() - t0 }, 'table updated incrementally');
         return { mode: 'incremental' };

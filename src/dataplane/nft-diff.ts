@@ -21,6 +21,7 @@
 // What cannot change in place (a base chain's hook, priority or policy; another table) falls back to the full
 // replace of nft-render.ts. Rewritten chains start their rule counters at zero again.
 import type { Chain, NamedSet, Rule, Table, Verdict, VerdictMap } from '../policy/ir.js';
+import { setChangeFrom } from '../policy/set-change.js';
 import { quote, renderReplace, renderRule, renderVerdict } from './nft-render.js';
 
 type MapElement = VerdictMap['elements'][number];
@@ -78,21 +79,46 @@ const NOTHING: DiffPlan = {
   chainsRewritten: [],
 };
 
-function byName<T extends { readonly name: string }>(xs: readonly T[]): Map<string, T> {
-  return new Map(xs.map((x) => [x.name, x]));
+function byName<T extends { readonly name: string }>(xs: Iterable<T>): Map<string, T> {
+  const m = new Map<string, T>();
+  for (const x of xs) m.set(x.name, x);
+  return m;
+}
+
+/**
+ * The objects of `prev` and of `next` that are not in the other, by name. The compiler hands back the very same
+ * object for whatever it did not touch, so at 10k pods most of a table is skipped by identity here, and only
+ * what is left is matched by name.
+ */
+interface Changed<T> {
+  readonly before: Map<string, T>;
+  readonly after: Map<string, T>;
+}
+
+function changedByName<T extends { readonly name: string }>(
+  prev: readonly T[],
+  next: readonly T[],
+): Changed<T> {
+  const inPrev = new Set(prev);
+  const inNext = new Set(next);
+  return {
+    before: byName(prev.filter((x) => !inNext.has(x))),
+    after: byName(next.filter((x) => !inPrev.has(x))),
+  };
 }
 
 function sameBase(a: Chain, b: Chain): boolean {
+  if (a.base === b.base) return true; // the compiler's base chains are constants: this is the usual answer
   return JSON.stringify(a.base ?? null) === JSON.stringify(b.base ?? null);
 }
 
-function needsFullReplace(prev: Table, next: Table): boolean {
+function needsFullReplace(prev: Table, next: Table, chains: Changed<Chain>): boolean {
   if (prev.family !== next.family || prev.name !== next.name) return true;
-  const before = byName(prev.chains);
-  return next.chains.some((c) => {
-    const p = before.get(c.name);
-    return p !== undefined && !sameBase(p, c);
-  });
+  for (const c of chains.after.values()) {
+    const p = chains.before.get(c.name);
+    if (p !== undefined && !sameBase(p, c)) return true;
+  }
+  return false;
 }
 
 function sameSetShape(a: NamedSet, b: NamedSet): boolean {
@@ -112,20 +138,23 @@ function minus<T>(xs: readonly T[], ys: ReadonlySet<T>): T[] {
 
 /** Sets: kept ones change element by element; a changed type, flags or comment means delete and add. */
 function diffSets(prev: readonly NamedSet[], next: readonly NamedSet[]) {
-  const before = byName(prev);
-  const after = byName(next);
-  const redefined = next.filter((s) => {
+  const { before, after } = changedByName(prev, next);
+  const changed = [...after.values()];
+  const redefined = changed.filter((s) => {
     const p = before.get(s.name);
     return p !== undefined && !sameSetShape(p, s);
   });
-  const gone = new Set([...prev.filter((s) => !after.has(s.name)), ...redefined].map((s) => s.name));
-  const added = next.filter((s) => !before.has(s.name) || gone.has(s.name));
-  const deltas = next.flatMap((s): SetDelta[] => {
+  const gone = new Set(
+    [...[...before.values()].filter((s) => !after.has(s.name)), ...redefined].map((s) => s.name),
+  );
+  const added = changed.filter((s) => !before.has(s.name) || gone.has(s.name));
+  const deltas = changed.flatMap((s): SetDelta[] => {
     const p = before.get(s.name);
-    // The compiler hands back the same object for a set it did not touch.
-    if (!p || p === s || gone.has(s.name)) return [];
-    const del = minus(p.elements, new Set(s.elements));
-    const add = minus(s.elements, new Set(p.elements));
+    if (!p || gone.has(s.name)) return [];
+    // The compiler also says what it added and deleted, when it built this set from exactly the previous one.
+    const known = setChangeFrom(p, s);
+    const del = known ? known.del : minus(p.elements, new Set(s.elements));
+    const add = known ? known.add : minus(s.elements, new Set(p.elements));
     return del.length + add.length > 0 ? [{ name: s.name, del, add }] : [];
   });
   return { gone, added, deltas };
@@ -171,33 +200,36 @@ function diffMaps(prev: readonly VerdictMap[], next: readonly VerdictMap[], chai
 }
 
 /** Chains: removed, redefined (comment changed: delete and add) or rewritten (flush and add rules). */
-function diffChains(prev: Table, next: Table, setsGone: ReadonlySet<string>) {
-  const before = byName(prev.chains);
-  const after = byName(next.chains);
+function diffChains(next: Table, { before, after }: Changed<Chain>, setsGone: ReadonlySet<string>) {
   const gone = new Set(
-    prev.chains
+    [...before.values()]
       .filter((c) => !after.has(c.name) || after.get(c.name)!.comment !== c.comment)
       .map((c) => c.name),
   );
-  const added = next.chains.filter((c) => !before.has(c.name) || gone.has(c.name));
+  const added = [...after.values()].filter((c) => !before.has(c.name) || gone.has(c.name));
+  const refers = setsGone.size > 0 || gone.size > 0;
   const rewritten = next.chains.filter((c) => {
-    const p = before.get(c.name);
-    if (!p || gone.has(c.name)) return false;
-    return !sameRules(p, c) || p.rules.some((r) => refersTo(r, setsGone, gone));
+    if (gone.has(c.name)) return false;
+    // A chain not in `after` is the very object of prev; one in `after` but not in `before` is new.
+    const p = after.has(c.name) ? before.get(c.name) : c;
+    if (!p) return false;
+    if (!sameRules(p, c)) return true;
+    return refers && p.rules.some((r) => refersTo(r, setsGone, gone));
   });
   return { gone, added, rewritten };
 }
 
 /** The steps that turn prev into next; empty when they are equal. */
 export function planDiff(prev: Table, next: Table): DiffPlan {
-  if (needsFullReplace(prev, next)) return { ...NOTHING, fullReplace: true };
+  const chainChanges = changedByName(prev.chains, next.chains);
+  if (needsFullReplace(prev, next, chainChanges)) return { ...NOTHING, fullReplace: true };
   const sets = diffSets(prev.sets, next.sets);
   const mapNames = new Set(next.maps.map((m) => m.name));
   const setsGone = new Set([
     ...sets.gone,
     ...prev.maps.filter((m) => !mapNames.has(m.name)).map((m) => m.name),
   ]);
-  const chains = diffChains(prev, next, setsGone);
+  const chains = diffChains(next, chainChanges, setsGone);
   const maps = diffMaps(prev.maps, next.maps, chains.gone);
   const rewritten = new Set(chains.rewritten.map((c) => c.name));
   return {

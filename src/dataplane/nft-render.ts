@@ -3,8 +3,13 @@ import type { Chain, Match, NamedSet, Rule, Table, Verdict, VerdictMap } from '.
 
 const TAB = '\t';
 
+/** The string nft stores for quote(s): what its quoting cannot carry is replaced. */
+export function stringValue(s: string): string {
+  return s.replace(/["\\]/g, '_');
+}
+
 export function quote(s: string): string {
-  return `"${s.replace(/["\\]/g, '_')}"`;
+  return `"${stringValue(s)}"`;
 }
 
 export function renderVerdict(v: Verdict): string {

@@ -3,6 +3,8 @@
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
+/** IANA protocol numbers, as IP headers, conntrack and nftables carry them. */
+export const PROTOCOL_NUMBERS: Readonly<Record<Protocol, number>> = { TCP: 6, UDP: 17, SCTP: 132 };
 
 export interface ContainerPort {
   readonly name?: string;

@@ -45,6 +45,7 @@ import {
   TABLE_NAME,
 } from './names.js';
 import type { PodSetContext, PodSetSpec } from './pod-sets.js';
+import { recordSetChange } from './set-change.js';
 
 export interface Diagnostic {
   readonly policy: string;
@@ -102,11 +103,39 @@ const BASE: Readonly<Record<Direction, Chain>> = {
   ingress: baseChain('ingress'),
 };
 
-/** A pod-derived set as it stands: each member pod's elements, and the IR set built from them (until changed). */
+/**
+ * A pod-derived set as it stands: each member pod's elements, how many members contribute each element (two pods
+ * can share one, e.g. host-network pods), and the IR set built from them (undefined once a member changed).
+ * `touched` keeps, for each element whose count changed since the last build, whether that build had it: the
+ * next build records exactly what it added and deleted (set-change.ts), so the diff need not compare the lists.
+ */
 interface PodSetState {
   readonly spec: PodSetSpec;
   readonly members: Map<string, readonly string[]>;
+  readonly counts: Map<string, number>;
+  readonly touched: Map<string, boolean>;
   set: NamedSet | undefined;
+  built: NamedSet | undefined;
+}
+
+function countIn(s: PodSetState, elements: readonly string[], by: 1 | -1): void {
+  for (const e of elements) {
+    const n = s.counts.get(e) ?? 0;
+    if (!s.touched.has(e)) s.touched.set(e, n > 0);
+    if (n + by > 0) s.counts.set(e, n + by);
+    else s.counts.delete(e);
+  }
+}
+
+/** Moves a member from `was` to `now` elements; false when nothing changed. */
+function updateMember(s: PodSetState, key: string, was: readonly string[], now: readonly string[]): boolean {
+  if (sameStrings(was, now)) return false;
+  countIn(s, was, -1);
+  countIn(s, now, 1);
+  if (now.length > 0) s.members.set(key, now);
+  else s.members.delete(key);
+  s.set = undefined;
+  return true;
 }
 
 interface EndpointDirection {
@@ -191,12 +220,7 @@ export class NodeCompiler {
     const dirty = new Set<string>();
     for (const [key, before, after] of delta.pods) {
       for (const s of this.podSets.values()) {
-        const was = s.members.get(key) ?? NONE;
-        const now = after ? s.spec.elements(after, this.ctx) : NONE;
-        if (sameStrings(was, now)) continue;
-        if (now.length > 0) s.members.set(key, now);
-        else s.members.delete(key);
-        s.set = undefined;
+        updateMember(s, key, s.members.get(key) ?? NONE, after ? s.spec.elements(after, this.ctx) : NONE);
       }
       if ((before && this.isLocal(before)) || (after && this.isLocal(after))) dirty.add(key);
     }
@@ -255,17 +279,26 @@ export class NodeCompiler {
 
   /** A pod-derived set filled from scratch: every pod of the namespaces its members can come from. */
   private fill(spec: PodSetSpec): PodSetState {
-    const members = new Map<string, readonly string[]>();
+    const s: PodSetState = {
+      spec,
+      members: new Map(),
+      counts: new Map(),
+      touched: new Map(),
+      set: undefined,
+      built: undefined,
+    };
     const scope = spec.scope(this.ctx);
     const visit = (pods: Iterable<[string, PodInfo]>) => {
       for (const [key, pod] of pods) {
         const els = spec.elements(pod, this.ctx);
-        if (els.length > 0) members.set(key, els);
+        if (els.length === 0) continue;
+        s.members.set(key, els);
+        for (const e of els) s.counts.set(e, (s.counts.get(e) ?? 0) + 1);
       }
     };
     if (scope === undefined) visit(this.index.pods);
     else for (const ns of scope) visit(this.index.podsByNs.get(ns) ?? []);
-    return { spec, members, set: undefined };
+    return s;
   }
 
   private podSet(spec: PodSetSpec): NamedSet {
@@ -275,9 +308,26 @@ export class NodeCompiler {
       this.podSets.set(spec.name, s);
     }
     if (!s.set) {
-      const elements: string[] = [];
-      for (const els of s.members.values()) for (const e of els) elements.push(e);
-      s.set = { kind: 'set', name: spec.name, type: spec.type, interval: false, elements };
+      const set: NamedSet = {
+        kind: 'set',
+        name: spec.name,
+        type: spec.type,
+        interval: false,
+        elements: [...s.counts.keys()],
+      };
+      if (s.built) {
+        const add: string[] = [];
+        const del: string[] = [];
+        for (const [e, had] of s.touched) {
+          const has = s.counts.has(e);
+          if (has && !had) add.push(e);
+          else if (had && !has) del.push(e);
+        }
+        recordSetChange(set, s.built, { add, del });
+      }
+      s.touched.clear();
+      s.set = set;
+      s.built = set;
     }
     return s.set;
   }

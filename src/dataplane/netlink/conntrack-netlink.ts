@@ -3,14 +3,8 @@
 import { constants } from 'node:os';
 import type { ConntrackAccess } from '../../agent/conntrack.js';
 import type { NativeAddon } from '../native.js';
-import {
-  deleteConntrack,
-  dumpAddresses,
-  dumpConntrack,
-  NETLINK_NETFILTER,
-  readAddresses,
-  readConntrack,
-} from './ctnetlink.js';
+import { deleteConntrack, dumpAddresses, dumpConntrack, readAddresses, readConntrack } from './ctnetlink.js';
+import { NETLINK_NETFILTER } from './nfnetlink.js';
 import { NetlinkError, NetlinkSocket } from './socket.js';
 
 /** Conntrack of the caller's network namespace, or `netns` (tests). */

@@ -3,10 +3,10 @@
 // of `conntrack -L`. Pure; the socket is palisade-native.node's. Conntrack attributes are in network byte order.
 import type { ConntrackEntry, ConntrackTuple } from '../../agent/conntrack-parse.js';
 import { formatIp } from '../../model/cidr.js';
-import type { Protocol } from '../../model/k8s.js';
+import { PROTOCOL_NUMBERS, type Protocol } from '../../model/k8s.js';
+import { nfgen } from './nfnetlink.js';
 import { attr, ipBytes, message, NLM_F, type NlMessage, nested, readAttrs } from './rtnl.js';
 
-export const NETLINK_NETFILTER = 12;
 const NFNL_SUBSYS_CTNETLINK = 1;
 const IPCTNL_MSG_CT_GET = 1;
 const IPCTNL_MSG_CT_DELETE = 2;
@@ -21,8 +21,9 @@ const CTA_PROTO = { num: 1, sport: 2, dport: 3 };
 const CTA_PROTOINFO = { tcp: 1, sctp: 3 };
 const IPS_SEEN_REPLY = 1 << 1;
 const IPS_ASSURED = 1 << 2;
-const PROTOCOLS: Readonly<Record<number, Protocol>> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
-const NUMBERS: Readonly<Record<Protocol, number>> = { TCP: 6, UDP: 17, SCTP: 132 };
+const PROTOCOLS: Readonly<Record<number, Protocol>> = Object.fromEntries(
+  Object.entries(PROTOCOL_NUMBERS).map(([p, n]) => [n, p as Protocol]),
+);
 const TCP_STATES = [
   'NONE',
   'SYN_SENT',
@@ -50,11 +51,6 @@ const RTM_NEWADDR = 20;
 const RTM_GETADDR = 22;
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
-
-/** struct nfgenmsg */
-function nfgen(family: number): Buffer {
-  return Buffer.from([family, 0, 0, 0]);
-}
 
 /** `conntrack -L`: every entry of both families. */
 export function dumpConntrack(seq: number): Buffer {
@@ -160,7 +156,7 @@ export function deleteConntrack(seq: number, e: ConntrackEntry): Buffer {
     ),
     nested(
       CTA_TUPLE.proto,
-      attr(CTA_PROTO.num, Buffer.from([NUMBERS[e.protocol]])),
+      attr(CTA_PROTO.num, Buffer.from([PROTOCOL_NUMBERS[e.protocol]])),
       attr(CTA_PROTO.sport, be16(e.original.sport)),
       attr(CTA_PROTO.dport, be16(e.original.dport)),
     ),

@@ -24,6 +24,15 @@ export interface NetlinkRequest {
   readonly allow?: readonly number[];
 }
 
+/**
+ * Messages around a batch that the kernel does not answer (nf_tables' batch begin and end), built with the first
+ * and the last request's sequence numbers.
+ */
+export interface Framing {
+  readonly begin: (seq: number) => Buffer;
+  readonly end: (seq: number) => Buffer;
+}
+
 export class NetlinkSocket {
   private seq = 0;
   readonly fd: number;
@@ -39,12 +48,16 @@ export class NetlinkSocket {
    * Several requests in one exchange (the kernel handles them in order and answers each): one worker-thread hop
    * instead of one per request. Each request's answers, in order; the first error not in its `allow` throws.
    */
-  async batch(items: readonly NetlinkRequest[]): Promise<NlMessage[][]> {
+  async batch(items: readonly NetlinkRequest[], framing?: Framing): Promise<NlMessage[][]> {
     const first = (this.seq + 1) >>> 0;
     const bufs = items.map((item) => {
       this.seq = (this.seq + 1) >>> 0;
       return item.build(this.seq);
     });
+    if (framing) {
+      bufs.unshift(framing.begin(first));
+      bufs.push(framing.end(this.seq));
+    }
     const all = splitMessages(
       await this.native.netlinkExchangeAsync(this.fd, Buffer.concat(bufs), items.length),
     );
