@@ -8,6 +8,7 @@ import type { NetworkPolicy } from '../model/network-policy.js';
 import { compileNode } from './compile.js';
 import type { Table } from './ir.js';
 import { NodeCompiler } from './node-compiler.js';
+import { setChangeFrom } from './set-change.js';
 import { makeNamespace } from './testdata/builders.js';
 import {
   Gen,
@@ -31,6 +32,7 @@ function labels(g: Gen): Record<string, string> {
 const NAMES = ['http', 'dns', 'metrics'];
 const STEPS = [
   'pod add',
+  'pod shares an address',
   'pod remove',
   'pod relabel',
   'pod ports',
@@ -102,6 +104,13 @@ function change(state: ClusterState, g: Gen, step: (typeof STEPS)[number], n: nu
         setPod(k, { node: pods[k]!.node === 'node-1' ? 'node-2' : 'node-1' });
       }
       break;
+    case 'pod shares an address':
+      // Two pods with one address (host-network pods of a node): an element stays while either contributes it.
+      if (pods.length > 0) {
+        const twin = pods[g.int(0, pods.length - 1)]!;
+        pods.push({ ...twin, name: `twin${n}`, labels: labels(g), interface: undefined });
+      }
+      break;
     case 'namespace relabel': {
       const ns = g.pick(state.namespaces);
       return {
@@ -144,6 +153,24 @@ function change(state: ClusterState, g: Gen, step: (typeof STEPS)[number], n: nu
   return { ...state, pods, policies };
 }
 
+/** Each set's recorded change (set-change.ts) is exactly the difference from the previous table's version. */
+function assertRecordedChanges(prev: Table | undefined, next: Table, where: string): void {
+  const before = new Map((prev?.sets ?? []).map((s) => [s.name, s]));
+  for (const s of next.sets) {
+    assert.equal(new Set(s.elements).size, s.elements.length, `${where}: ${s.name} lists an element twice`);
+    const p = before.get(s.name);
+    const change = p && setChangeFrom(p, s);
+    if (!p || !change) continue;
+    const had = new Set(p.elements);
+    const has = new Set(s.elements);
+    assert.deepEqual(
+      { add: [...change.add].sort(), del: [...change.del].sort() },
+      { add: s.elements.filter((e) => !had.has(e)).sort(), del: p.elements.filter((e) => !has.has(e)).sort() },
+      `${where}: recorded change of ${s.name}`,
+    );
+  }
+}
+
 describe('incremental compiler', () => {
   for (let seed = 1; seed <= 30; seed++) {
     // Every third walk merges the policies of pods selected by more than one (compile-endpoint.ts).
@@ -152,11 +179,14 @@ describe('incremental compiler', () => {
       const g = new Gen(prng(seed * 7919));
       let state = randomCluster(seed, { pods: 10, policies: 2 + (seed % 7) });
       const compilers = ['node-1', 'node-2'].map((n) => new NodeCompiler(n, { mergeAbove }));
+      const last = new Map<string, Table>();
       for (let step = 0; step < 60; step++) {
         const kind = g.pick(STEPS);
         state = change(state, g, kind, step);
         for (const c of compilers) {
           const got = c.compile(state);
+          assertRecordedChanges(last.get(c.node), got.table, `step ${step} (${kind}) on ${c.node}`);
+          last.set(c.node, got.table);
           const want = compileNode(state, c.node, { mergeAbove });
           assert.deepEqual(
             normalise(got.table),
