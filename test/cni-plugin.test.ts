@@ -358,6 +358,38 @@ for (const path of ['standalone', 'shim'] as const) {
           await expectCode(cni('GC', conf({ cniVersion: '1.0.0' }), rt('', '')), 1, /does not allow GC/);
           await cni('DEL', conf(), rt('ckeep', keep));
         });
+        it('GC sweeps host veths of ours left down by a DEL whose link deletion never came (agent died)', async () => {
+          const live = await podNetns('pgl');
+          const liveVeth = hostVethName('clive', 'eth0');
+          // What DEL leaves when the agent dies right after answering: its host veth down, the address released.
+          const leftover = hostVethName('cdied', 'eth0');
+          // Up and unlisted: not ours to judge (another network's pod); a foreign name: not ours at all.
+          const upUnlisted = hostVethName('cother', 'eth0');
+          const foreign = 'palnotours';
+          const ip = (...args: string[]) => runner.run(['ip', ...args], { netns: nodeNs });
+          await cni('ADD', conf(), rt('clive', live));
+          try {
+            await ip('link', 'add', leftover, 'type', 'veth', 'peer', 'name', 'pgpeer1');
+            await ip('link', 'add', upUnlisted, 'type', 'veth', 'peer', 'name', 'pgpeer2');
+            await ip('link', 'set', upUnlisted, 'up');
+            await ip('link', 'add', foreign, 'type', 'veth', 'peer', 'name', 'pgpeer3');
+            await ip('link', 'set', liveVeth, 'down'); // listed: kept even when down
+            await cni(
+              'GC',
+              conf({ 'cni.dev/valid-attachments': [{ containerID: 'clive', ifname: 'eth0' }] }),
+              rt('', ''),
+            );
+            const left = await palLinks(nodeNs);
+            assert.ok(!left.includes(leftover), `${leftover} swept: ${left.join(' ')}`);
+            for (const kept of [upUnlisted, liveVeth, foreign])
+              assert.ok(left.includes(kept), `${kept} kept: ${left.join(' ')}`);
+          } finally {
+            for (const l of [leftover, upUnlisted, foreign])
+              await ip('link', 'del', l).catch(() => undefined);
+            await ip('link', 'set', liveVeth, 'up').catch(() => undefined);
+            await cni('DEL', conf(), rt('clive', live));
+          }
+        });
         it('VERSION lists the supported versions', async () => {
           const out = await cni('VERSION', { cniVersion: '1.1.0', type: 'palisade-cni' }, rt('', ''));
           assert.deepEqual(out, {

@@ -236,6 +236,17 @@ describe('pod wiring through netlink', () => {
     await none.gone;
   });
 
+  it('retiredHostLinks: both ways list exactly the down host veths of ours', async () => {
+    const node = await nodeNetns('rl-node');
+    const ip = (...args: string[]) => runner.run(['ip', ...args], { netns: node });
+    await ip('link', 'add', 'pal0123456789a', 'type', 'veth', 'peer', 'name', 'rlpeer1'); // ours, down
+    await ip('link', 'add', 'pal0123456789b', 'type', 'veth', 'peer', 'name', 'rlpeer2'); // ours, up
+    await ip('link', 'set', 'pal0123456789b', 'up');
+    await ip('link', 'add', 'palnot-ours', 'type', 'veth', 'peer', 'name', 'rlpeer3'); // not our pattern
+    for (const links of [ipPodLinks(inNode(node)), netlinkPodLinks(native!, { nodeNetns: node })])
+      assert.deepEqual(await links.retiredHostLinks(), ['pal0123456789a']);
+  });
+
   it('a missing pod namespace is a PodLinkError naming it', async () => {
     const node = await fx.netns('gone-node');
     const links = netlinkPodLinks(native!, { nodeNetns: node });

@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostAddScript, type PodLinkSpec, podAddScript } from './pod-link-script.js';
 import { CommandError, isNotFound, type Runner } from './runner.js';
+import { isHostVethName } from './veth-name.js';
 
 /** Interface names in the calling process's network namespace (/proc/self/net follows the netns). */
 export function localLinkNames(): Set<string> {
@@ -29,6 +30,8 @@ export interface PodLinks {
    * itself is deleted (`ip`: at once; netlink: a little later, see netlink-links.ts).
    */
   retire(hostIfname: string): Promise<{ removed: boolean; gone: Promise<void> }>;
+  /** Host veths of ours (veth-name.ts) that are down: what retire() left, should the deletion not have followed. */
+  retiredHostLinks(): Promise<string[]>;
 }
 
 export function ipPodLinks(runner: Runner): PodLinks {
@@ -36,6 +39,11 @@ export function ipPodLinks(runner: Runner): PodLinks {
     create: (spec) => createPodLink(runner, spec),
     deleteHost: (name) => deleteHostLink(runner, name),
     retire: async (name) => ({ removed: await deleteHostLink(runner, name), gone: Promise.resolve() }),
+    retiredHostLinks: async () => {
+      const { stdout } = await runner.run(['ip', '-j', 'link', 'show']);
+      const links = JSON.parse(stdout || '[]') as { ifname: string; flags?: string[] }[];
+      return links.filter((l) => isHostVethName(l.ifname) && !l.flags?.includes('UP')).map((l) => l.ifname);
+    },
   };
 }
 

@@ -165,7 +165,10 @@ function assertRecordedChanges(prev: Table | undefined, next: Table, where: stri
     const has = new Set(s.elements);
     assert.deepEqual(
       { add: [...change.add].sort(), del: [...change.del].sort() },
-      { add: s.elements.filter((e) => !had.has(e)).sort(), del: p.elements.filter((e) => !has.has(e)).sort() },
+      {
+        add: s.elements.filter((e) => !had.has(e)).sort(),
+        del: p.elements.filter((e) => !has.has(e)).sort(),
+      },
       `${where}: recorded change of ${s.name}`,
     );
   }

@@ -9,6 +9,7 @@ import { constants } from 'node:os';
 import type { NativeAddon } from '../native.js';
 import { PodLinkError, type PodLinks } from '../pod-link.js';
 import { HOST_VETH_MAC, hostSteps, type LinkStep, podSteps } from '../pod-link-script.js';
+import { isHostVethName } from '../veth-name.js';
 import * as rtnl from './rtnl.js';
 import { NetlinkError, type NetlinkRequest, type NetlinkSocket, withSocket } from './socket.js';
 
@@ -146,5 +147,12 @@ export function netlinkPodLinks(native: NativeAddon, opts: { nodeNetns?: string 
         const gone = withSocket(native, opts.nodeNetns, (s) => deleteLink(s, index)).then(() => undefined);
         return { removed: true, gone };
       }),
+    retiredHostLinks: () =>
+      onNode(async (host) =>
+        rtnl
+          .readLinks(await host.request('list links', rtnl.dumpLinks))
+          .filter((l) => isHostVethName(l.name) && !l.up)
+          .map((l) => l.name),
+      ),
   };
 }

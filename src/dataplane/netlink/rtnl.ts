@@ -184,6 +184,24 @@ export function getLink(seq: number, name: string): Buffer {
   return message(RTM.getLink, NLM_F.ack, seq, ifinfo(), [attr(IFLA.ifname, cstring(name))]);
 }
 
+/** `ip link show`: every link of the namespace (a dump). */
+export function dumpLinks(seq: number): Buffer {
+  return message(RTM.getLink, NLM_F.dump, seq, ifinfo());
+}
+
+/** The links of a dump's answer: name, index, and whether they are up (administratively). */
+export function readLinks(msgs: readonly NlMessage[]): { name: string; index: number; up: boolean }[] {
+  return msgs
+    .filter((m) => m.type === RTM.newLink)
+    .map((m) => ({
+      name: (readAttrs(m.payload, 16).get(IFLA.ifname) ?? Buffer.alloc(0))
+        .toString('utf8')
+        .replace(/\0+$/, ''),
+      index: m.payload.readInt32LE(4),
+      up: (m.payload.readUInt32LE(8) & IFF_UP) !== 0,
+    }));
+}
+
 /**
  * `ip addr add ADDRESS/PREFIX dev INDEX [nodad]`, with the scope iproute2 picks by default: link for an IPv6
  * link-local address, global otherwise.
