@@ -32,6 +32,7 @@ const PURE = [
   'dataplane/nft-render.ts',
   'dataplane/nft-diff.ts',
   'policy/',
+  'ir/',
   'util/hash.ts',
   'ipam/allocator.ts',
   'ipam/config.ts',
@@ -64,6 +65,13 @@ describe('architecture', () => {
     const offenders = files
       .filter((f) => f.imports.includes('node:child_process') && !allowed(f.rel))
       .map((f) => f.rel);
+    assert.deepEqual(offenders, []);
+  });
+
+  it('the dataplane reads the IR (src/ir/), never the compiler that makes it (src/policy/)', () => {
+    const offenders = files
+      .filter((f) => f.rel.startsWith(`dataplane${'/'}`))
+      .flatMap((f) => f.imports.filter((i) => /(^|\/)policy\//.test(i)).map((i) => `${f.rel} imports ${i}`));
     assert.deepEqual(offenders, []);
   });
 

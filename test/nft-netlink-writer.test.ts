@@ -7,7 +7,6 @@ import { loadNative, type NativeAddon, nativeUnavailableReason } from '../src/da
 import { netlinkTableWriter, netlinkWritable } from '../src/dataplane/netlink/nft-netlink-writer.js';
 import { createNftApplier, type NftApplier } from '../src/dataplane/nft-apply.js';
 import { planDiff } from '../src/dataplane/nft-diff.js';
-import type { ClusterState, PodInfo } from '../src/model/cluster.js';
 import {
   accept,
   createChain,
@@ -18,7 +17,8 @@ import {
   jump,
   type Rule,
   type Table,
-} from '../src/policy/ir.js';
+} from '../src/ir/ir.js';
+import type { ClusterState, PodInfo } from '../src/model/cluster.js';
 import { NodeCompiler } from '../src/policy/node-compiler.js';
 import { Gen, prng, randomCluster } from '../src/policy/testdata/random.js';
 import { createNullLogger } from '../src/util/log.js';

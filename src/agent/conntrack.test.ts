@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CommandError, createFakeRunner } from '../dataplane/runner.js';
+import type { Table } from '../ir/ir.js';
 import type { Protocol } from '../model/k8s.js';
 import { compileNode } from '../policy/compile.js';
-import type { Table } from '../policy/ir.js';
 import { demoCluster } from '../policy/testdata/builders.js';
 import { SCENARIOS } from '../policy/testdata/scenarios.js';
 import { createLineLogger, createNullLogger } from '../util/log.js';

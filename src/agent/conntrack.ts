@@ -4,10 +4,10 @@
 // packet with the same evaluator the compiler is tested with (evaluatePacket), and deletes the entries it drops.
 // Deciding is pure (deniedEntries); listing and deleting go through the Runner (ConntrackRevoker).
 import { CommandError, type Runner } from '../dataplane/runner.js';
+import { evaluatePacket } from '../ir/eval.js';
+import type { Table } from '../ir/ir.js';
 import type { ClusterState } from '../model/cluster.js';
 import { UPLINK } from '../policy/flow-path.js';
-import type { Table } from '../policy/ir.js';
-import { evaluatePacket } from '../policy/ir-eval.js';
 import type { Logger } from '../util/log.js';
 import { type ConntrackEntry, parseConntrack } from './conntrack-parse.js';
 

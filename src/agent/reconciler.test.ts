@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DatastoreSnapshot } from '../datastore/types.js';
-import type { Table } from '../policy/ir.js';
+import type { Table } from '../ir/ir.js';
 import { demoCluster } from '../policy/testdata/builders.js';
 import { SCENARIOS } from '../policy/testdata/scenarios.js';
 import { createNullLogger } from '../util/log.js';

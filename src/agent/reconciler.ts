@@ -2,8 +2,8 @@
 // more sync; each sync reads the latest snapshot, compiles the node's table (incrementally: only what changed
 // since the last sync is recomputed) and applies the difference in one transaction. A periodic resync checks the kernel still holds the table and replaces it when it drifted.
 import type { DatastoreSnapshot } from '../datastore/types.js';
+import type { Table } from '../ir/ir.js';
 import type { ClusterState } from '../model/cluster.js';
-import type { Table } from '../policy/ir.js';
 import { type Diagnostic, NodeCompiler, type NodeCompilerOptions } from '../policy/node-compiler.js';
 import type { Logger } from '../util/log.js';
 import { phaseTimer } from '../util/phases.js';

@@ -2,8 +2,7 @@
 // through libnftables in-process or an `nft -f -` process (nft-exec.ts); in-process, the changes a pod brings
 // (elements, endpoint chains of verdict rules) go straight over nf_tables netlink (netlink/nft-netlink-writer.ts),
 // skipping libnftables' refetch of its cache of the whole table. Deciding what to write is nft-render.ts (whole table) and nft-diff.ts (increments).
-import type { Table } from '../policy/ir.js';
-import { TABLE_NAME } from '../policy/names.js';
+import { TABLE_NAME, type Table } from '../ir/ir.js';
 import type { Logger } from '../util/log.js';
 import type { NativeAddon } from './native.js';
 import { netlinkTableWriter } from './netlink/nft-netlink-writer.js';

@@ -2,9 +2,9 @@
 // the kernel's object model (it rejects a reference to a missing object and the deletion of a referenced one).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { accept, createChain, createRule, createSet, drop, goto, jump, type Table } from '../ir/ir.js';
 import type { ClusterState } from '../model/cluster.js';
 import { compileNode } from '../policy/compile.js';
-import { accept, createChain, createRule, createSet, drop, goto, jump, type Table } from '../policy/ir.js';
 import { demoCluster, makePod, makePolicy, rule, sel, tcp } from '../policy/testdata/builders.js';
 import { mutate } from '../policy/testdata/mutate.js';
 import { randomCluster } from '../policy/testdata/random.js';

@@ -20,8 +20,8 @@
 //   11. add element      map keys new, changed or re-pointed: their target chains exist by now
 // What cannot change in place (a base chain's hook, priority or policy; another table) falls back to the full
 // replace of nft-render.ts. Rewritten chains start their rule counters at zero again.
-import type { Chain, NamedSet, Rule, Table, Verdict, VerdictMap } from '../policy/ir.js';
-import { setChangeFrom } from '../policy/set-change.js';
+import type { Chain, NamedSet, Rule, Table, Verdict, VerdictMap } from '../ir/ir.js';
+import { setChangeFrom } from '../ir/set-change.js';
 import { quote, renderReplace, renderRule, renderVerdict } from './nft-render.js';
 
 type MapElement = VerdictMap['elements'][number];

@@ -1,5 +1,5 @@
 // IR → nftables text for `nft -f -`. Pure: tested as exact text (golden files), applied elsewhere.
-import type { Chain, Match, NamedSet, Rule, Table, Verdict, VerdictMap } from '../policy/ir.js';
+import type { Chain, Match, NamedSet, Rule, Table, Verdict, VerdictMap } from '../ir/ir.js';
 
 const TAB = '\t';
 
@@ -94,18 +94,8 @@ function renderChain(c: Chain): string[] {
 
 /** The table's full definition. Sets and maps come before the chains that refer to them. */
 export function renderTable(t: Table): string {
-  const body = [
-    ...t.sets.flatMap(renderSet),
-    ...t.maps.flatMap(renderMap),
-    ...[...t.chains].sort(chainOrder).flatMap(renderChain),
-  ];
+  const body = [...t.sets.flatMap(renderSet), ...t.maps.flatMap(renderMap), ...t.chains.flatMap(renderChain)];
   return `table ${t.family} ${t.name} {\n${body.join('\n')}\n}\n`;
-}
-
-/** Chains that others jump to must exist first: policy chains, then endpoint chains, then base chains. */
-function chainOrder(a: Chain, b: Chain): number {
-  const rank = (c: Chain) => (c.base ? 2 : c.name.startsWith('ep_') ? 1 : 0);
-  return rank(a) - rank(b) || a.name.localeCompare(b.name);
 }
 
 /**

@@ -3,9 +3,10 @@
 // state and returns what differs, in time linear in the number of pods but with a small constant: a pod object
 // seen before is recognised by identity (one map lookup), and only new objects are compared field by field.
 // Pure (no I/O); mutable by design.
+
+import type { Family } from '../ir/ir.js';
 import type { ClusterState, PodInfo } from '../model/cluster.js';
 import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
-import type { Family } from './ir.js';
 import { familyOf } from './pod-sets.js';
 
 type Labels = Readonly<Record<string, string>>;

@@ -7,13 +7,22 @@
 // ports is (union of peers × ports). Named ports of ingress rules resolve here to the endpoint's own numbers;
 // named ports of egress rules resolve per destination, so those rules stay as they are (shared named sets).
 // Pure.
+
+import {
+  accept,
+  createRule,
+  createSet,
+  type Family,
+  type Match,
+  type NamedSet,
+  type Rule,
+} from '../ir/ir.js';
 import type { Cidr } from '../model/cidr.js';
 import { disjointCidrs, formatCidr } from '../model/cidr.js';
 import type { PodInfo } from '../model/cluster.js';
 import type { Protocol } from '../model/k8s.js';
 import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
 import { blockCidrs, portMatch } from './compile-rule.js';
-import { accept, createRule, createSet, type Family, type Match, type NamedSet, type Rule } from './ir.js';
 import { type Direction, originComment, sharedSetName } from './names.js';
 import { egressNamedSet, type PodSetSpec, peerAddressSet, peerMatchers } from './pod-sets.js';
 import { mergeRanges, planPorts } from './ports.js';

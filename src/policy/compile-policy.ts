@@ -1,10 +1,11 @@
 // One NetworkPolicy → its chain per direction (shared by every endpoint it selects) and the sets those chains
 // use. Pure, and independent of the pods: the node compiler caches the result until the policy changes.
+
+import { type Chain, createChain, createRule, type Family, type NamedSet } from '../ir/ir.js';
 import type { PodInfo } from '../model/cluster.js';
 import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
 import { selectorMatches } from '../model/selector.js';
 import { compileRule } from './compile-rule.js';
-import { type Chain, createChain, createRule, type Family, type NamedSet } from './ir.js';
 import { type Direction, originComment, policyChainName } from './names.js';
 import type { PodSetSpec } from './pod-sets.js';
 

@@ -6,8 +6,7 @@
 // (kept even while empty, so a pod that appears later only adds a set element) and an interval set of ipBlock
 // CIDRs minus their excepts. Ports become one match per protocol (`meta l4proto x th dport ...`), and named
 // ports a set of (pod address . protocol . port) triples resolved per destination pod.
-import { type Cidr, disjointCidrs, formatCidr, parseCidr, subtractCidrs } from '../model/cidr.js';
-import { type NetworkPolicy, type PolicyRule, policyKey } from '../model/network-policy.js';
+
 import {
   accept,
   createRule,
@@ -17,7 +16,9 @@ import {
   type NamedSet,
   type PortRange,
   type Rule,
-} from './ir.js';
+} from '../ir/ir.js';
+import { type Cidr, disjointCidrs, formatCidr, parseCidr, subtractCidrs } from '../model/cidr.js';
+import { type NetworkPolicy, type PolicyRule, policyKey } from '../model/network-policy.js';
 import { type Direction, originComment, portSetName, sharedSetName } from './names.js';
 import {
   egressNamedSet,

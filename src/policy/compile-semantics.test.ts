@@ -2,11 +2,11 @@
 // crosses (ir-eval), and must match what NetworkPolicy says.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Table } from '../ir/ir.js';
 import type { ClusterState, Flow } from '../model/cluster.js';
 import type { Protocol } from '../model/k8s.js';
 import { compileNode } from './compile.js';
 import { decideFlow } from './flow-path.js';
-import type { Table } from './ir.js';
 import { demoCluster } from './testdata/builders.js';
 import { SCENARIOS } from './testdata/scenarios.js';
 

@@ -1,8 +1,9 @@
 // Which nodes' forward hooks a flow crosses, and the packet each one sees. With per-node tables from the
 // compiler, this decides a flow end to end the way the kernels of the cluster would. Pure.
+
+import { evaluatePacket, type Packet } from '../ir/eval.js';
+import type { CtState, Table } from '../ir/ir.js';
 import type { ClusterState, Flow, PodInfo } from '../model/cluster.js';
-import type { CtState, Table } from './ir.js';
-import { evaluatePacket, type Packet } from './ir-eval.js';
 
 /** Any interface that is not a pod's: the node's uplink. */
 export const UPLINK = 'uplink';

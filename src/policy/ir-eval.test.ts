@@ -2,8 +2,8 @@
 // (no mid-stream pickup after a revocation), whatever the policies say.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { evaluatePacket, type Packet } from '../ir/eval.js';
 import { compileNode } from './compile.js';
-import { evaluatePacket, type Packet } from './ir-eval.js';
 import { demoCluster } from './testdata/builders.js';
 
 // shop/web (node-1, palweb) → shop/cart (node-1, palcart), no policies: everything allowed.

@@ -1,8 +1,9 @@
 // Names of the nftables objects the compiler emits: stable, short, derived from what they stand for. Pure.
-import { fnv1a64 } from '../util/hash.js';
-import type { Family } from './ir.js';
 
-export const TABLE_NAME = 'palisade';
+import type { Family } from '../ir/ir.js';
+import { fnv1a64 } from '../util/hash.js';
+
+export { TABLE_NAME } from '../ir/ir.js';
 export type Direction = 'ingress' | 'egress';
 
 const SHORT: Record<Direction, string> = { ingress: 'in', egress: 'eg' };

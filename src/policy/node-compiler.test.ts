@@ -3,12 +3,12 @@
 // table compiled from scratch for the same state. And what a change does not touch is reused by reference.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Table } from '../ir/ir.js';
+import { setChangeFrom } from '../ir/set-change.js';
 import type { ClusterState, PodInfo } from '../model/cluster.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
 import { compileNode } from './compile.js';
-import type { Table } from './ir.js';
 import { NodeCompiler } from './node-compiler.js';
-import { setChangeFrom } from './set-change.js';
 import { makeNamespace } from './testdata/builders.js';
 import {
   Gen,

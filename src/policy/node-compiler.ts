@@ -17,11 +17,7 @@
 // `accept` in a policy chain ends only that base chain, so a packet between two local pods passes the sender's
 // egress and then the receiver's ingress; `drop` is final. Only policies that select a pod of this node get a
 // chain here, and only the sets their chains use.
-import type { ClusterState, PodInfo } from '../model/cluster.js';
-import { policyKey } from '../model/network-policy.js';
-import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
-import { type MergedRules, mergedEndpointRules } from './compile-endpoint.js';
-import { type CompiledPolicy, compilePolicy, selects } from './compile-policy.js';
+
 import {
   accept,
   type Chain,
@@ -34,7 +30,13 @@ import {
   type NamedSet,
   type Table,
   type VerdictMap,
-} from './ir.js';
+} from '../ir/ir.js';
+import { recordSetChange } from '../ir/set-change.js';
+import type { ClusterState, PodInfo } from '../model/cluster.js';
+import { policyKey } from '../model/network-policy.js';
+import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
+import { type MergedRules, mergedEndpointRules } from './compile-endpoint.js';
+import { type CompiledPolicy, compilePolicy, selects } from './compile-policy.js';
 import {
   baseChainName,
   type Direction,
@@ -45,7 +47,6 @@ import {
   TABLE_NAME,
 } from './names.js';
 import type { PodSetContext, PodSetSpec } from './pod-sets.js';
-import { recordSetChange } from './set-change.js';
 
 export interface Diagnostic {
   readonly policy: string;
@@ -333,7 +334,8 @@ export class NodeCompiler {
   }
 
   private assemble(): CompileResult {
-    const chains: Chain[] = [BASE.egress, BASE.ingress];
+    const policyChains: Chain[] = [];
+    const endpointChains: Chain[] = [];
     const maps: VerdictMap[] = [];
     const sets = new Map<string, NamedSet>();
     const used = new Map<string, PodSetSpec>();
@@ -351,11 +353,11 @@ export class NodeCompiler {
       }
       for (const key of [...emitted].sort()) {
         const c = this.compiledPolicy(key)[d];
-        chains.push(c.chain);
+        policyChains.push(c.chain);
         for (const s of c.sets) sets.set(s.name, s);
         for (const spec of c.podSets) used.set(spec.name, spec);
       }
-      for (const [, e] of isolated) chains.push(e[d]!.chain);
+      for (const [, e] of isolated) endpointChains.push(e[d]!.chain);
       maps.push({
         kind: 'map',
         name: endpointMapName(d),
@@ -370,6 +372,9 @@ export class NodeCompiler {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([policy, p]) => ({ policy, problems: p.problems }));
     const orderedSets = [...sets.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Declaration order (ir.ts): what is jumped to before what jumps, by name within each layer.
+    const byName = (a: Chain, b: Chain) => a.name.localeCompare(b.name);
+    const chains = [...policyChains.sort(byName), ...endpointChains.sort(byName), BASE.egress, BASE.ingress];
     return {
       table: { kind: 'table', family: 'inet', name: TABLE_NAME, sets: orderedSets, maps, chains },
       diagnostics,

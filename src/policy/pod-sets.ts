@@ -2,12 +2,13 @@
 // port) triples of named ports. Each is a spec: which pods belong and what each contributes, which namespaces
 // can hold members, and a content key. Sets are named by that key, so every rule with the same peers shares
 // one set, and the incremental compiler (node-compiler.ts) can update a set pod by pod. Pure.
+
+import type { Family, SetType } from '../ir/ir.js';
 import { type Cidr, cidrContains, formatCidr, tryParseIp } from '../model/cidr.js';
 import type { PodInfo } from '../model/cluster.js';
 import type { Protocol } from '../model/k8s.js';
 import type { LabelSelector, NetworkPolicy, PolicyPeer } from '../model/network-policy.js';
 import { selectorMatches, selectorToString } from '../model/selector.js';
-import type { Family, SetType } from './ir.js';
 import { sharedSetName } from './names.js';
 
 type Labels = Readonly<Record<string, string>>;

@@ -1,8 +1,9 @@
 // A rule's ports, planned: numeric ranges merged per protocol, and the named ports left to resolve per
 // destination pod. Pure.
+
+import type { PortRange } from '../ir/ir.js';
 import type { Protocol } from '../model/k8s.js';
 import type { PolicyPort } from '../model/network-policy.js';
-import type { PortRange } from './ir.js';
 
 export interface PortPlan {
   /** `ports` was empty: every port of every protocol. */

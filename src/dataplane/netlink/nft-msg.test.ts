@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { accept, createChain, createRule, createSet, jump, type Table } from '../../policy/ir.js';
+import { accept, createChain, createRule, createSet, jump, type Table } from '../../ir/ir.js';
 import { planDiff } from '../nft-diff.js';
 import { ifnameKey, setElementKey } from './nft-msg.js';
 import { netlinkWritable } from './nft-netlink-writer.js';

@@ -4,8 +4,9 @@
 // commit because the generation changed) costs 2-4 ms at 10k pods, these requests ~0.2 ms (docs/benchmarks.md).
 // Rules with matches, base chains, comments on chains and interval sets stay libnftables' (nft-netlink-writer.ts
 // decides). Integers in nf_tables attributes are big-endian.
+
+import type { Rule, SetType, Verdict } from '../../ir/ir.js';
 import { PROTOCOL_NUMBERS, PROTOCOLS, type Protocol } from '../../model/k8s.js';
-import type { Rule, SetType, Verdict } from '../../policy/ir.js';
 import { stringValue } from '../nft-render.js';
 import { NFNL_SUBSYS_NFTABLES, nfgen } from './nfnetlink.js';
 import { attr, ipBytes, message, NLM_F, nested } from './rtnl.js';

@@ -5,7 +5,7 @@
 // endpoint chains (a jump per policy, then drop) and its interface's entries in the endpoint maps. Anything else
 // (policy chains, new sets, base chains) goes through libnftables, whose cache of the whole table (2-4 ms at 10k
 // pods, refetched after every commit) these requests skip. The order is renderPlan's (nft-diff.ts).
-import type { Table } from '../../policy/ir.js';
+import type { Table } from '../../ir/ir.js';
 import type { NativeAddon } from '../native.js';
 import type { DiffPlan } from '../nft-diff.js';
 import { batchBegin, batchEnd, NETLINK_NETFILTER } from './nfnetlink.js';

@@ -91,12 +91,19 @@ export interface VerdictMap {
   readonly elements: readonly { readonly key: string; readonly verdict: Verdict }[];
 }
 
+/** The table the agent owns in each node's network namespace. */
+export const TABLE_NAME = 'palisade';
+
 export interface Table {
   readonly kind: 'table';
   readonly family: 'inet';
   readonly name: string;
   readonly sets: readonly NamedSet[];
   readonly maps: readonly VerdictMap[];
+  /**
+   * In declaration order: every chain after each chain it jumps or goes to, directly or through a map. nft
+   * resolves a jump when it reads it, so the renderer writes them in this order.
+   */
   readonly chains: readonly Chain[];
 }
 
