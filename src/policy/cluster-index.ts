@@ -7,6 +7,7 @@
 import type { Family } from '../ir/ir.js';
 import type { ClusterState, PodInfo } from '../model/cluster.js';
 import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
+import { fromNetworkPolicy, type OrderedPolicy } from './ordered.js';
 import { familyOf } from './pod-sets.js';
 
 type Labels = Readonly<Record<string, string>>;
@@ -15,7 +16,8 @@ export type Change<T> = readonly [key: string, before: T | undefined, after: T |
 
 export interface StateDelta {
   readonly pods: readonly Change<PodInfo>[];
-  readonly policies: readonly Change<NetworkPolicy>[];
+  /** In the one ordered form (ordered.ts), whatever their kind. */
+  readonly policies: readonly Change<OrderedPolicy>[];
   /** Some namespace's labels changed, or a namespace came or went. */
   readonly namespaceLabels: boolean;
 }
@@ -84,8 +86,13 @@ export class ClusterIndex {
   namespaces = new Map<string, Labels>();
   readonly pods = new Map<string, PodInfo>();
   readonly podsByNs = new Map<string, Map<string, PodInfo>>();
-  readonly policies = new Map<string, NetworkPolicy>();
-  readonly policiesByNs = new Map<string, Map<string, NetworkPolicy>>();
+  readonly policies = new Map<string, OrderedPolicy>();
+  /** Policies whose subject is one namespace's pods (NetworkPolicy), by that namespace. */
+  readonly policiesByNs = new Map<string, Map<string, OrderedPolicy>>();
+  /** Policies whose subject can be in any namespace. */
+  readonly clusterPolicies = new Map<string, OrderedPolicy>();
+  /** The objects each policy was translated from, to recognise an unchanged one. */
+  private readonly sources = new Map<string, NetworkPolicy>();
   /** The sync in which each stored pod object was last seen. */
   private readonly seen = new Map<PodInfo, number>();
   private epoch = 0;
@@ -173,28 +180,37 @@ export class ClusterIndex {
     return changes;
   }
 
-  private updatePolicies(policies: readonly NetworkPolicy[]): Change<NetworkPolicy>[] {
-    const changes: Change<NetworkPolicy>[] = [];
+  private updatePolicies(policies: readonly NetworkPolicy[]): Change<OrderedPolicy>[] {
+    const changes: Change<OrderedPolicy>[] = [];
     const next = new Map(policies.map((p) => [policyKey(p), p]));
-    for (const [key, after] of next) {
-      const before = this.policies.get(key);
-      if (before && samePolicy(before, after)) continue;
-      changes.push([key, before, after]);
+    for (const [key, source] of next) {
+      const before = this.sources.get(key);
+      if (before && samePolicy(before, source)) {
+        this.sources.set(key, source); // the newest object: its fingerprint is what later syncs compare
+        continue;
+      }
+      this.sources.set(key, source);
+      changes.push([key, this.policies.get(key), fromNetworkPolicy(source)]);
     }
     for (const [key, before] of this.policies) if (!next.has(key)) changes.push([key, before, undefined]);
-    for (const [key, , after] of changes) {
-      const ns = (after ?? this.policies.get(key))!.namespace;
-      if (after) this.policies.set(key, after);
-      else this.policies.delete(key);
-      put(this.policiesByNs, ns, key, after);
-    }
-    // Unchanged policies: keep the newest objects (their fingerprints are what later syncs compare).
-    for (const [key, p] of next) {
-      if (this.policies.get(key) !== p) {
-        this.policies.set(key, p);
-        put(this.policiesByNs, p.namespace, key, p);
+    for (const [key, before, after] of changes) {
+      if (before) this.place(key, before, undefined);
+      if (after) {
+        this.policies.set(key, after);
+        this.place(key, undefined, after);
+      } else {
+        this.policies.delete(key);
+        this.sources.delete(key);
       }
     }
     return changes;
+  }
+
+  /** Files a policy under its subject's namespace, or among the cluster-wide ones (undefined: takes it out). */
+  private place(key: string, before: OrderedPolicy | undefined, after: OrderedPolicy | undefined): void {
+    const p = (before ?? after)!;
+    if (p.subject.namespace !== undefined) put(this.policiesByNs, p.subject.namespace, key, after);
+    else if (after) this.clusterPolicies.set(key, after);
+    else this.clusterPolicies.delete(key);
   }
 }

@@ -21,9 +21,9 @@ import type { Cidr } from '../model/cidr.js';
 import { disjointCidrs, formatCidr } from '../model/cidr.js';
 import type { PodInfo } from '../model/cluster.js';
 import type { Protocol } from '../model/k8s.js';
-import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
 import { blockCidrs, portMatch } from './compile-rule.js';
 import { type Direction, originComment, sharedSetName } from './names.js';
+import { type OrderedPolicy, type OrderedRule, rulesOf } from './ordered.js';
 import { egressNamedSet, type PodSetSpec, peerAddressSet, peerMatchers } from './pod-sets.js';
 import { mergeRanges, planPorts } from './ports.js';
 
@@ -54,13 +54,11 @@ function comment(d: Direction, policies: ReadonlySet<string>): string {
 
 /** Each (protocol, port ranges) a rule allows, as a key and its match; one any-port entry for no ports. */
 function portVariants(
-  policy: NetworkPolicy,
+  rule: OrderedRule,
   d: Direction,
-  ruleIndex: number,
   endpoint: PodInfo,
   sets: NamedSet[],
 ): { key: string; match: Match[] }[] {
-  const rule = (d === 'ingress' ? policy.ingress : policy.egress)[ruleIndex]!;
   const plan = planPorts(rule.ports);
   if (plan.any) return [{ key: '*', match: [] }];
   const numeric = new Map<Protocol, { from: number; to: number }[] | 'all'>();
@@ -88,7 +86,7 @@ function portVariants(
 export function mergedEndpointRules(
   endpoint: PodInfo,
   d: Direction,
-  policies: readonly NetworkPolicy[],
+  policies: readonly OrderedPolicy[],
   families: readonly Family[],
 ): MergedRules {
   const sets: NamedSet[] = [];
@@ -98,16 +96,18 @@ export function mergedEndpointRules(
   const namedEgress: Rule[] = [];
   const broken: Rule[] = [];
   for (const policy of policies) {
-    const key = policyKey(policy);
+    const key = policy.key;
     if (policy.problems.length > 0) {
       // A broken policy isolates and allows nothing; a counting rule says why, as its chain would.
-      const why = originComment(`np:${key}: invalid, allows nothing: ${policy.problems[0]}`);
+      const why = originComment(`${policy.origin}: invalid, allows nothing: ${policy.problems[0]}`);
       broken.push(createRule({ comment: why }));
       continue;
     }
-    const list = d === 'ingress' ? policy.ingress : policy.egress;
-    list.forEach((rule, i) => {
-      for (const v of portVariants(policy, d, i, endpoint, sets)) {
+    if (policy.tier !== 'NetworkPolicy' || (rulesOf(policy, d) ?? []).some((r) => r.action !== 'allow'))
+      throw new Error(`${policy.origin}: only allow rules of the NetworkPolicy tier merge`);
+    for (const rule of rulesOf(policy, d) ?? []) {
+      const i = rule.index;
+      for (const v of portVariants(rule, d, endpoint, sets)) {
         let g = groups.get(v.key);
         if (!g) {
           g = { ports: v.match, any: false, matchers: [], cidrs: [], policies: new Set() };
@@ -116,7 +116,7 @@ export function mergedEndpointRules(
         g.policies.add(key);
         if (rule.peers.length === 0) g.any = true;
         else {
-          g.matchers.push(...peerMatchers(policy.namespace, rule.peers));
+          g.matchers.push(...peerMatchers(policy.subject.namespace, rule.peers));
           g.cidrs.push(...blockCidrs(rule));
         }
       }
@@ -124,7 +124,7 @@ export function mergedEndpointRules(
       if (d === 'egress' && named.length > 0) {
         const peers = {
           any: rule.peers.length === 0,
-          matchers: peerMatchers(policy.namespace, rule.peers),
+          matchers: peerMatchers(policy.subject.namespace, rule.peers),
           cidrs: blockCidrs(rule),
         };
         for (const family of FAMILIES.filter((f) => families.includes(f))) {
@@ -134,12 +134,12 @@ export function mergedEndpointRules(
             createRule({
               matches: [{ kind: 'daddr-proto-port-in-set', family, set: spec.name }],
               verdict: accept,
-              comment: originComment(`np:${key}:${d}[${i}]`),
+              comment: originComment(`${policy.origin}:${d}[${i}]`),
             }),
           );
         }
       }
-    });
+    }
   }
   const field = d === 'ingress' ? 'saddr' : 'daddr';
   for (const [, g] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {

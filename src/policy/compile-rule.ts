@@ -11,6 +11,7 @@ import {
   accept,
   createRule,
   createSet,
+  drop,
   type Family,
   type Match,
   type NamedSet,
@@ -18,8 +19,9 @@ import {
   type Rule,
 } from '../ir/ir.js';
 import { type Cidr, disjointCidrs, formatCidr, parseCidr, subtractCidrs } from '../model/cidr.js';
-import { type NetworkPolicy, type PolicyRule, policyKey } from '../model/network-policy.js';
+import type { PolicyRule } from '../model/network-policy.js';
 import { type Direction, originComment, portSetName, sharedSetName } from './names.js';
+import type { OrderedPolicy, OrderedRule } from './ordered.js';
 import {
   egressNamedSet,
   ingressNamedSet,
@@ -30,10 +32,9 @@ import {
 import { type PortPlan, planPorts } from './ports.js';
 
 export interface RuleInput {
-  readonly policy: NetworkPolicy;
+  readonly policy: OrderedPolicy;
   readonly direction: Direction;
-  readonly index: number;
-  readonly rule: PolicyRule;
+  readonly rule: OrderedRule;
   /** Address families of the cluster's pods; always includes 4. */
   readonly families: readonly Family[];
 }
@@ -54,7 +55,7 @@ interface AddrVariant {
 const FAMILIES: readonly Family[] = [4, 6];
 
 /** ipBlocks with their excepts subtracted, disjoint. */
-export function blockCidrs(rule: PolicyRule): Cidr[] {
+export function blockCidrs(rule: Pick<PolicyRule, 'peers'>): Cidr[] {
   const cidrs: Cidr[] = [];
   for (const peer of rule.peers) {
     if (!peer.ipBlock) continue;
@@ -69,7 +70,7 @@ function addrVariants(input: RuleInput, cidrs: readonly Cidr[], out: RuleOutput)
   if (peers.length === 0) return [{}];
   const field = input.direction === 'ingress' ? 'saddr' : 'daddr';
   const selectorPeers = peers.some((p) => !p.ipBlock);
-  const matchers = peerMatchers(input.policy.namespace, peers);
+  const matchers = peerMatchers(input.policy.subject.namespace, peers);
   const families = FAMILIES.filter((f) => input.families.includes(f) || cidrs.some((c) => c.family === f));
   const variants: AddrVariant[] = [];
   for (const family of families) {
@@ -109,10 +110,10 @@ function numericVariants(plan: PortPlan, sets: NamedSet[]): Match[][] {
 }
 
 function namedSpec(input: RuleInput, cidrs: readonly Cidr[], plan: PortPlan, family: Family): PodSetSpec {
-  if (input.direction === 'ingress') return ingressNamedSet(input.policy, plan.named, family);
+  if (input.direction === 'ingress') return ingressNamedSet(input.policy.subject, plan.named, family);
   const peers = {
     any: input.rule.peers.length === 0,
-    matchers: peerMatchers(input.policy.namespace, input.rule.peers),
+    matchers: peerMatchers(input.policy.subject.namespace, input.rule.peers),
     cidrs,
   };
   return egressNamedSet(peers, plan.named, family);
@@ -120,7 +121,10 @@ function namedSpec(input: RuleInput, cidrs: readonly Cidr[], plan: PortPlan, fam
 
 export function compileRule(input: RuleInput): RuleOutput {
   const out: RuleOutput = { rules: [], sets: [], podSets: [] };
-  const comment = originComment(`np:${policyKey(input.policy)}:${input.direction}[${input.index}]`);
+  const comment = originComment(`${input.policy.origin}:${input.direction}[${input.rule.index}]`);
+  if (input.rule.action === 'pass')
+    throw new Error(`${comment}: pass belongs to the tier pipeline, not to a rule`);
+  const verdict = input.rule.action === 'allow' ? accept : drop;
   const cidrs = blockCidrs(input.rule);
   const plan = planPorts(input.rule.ports);
   const addrs = addrVariants(input, cidrs, out);
@@ -128,9 +132,7 @@ export function compileRule(input: RuleInput): RuleOutput {
   if (plan.any || plan.numeric.size > 0) {
     for (const a of addrs) {
       for (const p of ports)
-        out.rules.push(
-          createRule({ matches: [...(a.match ? [a.match] : []), ...p], verdict: accept, comment }),
-        );
+        out.rules.push(createRule({ matches: [...(a.match ? [a.match] : []), ...p], verdict, comment }));
     }
   }
   if (plan.named.length > 0) {
@@ -140,14 +142,12 @@ export function compileRule(input: RuleInput): RuleOutput {
       const named: Match = { kind: 'daddr-proto-port-in-set', family, set: spec.name };
       if (input.direction === 'egress') {
         // The triples already pin the destination to the peer pods.
-        out.rules.push(createRule({ matches: [named], verdict: accept, comment }));
+        out.rules.push(createRule({ matches: [named], verdict, comment }));
         continue;
       }
       for (const a of addrs) {
         if (a.family !== undefined && a.family !== family) continue;
-        out.rules.push(
-          createRule({ matches: [...(a.match ? [a.match] : []), named], verdict: accept, comment }),
-        );
+        out.rules.push(createRule({ matches: [...(a.match ? [a.match] : []), named], verdict, comment }));
       }
     }
   }

@@ -5,8 +5,8 @@
 import type { ClusterState } from '../model/cluster.js';
 import { type CompileResult, NodeCompiler, type NodeCompilerOptions } from './node-compiler.js';
 
-export { selects } from './compile-policy.js';
 export type { CompileResult, Diagnostic, NodeCompilerOptions } from './node-compiler.js';
+export { selects } from './pod-sets.js';
 
 export function compileNode(
   state: ClusterState,

@@ -33,10 +33,9 @@ import {
 } from '../ir/ir.js';
 import { recordSetChange } from '../ir/set-change.js';
 import type { ClusterState, PodInfo } from '../model/cluster.js';
-import { policyKey } from '../model/network-policy.js';
 import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
 import { type MergedRules, mergedEndpointRules } from './compile-endpoint.js';
-import { type CompiledPolicy, compilePolicy, selects } from './compile-policy.js';
+import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
 import {
   baseChainName,
   type Direction,
@@ -46,7 +45,8 @@ import {
   policyChainName,
   TABLE_NAME,
 } from './names.js';
-import type { PodSetContext, PodSetSpec } from './pod-sets.js';
+import { comparePolicies, type OrderedPolicy } from './ordered.js';
+import { type PodSetContext, type PodSetSpec, selects } from './pod-sets.js';
 
 export interface Diagnostic {
   readonly policy: string;
@@ -214,9 +214,13 @@ export class NodeCompiler {
       for (const [name, s] of this.podSets) if (s.spec.namespaceLabels) this.podSets.delete(name);
     }
     const touchedNs = new Set<string>();
+    let everywhere = false; // a policy whose subject can be in any namespace changed
     for (const [key, before, after] of delta.policies) {
       this.compiled.delete(key);
-      touchedNs.add((before ?? after)!.namespace);
+      const ns = (before ?? after)!.subject.namespace;
+      if (ns === undefined || (before && after && before.subject.namespace !== after.subject.namespace))
+        everywhere = true;
+      else touchedNs.add(ns);
     }
     const dirty = new Set<string>();
     for (const [key, before, after] of delta.pods) {
@@ -225,8 +229,12 @@ export class NodeCompiler {
       }
       if ((before && this.isLocal(before)) || (after && this.isLocal(after))) dirty.add(key);
     }
-    for (const ns of touchedNs) {
-      for (const [key, pod] of this.index.podsByNs.get(ns) ?? []) if (this.isLocal(pod)) dirty.add(key);
+    if (everywhere || delta.namespaceLabels) {
+      for (const [key, pod] of this.index.pods) if (this.isLocal(pod)) dirty.add(key);
+    } else {
+      for (const ns of touchedNs) {
+        for (const [key, pod] of this.index.podsByNs.get(ns) ?? []) if (this.isLocal(pod)) dirty.add(key);
+      }
     }
     for (const key of dirty) this.refreshEndpoint(key);
   }
@@ -239,19 +247,22 @@ export class NodeCompiler {
       return;
     }
     const prev = this.endpoints.get(key);
-    const mine = [...(this.index.policiesByNs.get(pod.namespace)?.values() ?? [])];
+    const mine = [
+      ...(this.index.policiesByNs.get(pod.namespace)?.values() ?? []),
+      ...this.index.clusterPolicies.values(),
+    ];
+    const nsLabels = this.ctx.nsLabels;
     const direction = (d: Direction): EndpointDirection | undefined => {
-      const policies = mine
-        .filter((p) => selects(p, pod, d))
-        .map(policyKey)
-        .sort();
+      const selecting: OrderedPolicy[] = mine
+        .filter((p) => selects(p, pod, d, nsLabels))
+        .sort(comparePolicies);
+      const policies = selecting.map((p) => p.key);
       if (policies.length === 0) return undefined;
       const isolated = createRule({
         verdict: drop,
         comment: originComment(`isolated ${d}: ${key}, no policy allows`),
       });
       if (policies.length > this.mergeAbove) {
-        const selecting = policies.map((k) => this.index.policies.get(k)!);
         const merged = mergedEndpointRules(pod, d, selecting, this.index.families);
         const chain = createChain(endpointChainName(key, d), [...merged.rules, isolated]);
         return { policies, chain, merged };
@@ -259,8 +270,8 @@ export class NodeCompiler {
       const old = prev?.[d];
       if (old && !old.merged && sameStrings(old.policies, policies)) return old;
       const chain = createChain(endpointChainName(key, d), [
-        ...policies.map((p) =>
-          createRule({ verdict: jump(policyChainName(p, d)), counter: false, comment: `np:${p}` }),
+        ...selecting.map((p) =>
+          createRule({ verdict: jump(policyChainName(p.key, d)), counter: false, comment: p.origin }),
         ),
         isolated,
       ]);

@@ -7,9 +7,10 @@ import type { Family, SetType } from '../ir/ir.js';
 import { type Cidr, cidrContains, formatCidr, tryParseIp } from '../model/cidr.js';
 import type { PodInfo } from '../model/cluster.js';
 import type { Protocol } from '../model/k8s.js';
-import type { LabelSelector, NetworkPolicy, PolicyPeer } from '../model/network-policy.js';
+import type { LabelSelector, PolicyPeer } from '../model/network-policy.js';
 import { selectorMatches, selectorToString } from '../model/selector.js';
-import { sharedSetName } from './names.js';
+import { type Direction, sharedSetName } from './names.js';
+import { type OrderedPolicy, type PolicySubject, rulesOf } from './ordered.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -35,6 +36,36 @@ export interface PodSetSpec {
   elements(pod: PodInfo, ctx: PodSetContext): readonly string[];
 }
 
+/** Whether `subject` names `pod`: its namespace (fixed, or picked by the selector) and its labels. */
+export function subjectMatches(
+  subject: PolicySubject,
+  pod: PodInfo,
+  nsLabels: (ns: string) => Labels,
+): boolean {
+  if (subject.namespace !== undefined && pod.namespace !== subject.namespace) return false;
+  if (subject.namespaceSelector && !selectorMatches(subject.namespaceSelector, nsLabels(pod.namespace)))
+    return false;
+  return selectorMatches(subject.podSelector, pod.labels);
+}
+
+/** Whether `policy` applies to `pod` in direction `d`. */
+export function selects(
+  policy: OrderedPolicy,
+  pod: PodInfo,
+  d: Direction,
+  nsLabels: (ns: string) => Labels,
+): boolean {
+  return rulesOf(policy, d) !== undefined && subjectMatches(policy.subject, pod, nsLabels);
+}
+
+function subjectKey(s: PolicySubject): string {
+  const ns =
+    s.namespace !== undefined
+      ? `ns(${s.namespace})`
+      : `nsSel(${s.namespaceSelector ? selectorToString(s.namespaceSelector) : '*'})`;
+  return `${ns} pods(${selectorToString(s.podSelector)})`;
+}
+
 export function familyOf(ip: string): Family {
   return ip.includes(':') ? 6 : 4;
 }
@@ -52,9 +83,11 @@ interface PeerMatcher {
   readonly podSelector?: LabelSelector;
 }
 
-function matcherOf(policyNs: string, peer: PolicyPeer): PeerMatcher | undefined {
-  // A peer with neither selector (nor ipBlock) is invalid and was reported; it matches nothing.
+function matcherOf(policyNs: string | undefined, peer: PolicyPeer): PeerMatcher | undefined {
+  // A peer with neither selector (nor ipBlock) is invalid and was reported; it matches nothing. So does a
+  // podSelector alone in a policy that has no namespace of its own (no translator makes one).
   if (peer.ipBlock || (!peer.podSelector && !peer.namespaceSelector)) return undefined;
+  if (!peer.namespaceSelector && policyNs === undefined) return undefined;
   return peer.namespaceSelector
     ? { namespaceSelector: peer.namespaceSelector, podSelector: peer.podSelector }
     : { namespace: policyNs, podSelector: peer.podSelector };
@@ -83,7 +116,7 @@ function matcherScope(ms: readonly PeerMatcher[], ctx: PodSetContext): string[] 
 }
 
 /** The selector peers of one rule, as matchers (ipBlocks and invalid peers left out). */
-export function peerMatchers(policyNs: string, peers: readonly PolicyPeer[]): PeerMatcher[] {
+export function peerMatchers(policyNs: string | undefined, peers: readonly PolicyPeer[]): PeerMatcher[] {
   return peers.flatMap((p) => matcherOf(policyNs, p) ?? []);
 }
 
@@ -126,23 +159,21 @@ function namedKey(named: readonly NamedPort[]): string {
  * policy selects. Elements are (endpoint address . protocol . port).
  */
 export function ingressNamedSet(
-  policy: NetworkPolicy,
+  subject: PolicySubject,
   named: readonly NamedPort[],
   family: Family,
 ): PodSetSpec {
-  const key = `named in v${family}: ns(${policy.namespace}) pods(${selectorToString(policy.podSelector)}) ports(${namedKey(named)})`;
+  const key = `named in v${family}: ${subjectKey(subject)} ports(${namedKey(named)})`;
+  const fixed = subject.namespace;
   return {
     name: sharedSetName('named', family, key),
     key,
     type: family === 4 ? 'ipv4_addr . inet_proto . inet_service' : 'ipv6_addr . inet_proto . inet_service',
     family,
-    namespaceLabels: false,
-    scope: () => [policy.namespace],
+    namespaceLabels: fixed === undefined && subject.namespaceSelector !== undefined,
+    scope: () => (fixed !== undefined ? [fixed] : undefined),
     elements: (pod, ctx) =>
-      pod.node === ctx.node &&
-      pod.interface !== undefined &&
-      pod.namespace === policy.namespace &&
-      selectorMatches(policy.podSelector, pod.labels)
+      pod.node === ctx.node && pod.interface !== undefined && subjectMatches(subject, pod, ctx.nsLabels)
         ? triples(pod, family, named)
         : [],
   };
