@@ -24,6 +24,8 @@ export function renderVerdict(v: Verdict): string {
   }
 }
 
+const hex32 = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+
 function ip(family: 4 | 6): string {
   return family === 4 ? 'ip' : 'ip6';
 }
@@ -48,12 +50,18 @@ export function renderMatch(m: Match): string {
       return 'tcp flags & (fin | syn | rst | ack) != syn';
     case 'daddr-proto-port-in-set':
       return `${ip(m.family)} daddr . meta l4proto . th dport @${m.set}`;
+    case 'mark-bit':
+      return `meta mark & ${hex32(m.bit)} ${m.set ? '!=' : '=='} 0`;
   }
 }
 
 export function renderRule(r: Rule): string {
   const parts = r.matches.map(renderMatch);
   if (r.counter) parts.push('counter');
+  if (r.mark)
+    parts.push(
+      `meta mark set meta mark ${r.mark.set ? `| ${hex32(r.mark.bit)}` : `& ${hex32(~r.mark.bit)}`}`,
+    );
   if (r.vmap) parts.push(`${r.vmap.key} vmap @${r.vmap.map}`);
   if (r.verdict) parts.push(renderVerdict(r.verdict));
   parts.push(`comment ${quote(r.comment)}`);

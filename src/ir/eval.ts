@@ -16,6 +16,8 @@ export interface Packet {
   readonly ctState: CtState;
   /** For TCP: whether the packet can open a connection (a SYN). Default true: the first packet of a flow. */
   readonly tcpOpening?: boolean;
+  /** The packet mark as the hook gets it (default 0). */
+  readonly mark?: number;
 }
 
 export interface PacketVerdict {
@@ -31,6 +33,7 @@ class Interpreter {
   private readonly sets: Map<string, NamedSet>;
   private readonly maps: Map<string, Table['maps'][number]>;
   readonly trail: string[] = [];
+  private mark: number;
 
   constructor(
     table: Table,
@@ -39,6 +42,7 @@ class Interpreter {
     this.chains = new Map(table.chains.map((c) => [c.name, c]));
     this.sets = new Map(table.sets.map((s) => [s.name, s]));
     this.maps = new Map(table.maps.map((m) => [m.name, m]));
+    this.mark = pkt.mark ?? 0;
   }
 
   private family(): 4 | 6 {
@@ -85,6 +89,8 @@ class Interpreter {
           this.family() === m.family &&
           this.inSet(m.set, `${p.daddr} . ${p.protocol.toLowerCase()} . ${p.dport}`)
         );
+      case 'mark-bit':
+        return ((this.mark & m.bit) !== 0) === m.set;
     }
   }
 
@@ -103,6 +109,7 @@ class Interpreter {
     if (!chain) throw new Error(`jump to missing chain ${chainName}`);
     for (const rule of chain.rules) {
       if (!rule.matches.every((m) => this.matches(m))) continue;
+      if (rule.mark) this.mark = rule.mark.set ? this.mark | rule.mark.bit : this.mark & ~rule.mark.bit;
       const v = this.verdictOf(rule);
       if (!v) continue;
       this.trail.push(rule.comment);

@@ -39,7 +39,15 @@ export type Match =
   /** tcp flags & (fin | syn | rst | ack) != syn: a TCP packet that cannot open a connection. */
   | { readonly kind: 'tcp-not-syn' }
   /** ip daddr . meta l4proto . th dport @set: named ports resolved per pod address. */
-  | { readonly kind: 'daddr-proto-port-in-set'; readonly family: Family; readonly set: string };
+  | { readonly kind: 'daddr-proto-port-in-set'; readonly family: Family; readonly set: string }
+  /** meta mark & BIT != 0 (set) or == 0 (not set): one bit of the packet mark, as a rule before left it. */
+  | { readonly kind: 'mark-bit'; readonly bit: number; readonly set: boolean };
+
+/** meta mark set meta mark | BIT (set) or & ~BIT (clear): a bit a later rule reads. */
+export interface MarkStatement {
+  readonly bit: number;
+  readonly set: boolean;
+}
 
 export interface Rule {
   readonly kind: 'rule';
@@ -48,6 +56,8 @@ export interface Rule {
   /** Dispatch through a verdict map keyed by the packet's interface instead of a fixed verdict. */
   readonly vmap?: { readonly key: 'iifname' | 'oifname'; readonly map: string };
   readonly counter: boolean;
+  /** Changes a bit of the packet mark when the rule matches, before its verdict. */
+  readonly mark?: MarkStatement;
   /** Origin of the rule, e.g. "np:shop/allow-web:ingress[0]". */
   readonly comment: string;
 }
@@ -118,6 +128,7 @@ export function createRule(opts: {
   vmap?: Rule['vmap'];
   comment: string;
   counter?: boolean;
+  mark?: MarkStatement;
 }): Rule {
   return {
     kind: 'rule',
@@ -125,6 +136,7 @@ export function createRule(opts: {
     verdict: opts.verdict,
     vmap: opts.vmap,
     counter: opts.counter ?? true,
+    ...(opts.mark ? { mark: opts.mark } : {}),
     comment: opts.comment,
   };
 }

@@ -1,5 +1,7 @@
 // A snapshot of the cluster state that policy is decided from: what the compiler and the reference evaluator
 // read. Pure data.
+
+import type { ClusterNetworkPolicy } from './cluster-network-policy.js';
 import type { ContainerPort, Protocol } from './k8s.js';
 import type { NetworkPolicy } from './network-policy.js';
 import { mayLeaveOutValue } from './selection-values.js';
@@ -70,6 +72,8 @@ export interface ClusterState {
   readonly pods: readonly PodInfo[];
   readonly nodes: readonly NodeInfo[];
   readonly policies: readonly NetworkPolicy[];
+  /** policy.networking.k8s.io ClusterNetworkPolicies (absent: none). */
+  readonly clusterPolicies?: readonly ClusterNetworkPolicy[];
 }
 
 /** The first packet of a connection, as policy sees it. */

@@ -6,8 +6,14 @@
 
 import type { Family } from '../ir/ir.js';
 import type { ClusterState, PodInfo } from '../model/cluster.js';
+import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
 import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
-import { fromNetworkPolicy, type OrderedPolicy } from './ordered.js';
+import {
+  clusterPolicyOrderedKey,
+  fromClusterNetworkPolicy,
+  fromNetworkPolicy,
+  type OrderedPolicy,
+} from './ordered.js';
 import { familyOf } from './pod-sets.js';
 
 type Labels = Readonly<Record<string, string>>;
@@ -57,8 +63,10 @@ export function samePod(a: PodInfo, b: PodInfo): boolean {
   );
 }
 
-const fingerprints = new WeakMap<NetworkPolicy, string>();
-function fingerprint(p: NetworkPolicy): string {
+type PolicySource = NetworkPolicy | ClusterNetworkPolicy;
+
+const fingerprints = new WeakMap<PolicySource, string>();
+function fingerprint(p: PolicySource): string {
   let f = fingerprints.get(p);
   if (f === undefined) {
     f = JSON.stringify(p);
@@ -67,7 +75,7 @@ function fingerprint(p: NetworkPolicy): string {
   return f;
 }
 
-export function samePolicy(a: NetworkPolicy, b: NetworkPolicy): boolean {
+export function samePolicy(a: PolicySource, b: PolicySource): boolean {
   return a === b || fingerprint(a) === fingerprint(b);
 }
 
@@ -92,7 +100,7 @@ export class ClusterIndex {
   /** Policies whose subject can be in any namespace. */
   readonly clusterPolicies = new Map<string, OrderedPolicy>();
   /** The objects each policy was translated from, to recognise an unchanged one. */
-  private readonly sources = new Map<string, NetworkPolicy>();
+  private readonly sources = new Map<string, PolicySource>();
   /** The sync in which each stored pod object was last seen. */
   private readonly seen = new Map<PodInfo, number>();
   private epoch = 0;
@@ -115,7 +123,7 @@ export class ClusterIndex {
     this.namespaces = namespaces;
     return {
       pods: this.updatePods(state.pods),
-      policies: this.updatePolicies(state.policies),
+      policies: this.updatePolicies(state.policies, state.clusterPolicies ?? []),
       namespaceLabels,
     };
   }
@@ -180,9 +188,13 @@ export class ClusterIndex {
     return changes;
   }
 
-  private updatePolicies(policies: readonly NetworkPolicy[]): Change<OrderedPolicy>[] {
+  private updatePolicies(
+    policies: readonly NetworkPolicy[],
+    clusterPolicies: readonly ClusterNetworkPolicy[],
+  ): Change<OrderedPolicy>[] {
     const changes: Change<OrderedPolicy>[] = [];
-    const next = new Map(policies.map((p) => [policyKey(p), p]));
+    const next = new Map<string, PolicySource>(policies.map((p) => [policyKey(p), p]));
+    for (const p of clusterPolicies) next.set(clusterPolicyOrderedKey(p), p);
     for (const [key, source] of next) {
       const before = this.sources.get(key);
       if (before && samePolicy(before, source)) {
@@ -190,7 +202,9 @@ export class ClusterIndex {
         continue;
       }
       this.sources.set(key, source);
-      changes.push([key, this.policies.get(key), fromNetworkPolicy(source)]);
+      const after =
+        source.kind === 'NetworkPolicy' ? fromNetworkPolicy(source) : fromClusterNetworkPolicy(source);
+      changes.push([key, this.policies.get(key), after]);
     }
     for (const [key, before] of this.policies) if (!next.has(key)) changes.push([key, before, undefined]);
     for (const [key, before, after] of changes) {

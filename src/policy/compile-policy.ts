@@ -19,21 +19,30 @@ function compileDirection(
   d: Direction,
   families: readonly Family[],
 ): CompiledDirection {
-  const name = policyChainName(policy.key, d);
-  if (policy.problems.length > 0) {
-    const why = originComment(`${policy.origin}: invalid, allows nothing: ${policy.problems[0]}`);
-    return { chain: createChain(name, [createRule({ comment: why })]), sets: [], podSets: [] };
-  }
+  const name = policyChainName(policy.key, d, policy.tier);
   const rules = [];
   const sets: NamedSet[] = [];
   const podSets: PodSetSpec[] = [];
+  // A policy with problems fails closed (ordered.ts): its translator left only rules that deny. A counting rule
+  // first says why, in the listing and its counters.
+  const broken = policy.problems.length > 0;
+  if (broken)
+    rules.push(
+      createRule({
+        comment: originComment(`${policy.origin}: invalid, allows nothing: ${policy.problems[0]}`),
+      }),
+    );
   for (const rule of rulesOf(policy, d) ?? []) {
     const out = compileRule({ policy, direction: d, rule, families });
     rules.push(...out.rules);
     sets.push(...out.sets);
     podSets.push(...out.podSets);
   }
-  return { chain: createChain(name, rules, { comment: `${policy.origin} ${d}` }), sets, podSets };
+  return {
+    chain: createChain(name, rules, broken ? {} : { comment: `${policy.origin} ${d}` }),
+    sets,
+    podSets,
+  };
 }
 
 export function compilePolicy(policy: OrderedPolicy, families: readonly Family[]): CompiledPolicy {

@@ -13,15 +13,17 @@ import {
   createSet,
   drop,
   type Family,
+  type MarkStatement,
   type Match,
   type NamedSet,
   type PortRange,
   type Rule,
+  type Verdict,
 } from '../ir/ir.js';
 import { type Cidr, disjointCidrs, formatCidr, parseCidr, subtractCidrs } from '../model/cidr.js';
 import type { PolicyRule } from '../model/network-policy.js';
-import { type Direction, originComment, portSetName, sharedSetName } from './names.js';
-import type { OrderedPolicy, OrderedRule } from './ordered.js';
+import { type Direction, originComment, PASS_MARK, portSetName, sharedSetName } from './names.js';
+import { type OrderedPolicy, type OrderedRule, TIER_RULES } from './ordered.js';
 import {
   egressNamedSet,
   ingressNamedSet,
@@ -119,12 +121,21 @@ function namedSpec(input: RuleInput, cidrs: readonly Cidr[], plan: PortPlan, fam
   return egressNamedSet(peers, plan.named, family);
 }
 
+/**
+ * What a matching rule does (ordered.ts): allow accepts, deny drops; pass in the Admin tier sets PASS_MARK and
+ * returns (the endpoint's Admin-tier chain then leaves the tier), and in the Baseline tier allows.
+ */
+function ruleVerdict(policy: OrderedPolicy, rule: OrderedRule): { verdict: Verdict; mark?: MarkStatement } {
+  if (rule.action === 'allow') return { verdict: accept };
+  if (rule.action === 'deny') return { verdict: drop };
+  if (TIER_RULES[policy.tier].pass === 'allow') return { verdict: accept };
+  return { verdict: { kind: 'return' }, mark: { bit: PASS_MARK, set: true } };
+}
+
 export function compileRule(input: RuleInput): RuleOutput {
   const out: RuleOutput = { rules: [], sets: [], podSets: [] };
   const comment = originComment(`${input.policy.origin}:${input.direction}[${input.rule.index}]`);
-  if (input.rule.action === 'pass')
-    throw new Error(`${comment}: pass belongs to the tier pipeline, not to a rule`);
-  const verdict = input.rule.action === 'allow' ? accept : drop;
+  const { verdict, mark } = ruleVerdict(input.policy, input.rule);
   const cidrs = blockCidrs(input.rule);
   const plan = planPorts(input.rule.ports);
   const addrs = addrVariants(input, cidrs, out);
@@ -132,7 +143,9 @@ export function compileRule(input: RuleInput): RuleOutput {
   if (plan.any || plan.numeric.size > 0) {
     for (const a of addrs) {
       for (const p of ports)
-        out.rules.push(createRule({ matches: [...(a.match ? [a.match] : []), ...p], verdict, comment }));
+        out.rules.push(
+          createRule({ matches: [...(a.match ? [a.match] : []), ...p], verdict, mark, comment }),
+        );
     }
   }
   if (plan.named.length > 0) {
@@ -142,12 +155,14 @@ export function compileRule(input: RuleInput): RuleOutput {
       const named: Match = { kind: 'daddr-proto-port-in-set', family, set: spec.name };
       if (input.direction === 'egress') {
         // The triples already pin the destination to the peer pods.
-        out.rules.push(createRule({ matches: [named], verdict, comment }));
+        out.rules.push(createRule({ matches: [named], verdict, mark, comment }));
         continue;
       }
       for (const a of addrs) {
         if (a.family !== undefined && a.family !== family) continue;
-        out.rules.push(createRule({ matches: [...(a.match ? [a.match] : []), named], verdict, comment }));
+        out.rules.push(
+          createRule({ matches: [...(a.match ? [a.match] : []), named], verdict, mark, comment }),
+        );
       }
     }
   }

@@ -2,6 +2,7 @@
 
 import type { Family } from '../ir/ir.js';
 import { fnv1a64 } from '../util/hash.js';
+import type { Tier } from './ordered.js';
 
 export { TABLE_NAME } from '../ir/ir.js';
 export type Direction = 'ingress' | 'egress';
@@ -26,10 +27,24 @@ export function endpointChainName(podKey: string, d: Direction): string {
   return `ep_${id(podKey)}_${SHORT[d]}`;
 }
 
-/** One chain per policy and direction, shared by every endpoint the policy selects. */
-export function policyChainName(policyKey: string, d: Direction): string {
-  return `np_${id(policyKey)}_${SHORT[d]}`;
+const POLICY_PREFIX: Readonly<Record<Tier, string>> = { Admin: 'ca', NetworkPolicy: 'np', Baseline: 'cb' };
+
+/** One chain per policy and direction, shared by every endpoint the policy applies to; its tier in the prefix. */
+export function policyChainName(policyKey: string, d: Direction, tier: Tier = 'NetworkPolicy'): string {
+  return `${POLICY_PREFIX[tier]}_${id(policyKey)}_${SHORT[d]}`;
 }
+
+/** An endpoint's Admin-tier chain: the jumps to its Admin policies, each followed by the check for a pass. */
+export function adminTierChainName(podKey: string, d: Direction): string {
+  return `ea_${id(podKey)}_${SHORT[d]}`;
+}
+
+/**
+ * The bit of the packet mark an Admin policy's Pass sets before returning: the endpoint's Admin-tier chain then
+ * skips the tier's other policies. The chain clears it first and after reading it, so it never leaves the chain
+ * set (kube-proxy uses 0x4000 and 0x8000; Istio 0x539 and its own low bits).
+ */
+export const PASS_MARK = 0x20000000;
 
 export type SetRole = 'pods' | 'blocks' | 'named';
 

@@ -28,6 +28,7 @@ import {
   goto,
   jump,
   type NamedSet,
+  type Rule,
   type Table,
   type VerdictMap,
 } from '../ir/ir.js';
@@ -37,15 +38,17 @@ import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
 import { type MergedRules, mergedEndpointRules } from './compile-endpoint.js';
 import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
 import {
+  adminTierChainName,
   baseChainName,
   type Direction,
   endpointChainName,
   endpointMapName,
   originComment,
+  PASS_MARK,
   policyChainName,
   TABLE_NAME,
 } from './names.js';
-import { comparePolicies, type OrderedPolicy } from './ordered.js';
+import { comparePolicies, type OrderedPolicy, type Tier } from './ordered.js';
 import { type PodSetContext, type PodSetSpec, selects } from './pod-sets.js';
 
 export interface Diagnostic {
@@ -99,6 +102,33 @@ function baseChain(d: Direction): Chain {
   );
 }
 
+/**
+ * An endpoint's Admin tier: the mark's pass bit cleared, then each Admin policy in order, each followed by the
+ * check for its pass (the bit set: clear it and return, on to the NetworkPolicy tier). Accept and Deny inside a
+ * policy end everything; falling off a policy goes on to the next.
+ */
+function adminTierChain(
+  podKey: string,
+  d: Direction,
+  admin: readonly OrderedPolicy[],
+  toPolicy: (p: OrderedPolicy) => Rule,
+): Chain {
+  const clear = { bit: PASS_MARK, set: false };
+  return createChain(adminTierChainName(podKey, d), [
+    createRule({ mark: clear, counter: false, comment: originComment(`admin tier ${d}: ${podKey}`) }),
+    ...admin.flatMap((p) => [
+      toPolicy(p),
+      createRule({
+        matches: [{ kind: 'mark-bit', bit: PASS_MARK, set: true }],
+        mark: clear,
+        verdict: { kind: 'return' },
+        counter: false,
+        comment: originComment(`${p.origin}: pass`),
+      }),
+    ]),
+  ]);
+}
+
 const BASE: Readonly<Record<Direction, Chain>> = {
   egress: baseChain('egress'),
   ingress: baseChain('ingress'),
@@ -140,8 +170,13 @@ function updateMember(s: PodSetState, key: string, was: readonly string[], now: 
 }
 
 interface EndpointDirection {
+  /** Every policy that applies, in pipeline order (ordered.ts). */
   readonly policies: readonly string[];
+  /** The policies whose chains are jumped to (all but merged ones). */
+  readonly jumped: readonly string[];
   readonly chain: Chain;
+  /** The Admin tier's jumps, each followed by the check for a pass (when an Admin policy applies). */
+  readonly adminChain?: Chain;
   /** Set when the policies are merged into the chain (many select the pod): the sets its rules use. */
   readonly merged?: MergedRules;
 }
@@ -258,24 +293,43 @@ export class NodeCompiler {
         .sort(comparePolicies);
       const policies = selecting.map((p) => p.key);
       if (policies.length === 0) return undefined;
-      const isolated = createRule({
-        verdict: drop,
-        comment: originComment(`isolated ${d}: ${key}, no policy allows`),
-      });
-      if (policies.length > this.mergeAbove) {
-        const merged = mergedEndpointRules(pod, d, selecting, this.index.families);
-        const chain = createChain(endpointChainName(key, d), [...merged.rules, isolated]);
-        return { policies, chain, merged };
-      }
       const old = prev?.[d];
-      if (old && !old.merged && sameStrings(old.policies, policies)) return old;
-      const chain = createChain(endpointChainName(key, d), [
-        ...selecting.map((p) =>
-          createRule({ verdict: jump(policyChainName(p.key, d)), counter: false, comment: p.origin }),
-        ),
-        isolated,
-      ]);
-      return { policies, chain };
+      const tier = (t: Tier) => selecting.filter((p) => p.tier === t);
+      const [admin, namespaced, baseline] = [tier('Admin'), tier('NetworkPolicy'), tier('Baseline')];
+      const merging = namespaced.length > this.mergeAbove;
+      if (old && !old.merged && !merging && sameStrings(old.policies, policies)) return old;
+      const toPolicy = (p: OrderedPolicy) =>
+        createRule({ verdict: jump(policyChainName(p.key, d, p.tier)), counter: false, comment: p.origin });
+      const rules: Rule[] = [];
+      const adminChain = admin.length > 0 ? adminTierChain(key, d, admin, toPolicy) : undefined;
+      if (adminChain)
+        rules.push(
+          createRule({
+            verdict: jump(adminChain.name),
+            counter: false,
+            comment: originComment(`admin tier ${d}: ${key}`),
+          }),
+        );
+      // The NetworkPolicy tier isolates (TIER_RULES): once a policy of it applies, the Baseline tier is never
+      // reached, so its policies are only jumped to where none does.
+      let merged: MergedRules | undefined;
+      if (namespaced.length > 0) {
+        if (merging) {
+          merged = mergedEndpointRules(pod, d, namespaced, this.index.families);
+          rules.push(...merged.rules);
+        } else rules.push(...namespaced.map(toPolicy));
+        rules.push(
+          createRule({ verdict: drop, comment: originComment(`isolated ${d}: ${key}, no policy allows`) }),
+        );
+      } else rules.push(...baseline.map(toPolicy));
+      const jumped = [...admin, ...(merged ? [] : namespaced), ...(namespaced.length > 0 ? [] : baseline)];
+      return {
+        policies,
+        jumped: jumped.map((p) => p.key),
+        chain: createChain(endpointChainName(key, d), rules),
+        adminChain,
+        merged,
+      };
     };
     this.endpoints.set(key, { pod, egress: direction('egress'), ingress: direction('ingress') });
   }
@@ -356,8 +410,8 @@ export class NodeCompiler {
       const emitted = new Set<string>();
       for (const [, e] of isolated) {
         const ep = e[d]!;
-        if (!ep.merged) for (const p of ep.policies) emitted.add(p);
-        else {
+        for (const p of ep.jumped) emitted.add(p);
+        if (ep.merged) {
           for (const s of ep.merged.sets) sets.set(s.name, s);
           for (const spec of ep.merged.podSets) used.set(spec.name, spec);
         }
@@ -368,7 +422,10 @@ export class NodeCompiler {
         for (const s of c.sets) sets.set(s.name, s);
         for (const spec of c.podSets) used.set(spec.name, spec);
       }
-      for (const [, e] of isolated) endpointChains.push(e[d]!.chain);
+      for (const [, e] of isolated) {
+        endpointChains.push(e[d]!.chain);
+        if (e[d]!.adminChain) endpointChains.push(e[d]!.adminChain!);
+      }
       maps.push({
         kind: 'map',
         name: endpointMapName(d),

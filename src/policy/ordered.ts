@@ -7,8 +7,22 @@
 // decides. `allow` and `deny` end the pipeline; `pass` skips the rest of its tier. What happens when no rule of a
 // tier decides is the tier's (TIER_RULES): NetworkPolicy isolates (an endpoint some policy of the tier applies to
 // is denied), the others fall through to the next tier. After the last tier, the endpoint is allowed.
-import type { LabelSelector, NetworkPolicy, PolicyPeer, PolicyPort } from '../model/network-policy.js';
-import { policyKey } from '../model/network-policy.js';
+import {
+  type ClusterEgressPeer,
+  type ClusterNetworkPolicy,
+  type ClusterPolicyProtocol,
+  type ClusterPolicyRule,
+  clusterPolicyKey,
+} from '../model/cluster-network-policy.js';
+import { PROTOCOLS } from '../model/k8s.js';
+import {
+  EMPTY_SELECTOR,
+  type LabelSelector,
+  type NetworkPolicy,
+  type PolicyPeer,
+  type PolicyPort,
+  policyKey,
+} from '../model/network-policy.js';
 import type { Direction } from './names.js';
 
 export type Tier = 'Admin' | 'NetworkPolicy' | 'Baseline';
@@ -61,8 +75,8 @@ export interface OrderedPolicy {
   readonly ingress?: readonly OrderedRule[];
   readonly egress?: readonly OrderedRule[];
   /**
-   * Why the policy could not be accepted. It then fails closed: it applies where it would (so a NetworkPolicy
-   * keeps isolating), and none of its rules allows or passes anything.
+   * Why the policy could not be accepted. It then fails closed, and its translator has already shaped it so:
+   * it applies where it would (so a NetworkPolicy keeps isolating) and its rules only deny.
    */
   readonly problems: readonly string[];
 }
@@ -85,8 +99,11 @@ export function comparePolicies(a: OrderedPolicy, b: OrderedPolicy): number {
  */
 export function fromNetworkPolicy(np: NetworkPolicy): OrderedPolicy {
   const key = policyKey(np);
+  // With problems it allows nothing: no rules, and the tier isolates what it selects.
   const rules = (list: NetworkPolicy['ingress']): OrderedRule[] =>
-    list.map((r, index) => ({ action: 'allow', index, peers: r.peers, ports: r.ports }));
+    np.problems.length > 0
+      ? []
+      : list.map((r, index) => ({ action: 'allow', index, peers: r.peers, ports: r.ports }));
   return {
     key,
     origin: `np:${key}`,
@@ -96,5 +113,78 @@ export function fromNetworkPolicy(np: NetworkPolicy): OrderedPolicy {
     ingress: np.policyTypes.includes('Ingress') ? rules(np.ingress) : undefined,
     egress: np.policyTypes.includes('Egress') ? rules(np.egress) : undefined,
     problems: np.problems,
+  };
+}
+
+/** A ClusterNetworkPolicy's key among all policies: its kind and name (names alone could meet other kinds'). */
+export function clusterPolicyOrderedKey(cnp: Pick<ClusterNetworkPolicy, 'name'>): string {
+  return `cnp:${clusterPolicyKey(cnp)}`;
+}
+
+const ACTIONS: Readonly<Record<ClusterPolicyRule<unknown>['action'], RuleAction>> = {
+  Accept: 'allow',
+  Deny: 'deny',
+  Pass: 'pass',
+};
+
+/**
+ * A peer of a ClusterNetworkPolicy rule as NetworkPolicy's peer shapes say it; undefined for a peer that matches
+ * nothing here (domainNames, not programmed) and 'any' for every peer. Nodes peers are not translated yet
+ * (docs/status.md, issue 10): undefined, so such a peer matches nothing, which can only deny less, or allow less.
+ */
+function peerOf(p: ClusterEgressPeer): PolicyPeer[] | 'any' | undefined {
+  switch (p.kind) {
+    case 'namespaces':
+      return [{ namespaceSelector: p.namespaceSelector }];
+    case 'pods':
+      return [{ namespaceSelector: p.namespaceSelector, podSelector: p.podSelector }];
+    case 'networks':
+      return p.networks.map((cidr) => ({ ipBlock: { cidr, except: [] } }));
+    case 'any':
+      return 'any';
+    case 'nodes':
+    case 'domainNames':
+      return undefined;
+  }
+}
+
+/** CNP protocols as NetworkPolicy ports; a named port has no protocol of its own, so it is one per protocol. */
+function portsOf(protocols: readonly ClusterPolicyProtocol[]): PolicyPort[] {
+  return protocols.flatMap((p): PolicyPort[] => {
+    if (p.kind === 'port') return [{ protocol: p.protocol, port: p.port }];
+    if (p.kind === 'portRange') return [{ protocol: p.protocol, port: p.start, endPort: p.end }];
+    return PROTOCOLS.map((protocol) => ({ protocol, port: p.name }));
+  });
+}
+
+/**
+ * policy.networking.k8s.io/v1alpha2 ClusterNetworkPolicy: its tier and priority, its subject, every rule with its
+ * action. A rule none of whose peers matches anything here is left out (it could never match). A policy with
+ * problems comes from the parser already deny-only (cluster-network-policy.ts), so it needs nothing more.
+ */
+export function fromClusterNetworkPolicy(cnp: ClusterNetworkPolicy): OrderedPolicy {
+  const key = clusterPolicyOrderedKey(cnp);
+  const rules = (list: readonly ClusterPolicyRule<ClusterEgressPeer>[]): OrderedRule[] =>
+    list.flatMap((r, index): OrderedRule[] => {
+      const translated = r.peers.map(peerOf);
+      const ports = portsOf(r.protocols);
+      const action = ACTIONS[r.action];
+      if (translated.includes('any')) return [{ action, index, peers: [], ports }];
+      const peers = translated.flatMap((p) => (p === undefined || p === 'any' ? [] : p));
+      return peers.length > 0 ? [{ action, index, peers, ports }] : [];
+    });
+  const s = cnp.subject;
+  return {
+    key,
+    origin: key,
+    tier: cnp.tier,
+    priority: cnp.priority,
+    subject: {
+      namespaceSelector: s.namespaceSelector,
+      podSelector: s.kind === 'pods' ? s.podSelector : EMPTY_SELECTOR,
+    },
+    ingress: rules(cnp.ingress),
+    egress: rules(cnp.egress),
+    problems: cnp.problems,
   };
 }
