@@ -12,7 +12,7 @@ import { compileNode } from '../src/policy/compile.js';
 import { demoCluster, makePod, makePolicy, rule, udp } from '../src/policy/testdata/builders.js';
 import { mutate } from '../src/policy/testdata/mutate.js';
 import { randomCluster } from '../src/policy/testdata/random.js';
-import { SCENARIOS } from '../src/policy/testdata/scenarios.js';
+import { CLUSTER_SCENARIOS, SCENARIOS } from '../src/policy/testdata/scenarios.js';
 import { createNullLogger } from '../src/util/log.js';
 import { createFixture, runner } from './helpers/netns.js';
 import { kernelTable as kernelListing, nftIn } from './helpers/nft-listing.js';
@@ -80,6 +80,14 @@ function kernelSuites(kind: string): void {
           });
         }
       }
+    }
+    for (const [name, { cluster, policies }] of Object.entries(CLUSTER_SCENARIOS)) {
+      it(`mixed ⇄ ${name} (ClusterNetworkPolicies: tier chains, the pass mark), both ways`, async () => {
+        const tiers = compileNode({ ...demoCluster(policies), clusterPolicies: cluster }, 'node-1').table;
+        const mixed = compileNode(demoCluster(SCENARIOS.mixed), 'node-1').table;
+        await checkTransition(mixed, tiers, `mixed→${name}`);
+        await checkTransition(tiers, mixed, `${name}→mixed`);
+      });
     }
     for (let seed = 1; seed <= 20; seed++) {
       it(`random cluster ${seed} and a change of it`, async () => {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { renderRule, renderTable } from '../dataplane/nft-render.js';
 import { compileNode } from './compile.js';
 import { demoCluster, makePolicy, rule, sel, tcp } from './testdata/builders.js';
-import { SCENARIOS } from './testdata/scenarios.js';
+import { CLUSTER_SCENARIOS, SCENARIOS } from './testdata/scenarios.js';
 
 const GOLDEN = join(import.meta.dirname, 'testdata', 'golden');
 
@@ -21,13 +21,27 @@ describe('compiler golden rulesets', () => {
       it(`${name} on ${node}${merged ? ', policies merged per endpoint' : ''}`, () => {
         const opts = merged ? { mergeAbove: 0 } : {};
         const got = renderTable(compileNode(demoCluster(policies), node, opts).table);
-        const file = join(GOLDEN, `${name}.${node}${merged ? '.merged' : ''}.nft`);
-        if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, got);
-        assert.equal(got, readFileSync(file, 'utf8'));
+        checkGolden(`${name}.${node}${merged ? '.merged' : ''}.nft`, got);
+      });
+    }
+  }
+  for (const [name, { cluster, policies }] of Object.entries(CLUSTER_SCENARIOS)) {
+    for (const node of ['node-1', 'node-2']) {
+      it(`${name} (ClusterNetworkPolicies) on ${node}`, () => {
+        const state = { ...demoCluster(policies), clusterPolicies: cluster };
+        checkGolden(`${name}.${node}.nft`, renderTable(compileNode(state, node).table));
       });
     }
   }
 });
+
+/** Exact text against a reviewed file. A missing file fails: only UPDATE_GOLDEN=1 writes one, for review. */
+function checkGolden(name: string, got: string): void {
+  const file = join(GOLDEN, name);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, got);
+  assert.ok(existsSync(file), `${file} is missing: write it with UPDATE_GOLDEN=1 and review it`);
+  assert.equal(got, readFileSync(file, 'utf8'));
+}
 
 describe('compiler diagnostics', () => {
   it('a broken policy is reported by name and compiled to a chain that allows nothing', () => {

@@ -59,6 +59,27 @@ for (const mergeAbove of [undefined, 0])
     }
   });
 
+// ClusterNetworkPolicies of both tiers beside the NetworkPolicies: tier order, priorities equal and distinct,
+// Accept, Deny and Pass, namespaces, pods, networks and domainNames peers, ports, ranges and named ports.
+for (const mergeAbove of [undefined, 0])
+  describe(`with ClusterNetworkPolicies, compiled tables agree with the reference (${mergeAbove === 0 ? 'merged' : 'jumps'})`, () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      it(`random cluster #${seed}`, () => {
+        const state = randomCluster(5000 + seed, {
+          pods: 8,
+          policies: seed % 4,
+          clusterPolicies: 1 + (seed % 5),
+        });
+        const bad = mismatches(state, mergeAbove);
+        assert.deepEqual(
+          bad.slice(0, 5),
+          [],
+          `${bad.length} mismatches; cluster policies: ${JSON.stringify(state.clusterPolicies)}; policies: ${JSON.stringify(state.policies)}`,
+        );
+      });
+    }
+  });
+
 describe('the compiler is total', () => {
   it('never throws on 300 random clusters', () => {
     for (let seed = 1000; seed < 1300; seed++) {

@@ -183,8 +183,9 @@ export function fromClusterNetworkPolicy(cnp: ClusterNetworkPolicy): OrderedPoli
       namespaceSelector: s.namespaceSelector,
       podSelector: s.kind === 'pods' ? s.podSelector : EMPTY_SELECTOR,
     },
-    ingress: rules(cnp.ingress),
-    egress: rules(cnp.egress),
+    // A direction without rules is one the policy does not act on (unlike NetworkPolicy, it isolates nothing).
+    ...(cnp.ingress.length > 0 ? { ingress: rules(cnp.ingress) } : {}),
+    ...(cnp.egress.length > 0 ? { egress: rules(cnp.egress) } : {}),
     problems: cnp.problems,
   };
 }

@@ -15,6 +15,8 @@
 // - A pod is isolated for a direction iff some policy of its namespace selects it and lists that direction in
 //   policyTypes; then some rule of some such policy must match. A policy with problems carries no rules, so
 //   it isolates and allows nothing, without any special case here.
+// - ClusterNetworkPolicy tiers around it (reference-cluster.ts): the Admin tier decides first (Accept, Deny, or
+//   Pass on to NetworkPolicy); the Baseline tier only where no NetworkPolicy isolates the pod.
 // Reasons name the deciding policy and rule as "ns/name ingress[i]"; among several that allow, the first in
 // (namespace/name, rule index) order is named, so the reason does not depend on the order of state.policies.
 import { type Cidr, cidrContains, type IpAddress, parseCidr, tryParseIp } from '../model/cidr.js';
@@ -27,6 +29,7 @@ import type {
   PolicyRule,
   PolicyType,
 } from '../model/network-policy.js';
+import { decideClusterTier } from './reference-cluster.js';
 import { referenceSelectorMatches } from './reference-labels.js';
 
 export interface Decision {
@@ -149,6 +152,9 @@ function decideForPod(state: ClusterState, ctx: Context): Decision {
   if (other.kind === 'pod' && other.pod.namespace === self.namespace && other.pod.name === self.name) {
     return { allowed: true, reason: 'pod to itself' };
   }
+  const cluster = { self, other, dst: ctx.dst, flow: ctx.flow };
+  const admin = decideClusterTier(state, 'Admin', direction, cluster);
+  if (admin.decided) return { allowed: admin.allowed, reason: admin.reason };
   const selecting = state.policies
     .filter(
       (p) =>
@@ -157,7 +163,11 @@ function decideForPod(state: ClusterState, ctx: Context): Decision {
         referenceSelectorMatches(p.podSelector, self.labels),
     )
     .sort(byKey);
-  if (selecting.length === 0) return { allowed: true, reason: 'not isolated' };
+  if (selecting.length === 0) {
+    const baseline = decideClusterTier(state, 'Baseline', direction, cluster);
+    if (baseline.decided) return { allowed: baseline.allowed, reason: baseline.reason };
+    return { allowed: true, reason: admin.reason ? `${admin.reason}; not isolated` : 'not isolated' };
+  }
   const field = direction === 'Ingress' ? 'ingress' : 'egress';
   for (const policy of selecting) {
     const index = policy[field].findIndex((rule) => ruleMatches(state, policy, rule, ctx));

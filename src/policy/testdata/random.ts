@@ -1,5 +1,14 @@
 // Seeded random clusters and policies for fuzz and differential tests (same seed, same cluster).
 import type { ClusterState, PodInfo } from '../../model/cluster.js';
+import {
+  CLUSTER_POLICY_ACTIONS,
+  CLUSTER_POLICY_TIERS,
+  type ClusterEgressPeer,
+  type ClusterEgressRule,
+  type ClusterIngressRule,
+  type ClusterNetworkPolicy,
+  type ClusterPolicyProtocol,
+} from '../../model/cluster-network-policy.js';
 import type { ContainerPort, Protocol } from '../../model/k8s.js';
 import type {
   LabelSelector,
@@ -144,8 +153,74 @@ function containerPorts(g: Gen): ContainerPort[] {
   return out;
 }
 
+const CNP_NETWORKS = ['10.244.0.0/16', '10.244.1.0/24', '10.244.2.0/25', '192.0.2.0/24', '198.18.0.0/24'];
+
+function clusterPeer(g: Gen, egress: boolean): ClusterEgressPeer {
+  switch (g.int(0, egress ? 4 : 2)) {
+    case 0:
+      return { kind: 'namespaces', namespaceSelector: selector(g) };
+    case 1:
+      return { kind: 'pods', namespaceSelector: selector(g), podSelector: selector(g) };
+    case 2:
+      return g.chance(0.1)
+        ? { kind: 'any' }
+        : { kind: 'pods', namespaceSelector: selector(g), podSelector: selector(g) };
+    case 3:
+      return {
+        kind: 'networks',
+        networks: [...new Set(g.some(CNP_NETWORKS, 2).concat(g.pick(CNP_NETWORKS)))],
+      };
+    default:
+      return { kind: 'domainNames', domainNames: ['example.com'] };
+  }
+}
+
+function clusterProtocol(g: Gen): ClusterPolicyProtocol {
+  const protocol = g.pick(PROTOCOLS);
+  switch (g.int(0, 2)) {
+    case 0:
+      return { kind: 'port', protocol, port: g.pick(PORT_NUMBERS) };
+    case 1: {
+      const start = g.pick(PORT_NUMBERS);
+      return { kind: 'portRange', protocol, start, end: start + g.int(1, 100) };
+    }
+    default:
+      return { kind: 'namedPort', name: g.pick(PORT_NAMES) };
+  }
+}
+
+function clusterRules(g: Gen, egress: boolean): ClusterEgressRule[] {
+  return Array.from({ length: g.int(0, 3) }, () => {
+    const peers = Array.from({ length: g.int(1, 2) }, () => clusterPeer(g, egress));
+    // domainNames only in Accept rules, as the API requires.
+    const action = peers.some((p) => p.kind === 'domainNames') ? 'Accept' : g.pick(CLUSTER_POLICY_ACTIONS);
+    const protocols = g.chance(0.4) ? [] : Array.from({ length: g.int(1, 2) }, () => clusterProtocol(g));
+    return { action, peers, protocols };
+  });
+}
+
+/** A random ClusterNetworkPolicy: either tier, priorities often equal, every action, every peer but nodes. */
+export function randomClusterPolicy(g: Gen, i: number): ClusterNetworkPolicy {
+  return {
+    kind: 'ClusterNetworkPolicy',
+    name: `c${i}`,
+    tier: g.pick(CLUSTER_POLICY_TIERS),
+    priority: g.pick([0, 1, 1, 5]),
+    subject: g.chance(0.5)
+      ? { kind: 'namespaces', namespaceSelector: selector(g) }
+      : { kind: 'pods', namespaceSelector: selector(g), podSelector: selector(g) },
+    ingress: clusterRules(g, false) as ClusterIngressRule[],
+    egress: clusterRules(g, true),
+    problems: [],
+    notProgrammed: [],
+  };
+}
+
 /** 2 nodes, `pods` pods in 3 namespaces with random labels and named ports, `policies` random policies. */
-export function randomCluster(seed: number, opts: { pods: number; policies: number }): ClusterState {
+export function randomCluster(
+  seed: number,
+  opts: { pods: number; policies: number; clusterPolicies?: number },
+): ClusterState {
   const g = new Gen(prng(seed));
   const pods: PodInfo[] = Array.from({ length: opts.pods }, (_, i) => {
     const node = i % 2 === 0 ? 'node-1' : 'node-2';
@@ -167,5 +242,8 @@ export function randomCluster(seed: number, opts: { pods: number; policies: numb
     ],
     pods,
     policies: Array.from({ length: opts.policies }, (_, i) => randomPolicy(g, i)),
+    ...(opts.clusterPolicies
+      ? { clusterPolicies: Array.from({ length: opts.clusterPolicies }, (_, i) => randomClusterPolicy(g, i)) }
+      : {}),
   };
 }

@@ -1,4 +1,5 @@
 // Named policy sets over the demo cluster, shared by the golden and semantic tests.
+import type { ClusterNetworkPolicy } from '../../model/cluster-network-policy.js';
 import type { NetworkPolicy } from '../../model/network-policy.js';
 import { makePolicy, rule, sel, tcp, udp } from './builders.js';
 
@@ -45,4 +46,89 @@ export const SCENARIOS: Record<string, NetworkPolicy[]> = {
       ],
     }),
   ],
+};
+
+/**
+ * ClusterNetworkPolicies over the demo cluster, beside NetworkPolicies: both tiers, equal and distinct
+ * priorities, Accept, Deny and Pass, pods, namespaces and networks peers, ports, a range and a named port.
+ */
+export const CLUSTER_SCENARIOS: Record<
+  string,
+  { cluster: ClusterNetworkPolicy[]; policies: NetworkPolicy[] }
+> = {
+  tiers: {
+    cluster: [
+      {
+        kind: 'ClusterNetworkPolicy',
+        name: 'guard-shop',
+        tier: 'Admin',
+        priority: 10,
+        subject: { kind: 'namespaces', namespaceSelector: sel({ team: 'shop' }) },
+        ingress: [
+          {
+            name: 'billing-web',
+            action: 'Pass',
+            peers: [
+              { kind: 'pods', namespaceSelector: sel({ team: 'billing' }), podSelector: sel({ app: 'api' }) },
+            ],
+            protocols: [{ kind: 'port', protocol: 'TCP', port: 80 }],
+          },
+          {
+            action: 'Deny',
+            peers: [{ kind: 'namespaces', namespaceSelector: sel({ team: 'billing' }) }],
+            protocols: [],
+          },
+        ],
+        egress: [
+          {
+            action: 'Deny',
+            peers: [{ kind: 'networks', networks: ['192.0.2.0/24', '2001:db8::/32'] }],
+            protocols: [{ kind: 'portRange', protocol: 'TCP', start: 1, end: 1023 }],
+          },
+        ],
+        problems: [],
+        notProgrammed: [],
+      },
+      {
+        kind: 'ClusterNetworkPolicy',
+        name: 'allow-metrics',
+        tier: 'Admin',
+        priority: 10,
+        subject: { kind: 'pods', namespaceSelector: sel(), podSelector: sel({ app: 'db' }) },
+        ingress: [
+          {
+            action: 'Accept',
+            peers: [{ kind: 'namespaces', namespaceSelector: sel() }],
+            protocols: [{ kind: 'namedPort', name: 'pg' }],
+          },
+        ],
+        egress: [],
+        problems: [],
+        notProgrammed: [],
+      },
+      {
+        kind: 'ClusterNetworkPolicy',
+        name: 'default-deny-billing',
+        tier: 'Baseline',
+        priority: 0,
+        subject: { kind: 'namespaces', namespaceSelector: sel({ team: 'billing' }) },
+        ingress: [
+          {
+            action: 'Deny',
+            peers: [{ kind: 'namespaces', namespaceSelector: sel() }],
+            protocols: [],
+          },
+        ],
+        egress: [],
+        problems: [],
+        notProgrammed: [],
+      },
+    ],
+    policies: [
+      makePolicy('shop', 'allow-web-from-billing', {
+        podSelector: sel({ app: 'web' }),
+        ingress: [rule([{ namespaceSelector: sel({ team: 'billing' }) }], [tcp(80)])],
+      }),
+    ],
+  },
 };
