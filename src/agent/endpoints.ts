@@ -38,7 +38,13 @@ export function mergeEndpoints(
     if (!e) return p;
     return { ...p, interface: e.interface, ips: p.ips.length > 0 ? p.ips : e.ips };
   });
-  return { namespaces: snap.namespaces, pods, nodes: snap.nodes, policies: snap.policies };
+  return {
+    namespaces: snap.namespaces,
+    pods,
+    nodes: snap.nodes,
+    policies: snap.policies,
+    ...(snap.clusterPolicies ? { clusterPolicies: snap.clusterPolicies } : {}),
+  };
 }
 
 /** The hand-off registry: what the CNI plugin told this agent, keyed by container and interface. */

@@ -1,6 +1,7 @@
 // Where cluster state comes from: Kubernetes informers or a watched directory of manifests. Both produce the
 // same snapshot; events only say "something changed" and the agent reads the snapshot (level-triggered).
 import type { NamespaceInfo, NodeInfo, PodInfo } from '../model/cluster.js';
+import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
 
 export interface DatastoreSnapshot {
@@ -16,6 +17,8 @@ export interface DatastoreSnapshot {
   readonly pods: readonly PodInfo[];
   readonly nodes: readonly NodeInfo[];
   readonly policies: readonly NetworkPolicy[];
+  /** policy.networking.k8s.io ClusterNetworkPolicies (absent: the source has none or does not read them). */
+  readonly clusterPolicies?: readonly ClusterNetworkPolicy[];
   /** True once every source has delivered its initial list. */
   readonly synced: boolean;
 }

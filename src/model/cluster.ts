@@ -65,6 +65,8 @@ export interface NodeInfo {
   readonly name: string;
   /** The node's own addresses (traffic between a node and its own pods is always allowed). */
   readonly ips: readonly string[];
+  /** metadata.labels (a ClusterNetworkPolicy's `nodes` peer selects on them); absent: none. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export interface ClusterState {
