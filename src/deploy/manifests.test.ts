@@ -103,13 +103,17 @@ describe('install manifests', () => {
       assert.deepEqual(problems(renderManifests({ ...DEFAULT_VALUES, mode })), []);
     });
   }
-  it("the CRDs' schemas are structural, and each resource is cluster-scoped in palisade.dev", () => {
+  it("the CRDs' schemas are structural, and each resource is cluster-scoped", () => {
     const crds = renderManifests(DEFAULT_VALUES).filter((o) => o.kind === 'CustomResourceDefinition');
     // biome-ignore lint/suspicious/noExplicitAny: a test walking plain objects by known paths
     const specs = crds.map((c) => c.spec as any);
     assert.deepEqual(
       specs.map((s) => `${s.names.kind} ${s.group} ${s.scope}`),
-      ['GlobalNetworkPolicy palisade.dev Cluster', 'HostEndpoint palisade.dev Cluster'],
+      [
+        'GlobalNetworkPolicy palisade.dev Cluster',
+        'HostEndpoint palisade.dev Cluster',
+        'ClusterNetworkPolicy policy.networking.k8s.io Cluster',
+      ],
     );
     const out: string[] = [];
     for (const s of specs) structural(s.versions[0].schema.openAPIV3Schema, s.names.kind, out);
@@ -132,7 +136,7 @@ describe('install manifests', () => {
       'DaemonSet.spec.template.spec.hostNetwrok: unknown field of V1PodSpec',
     ]);
   });
-  it('least privilege: read what the agent watches, write only events; no wildcards, no secrets', () => {
+  it('least privilege: read what the agent watches, write only events and CNP status; no wildcards, no secrets', () => {
     const role = byKind(renderManifests(DEFAULT_VALUES), 'ClusterRole');
     const rules = role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     for (const r of rules) {
@@ -140,7 +144,20 @@ describe('install manifests', () => {
       assert.ok(!r.resources.includes('secrets'));
     }
     const writes = rules.filter((r) => r.verbs.some((v) => !['get', 'list', 'watch'].includes(v)));
-    assert.deepEqual(writes, [{ apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] }]);
+    assert.deepEqual(writes, [
+      {
+        apiGroups: ['policy.networking.k8s.io'],
+        resources: ['clusternetworkpolicies/status'],
+        verbs: ['update', 'patch'],
+      },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ]);
+    const reads = (group: string, resource: string) =>
+      rules.some(
+        (r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes('watch'),
+      );
+    assert.ok(reads('policy.networking.k8s.io', 'clusternetworkpolicies'));
+    assert.ok(reads('networking.k8s.io', 'networkpolicies'));
   });
   it('repair on: the agent gets --repair and exactly the one pod verb it needs', () => {
     for (const [repair, verb] of [

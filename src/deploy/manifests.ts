@@ -1,7 +1,8 @@
 // The install manifests (`palisade manifests`): Namespace, ServiceAccount, a least-privilege ClusterRole and its
 // binding, the ConfigMap with the CNI entry, and the DaemonSet (install-cni and agent containers). Pure: values
-// in, plain objects out; the CLI prints them as YAML. The CRDs of Palisade's own resources come first (crds.ts).
+// in, plain objects out; the CLI prints them as YAML. The CRDs come first (crds.ts).
 
+import { CLUSTER_NETWORK_POLICY_GROUP } from '../model/cluster-network-policy-parse.js';
 import { renderCrds } from './crds.js';
 
 export type InstallMode = 'main' | 'chained';
@@ -124,7 +125,18 @@ function clusterRole(v: Values): Obj {
       // What the agent watches (its datastore) and what the CNI's API fallback reads.
       { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
-      // PolicyRejected events on NetworkPolicies that fail closed.
+      {
+        apiGroups: [CLUSTER_NETWORK_POLICY_GROUP],
+        resources: ['clusternetworkpolicies'],
+        verbs: ['get', 'list', 'watch'],
+      },
+      // Each ClusterNetworkPolicy's conditions: accepted, failing closed, parts not programmed.
+      {
+        apiGroups: [CLUSTER_NETWORK_POLICY_GROUP],
+        resources: ['clusternetworkpolicies/status'],
+        verbs: ['update', 'patch'],
+      },
+      // PolicyRejected events on NetworkPolicies and ClusterNetworkPolicies that fail closed.
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ...(repairVerbs.length > 0 ? [{ apiGroups: [''], resources: ['pods'], verbs: repairVerbs }] : []),
     ],
