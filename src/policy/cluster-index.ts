@@ -5,13 +5,14 @@
 // Pure (no I/O); mutable by design.
 
 import type { Family } from '../ir/ir.js';
-import type { ClusterState, PodInfo } from '../model/cluster.js';
+import type { ClusterState, NodeInfo, PodInfo } from '../model/cluster.js';
 import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
 import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
 import {
   clusterPolicyOrderedKey,
   fromClusterNetworkPolicy,
   fromNetworkPolicy,
+  hasNodesPeer,
   type OrderedPolicy,
 } from './ordered.js';
 import { familyOf } from './pod-sets.js';
@@ -101,6 +102,8 @@ export class ClusterIndex {
   readonly clusterPolicies = new Map<string, OrderedPolicy>();
   /** The objects each policy was translated from, to recognise an unchanged one. */
   private readonly sources = new Map<string, PolicySource>();
+  private nodes: readonly NodeInfo[] = [];
+  private nodesKey = '[]';
   /** The sync in which each stored pod object was last seen. */
   private readonly seen = new Map<PodInfo, number>();
   private epoch = 0;
@@ -123,7 +126,11 @@ export class ClusterIndex {
     this.namespaces = namespaces;
     return {
       pods: this.updatePods(state.pods),
-      policies: this.updatePolicies(state.policies, state.clusterPolicies ?? []),
+      policies: this.updatePolicies(
+        state.policies,
+        state.clusterPolicies ?? [],
+        this.updateNodes(state.nodes),
+      ),
       namespaceLabels,
     };
   }
@@ -188,22 +195,36 @@ export class ClusterIndex {
     return changes;
   }
 
+  /** Whether the nodes' names, addresses or labels changed (a nodes peer depends on them); keeps the new ones. */
+  private updateNodes(nodes: readonly NodeInfo[]): boolean {
+    if (nodes === this.nodes) return false;
+    const key = JSON.stringify(nodes.map((n) => [n.name, n.ips, n.labels ?? {}]));
+    this.nodes = nodes;
+    if (key === this.nodesKey) return false;
+    this.nodesKey = key;
+    return true;
+  }
+
   private updatePolicies(
     policies: readonly NetworkPolicy[],
     clusterPolicies: readonly ClusterNetworkPolicy[],
+    nodesChanged: boolean,
   ): Change<OrderedPolicy>[] {
     const changes: Change<OrderedPolicy>[] = [];
     const next = new Map<string, PolicySource>(policies.map((p) => [policyKey(p), p]));
     for (const p of clusterPolicies) next.set(clusterPolicyOrderedKey(p), p);
     for (const [key, source] of next) {
       const before = this.sources.get(key);
-      if (before && samePolicy(before, source)) {
+      const dependsOnNodes = source.kind === 'ClusterNetworkPolicy' && nodesChanged && hasNodesPeer(source);
+      if (before && samePolicy(before, source) && !dependsOnNodes) {
         this.sources.set(key, source); // the newest object: its fingerprint is what later syncs compare
         continue;
       }
       this.sources.set(key, source);
       const after =
-        source.kind === 'NetworkPolicy' ? fromNetworkPolicy(source) : fromClusterNetworkPolicy(source);
+        source.kind === 'NetworkPolicy'
+          ? fromNetworkPolicy(source)
+          : fromClusterNetworkPolicy(source, this.nodes);
       changes.push([key, this.policies.get(key), after]);
     }
     for (const [key, before] of this.policies) if (!next.has(key)) changes.push([key, before, undefined]);

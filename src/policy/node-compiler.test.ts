@@ -17,6 +17,7 @@ import {
   NAMESPACES,
   prng,
   randomCluster,
+  randomClusterPolicy,
   randomPolicy,
 } from './testdata/random.js';
 
@@ -31,6 +32,8 @@ function labels(g: Gen): Record<string, string> {
 
 const NAMES = ['http', 'dns', 'metrics'];
 const STEPS = [
+  'cluster policy add/remove/edit',
+  'node relabel',
   'pod add',
   'pod shares an address',
   'pod remove',
@@ -104,6 +107,21 @@ function change(state: ClusterState, g: Gen, step: (typeof STEPS)[number], n: nu
         setPod(k, { node: pods[k]!.node === 'node-1' ? 'node-2' : 'node-1' });
       }
       break;
+    case 'cluster policy add/remove/edit': {
+      const cluster = [...(state.clusterPolicies ?? [])];
+      const op = g.int(0, 2);
+      if (op === 0 || cluster.length === 0) cluster.push(randomClusterPolicy(g, 100 + n));
+      else if (op === 1) cluster.splice(g.int(0, cluster.length - 1), 1);
+      else {
+        const k = g.int(0, cluster.length - 1);
+        cluster[k] = { ...randomClusterPolicy(g, 0), name: cluster[k]!.name };
+      }
+      return { ...state, clusterPolicies: cluster };
+    }
+    case 'node relabel': {
+      const k = g.int(0, state.nodes.length - 1);
+      return { ...state, nodes: state.nodes.map((x, i) => (i === k ? { ...x, labels: labels(g) } : x)) };
+    }
     case 'pod shares an address':
       // Two pods with one address (host-network pods of a node): an element stays while either contributes it.
       if (pods.length > 0) {
@@ -180,7 +198,7 @@ describe('incremental compiler', () => {
     const mergeAbove = seed % 3 === 0 ? 1 : undefined;
     it(`equals a fresh compile after each of 60 random changes (walk #${seed}${mergeAbove === 1 ? ', merged' : ''})`, () => {
       const g = new Gen(prng(seed * 7919));
-      let state = randomCluster(seed, { pods: 10, policies: 2 + (seed % 7) });
+      let state = randomCluster(seed, { pods: 10, policies: 2 + (seed % 7), clusterPolicies: seed % 3 });
       const compilers = ['node-1', 'node-2'].map((n) => new NodeCompiler(n, { mergeAbove }));
       const last = new Map<string, Table>();
       for (let step = 0; step < 60; step++) {

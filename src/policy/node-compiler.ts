@@ -170,7 +170,7 @@ function updateMember(s: PodSetState, key: string, was: readonly string[], now: 
 }
 
 interface EndpointDirection {
-  /** Every policy that applies, in pipeline order (ordered.ts). */
+  /** Every policy that applies, in pipeline order (ordered.ts), as "tier key": what the chains depend on. */
   readonly policies: readonly string[];
   /** The policies whose chains are jumped to (all but merged ones). */
   readonly jumped: readonly string[];
@@ -291,7 +291,7 @@ export class NodeCompiler {
       const selecting: OrderedPolicy[] = mine
         .filter((p) => selects(p, pod, d, nsLabels))
         .sort(comparePolicies);
-      const policies = selecting.map((p) => p.key);
+      const policies = selecting.map((p) => `${p.tier} ${p.key}`);
       if (policies.length === 0) return undefined;
       const old = prev?.[d];
       const tier = (t: Tier) => selecting.filter((p) => p.tier === t);

@@ -7,6 +7,8 @@
 // decides. `allow` and `deny` end the pipeline; `pass` skips the rest of its tier. What happens when no rule of a
 // tier decides is the tier's (TIER_RULES): NetworkPolicy isolates (an endpoint some policy of the tier applies to
 // is denied), the others fall through to the next tier. After the last tier, the endpoint is allowed.
+
+import type { NodeInfo } from '../model/cluster.js';
 import {
   type ClusterEgressPeer,
   type ClusterNetworkPolicy,
@@ -23,6 +25,7 @@ import {
   type PolicyPort,
   policyKey,
 } from '../model/network-policy.js';
+import { selectorMatches } from '../model/selector.js';
 import type { Direction } from './names.js';
 
 export type Tier = 'Admin' | 'NetworkPolicy' | 'Baseline';
@@ -129,10 +132,10 @@ const ACTIONS: Readonly<Record<ClusterPolicyRule<unknown>['action'], RuleAction>
 
 /**
  * A peer of a ClusterNetworkPolicy rule as NetworkPolicy's peer shapes say it; undefined for a peer that matches
- * nothing here (domainNames, not programmed) and 'any' for every peer. Nodes peers are not translated yet
- * (docs/status.md, issue 10): undefined, so such a peer matches nothing, which can only deny less, or allow less.
+ * nothing here (domainNames, not programmed) and 'any' for every peer. A nodes peer is the addresses of the
+ * nodes its selector matches now (the index translates such policies again when nodes change).
  */
-function peerOf(p: ClusterEgressPeer): PolicyPeer[] | 'any' | undefined {
+function peerOf(p: ClusterEgressPeer, nodes: readonly NodeInfo[]): PolicyPeer[] | 'any' | undefined {
   switch (p.kind) {
     case 'namespaces':
       return [{ namespaceSelector: p.namespaceSelector }];
@@ -143,6 +146,11 @@ function peerOf(p: ClusterEgressPeer): PolicyPeer[] | 'any' | undefined {
     case 'any':
       return 'any';
     case 'nodes':
+      return nodes
+        .filter((n) => selectorMatches(p.nodeSelector, n.labels ?? {}))
+        .flatMap((n) =>
+          n.ips.map((ip) => ({ ipBlock: { cidr: `${ip}/${ip.includes(':') ? 128 : 32}`, except: [] } })),
+        );
     case 'domainNames':
       return undefined;
   }
@@ -162,11 +170,14 @@ function portsOf(protocols: readonly ClusterPolicyProtocol[]): PolicyPort[] {
  * action. A rule none of whose peers matches anything here is left out (it could never match). A policy with
  * problems comes from the parser already deny-only (cluster-network-policy.ts), so it needs nothing more.
  */
-export function fromClusterNetworkPolicy(cnp: ClusterNetworkPolicy): OrderedPolicy {
+export function fromClusterNetworkPolicy(
+  cnp: ClusterNetworkPolicy,
+  nodes: readonly NodeInfo[] = [],
+): OrderedPolicy {
   const key = clusterPolicyOrderedKey(cnp);
   const rules = (list: readonly ClusterPolicyRule<ClusterEgressPeer>[]): OrderedRule[] =>
     list.flatMap((r, index): OrderedRule[] => {
-      const translated = r.peers.map(peerOf);
+      const translated = r.peers.map((p) => peerOf(p, nodes));
       const ports = portsOf(r.protocols);
       const action = ACTIONS[r.action];
       if (translated.includes('any')) return [{ action, index, peers: [], ports }];
@@ -188,4 +199,9 @@ export function fromClusterNetworkPolicy(cnp: ClusterNetworkPolicy): OrderedPoli
     ...(cnp.egress.length > 0 ? { egress: rules(cnp.egress) } : {}),
     problems: cnp.problems,
   };
+}
+
+/** Whether a ClusterNetworkPolicy has a nodes peer: its translation depends on the nodes. */
+export function hasNodesPeer(cnp: ClusterNetworkPolicy): boolean {
+  return [...cnp.ingress, ...cnp.egress].some((r) => r.peers.some((p) => p.kind === 'nodes'));
 }

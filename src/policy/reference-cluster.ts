@@ -8,11 +8,10 @@
 // tier: from Admin, NetworkPolicy decides; in Baseline, it allows. No rule of a tier matching goes on to the next.
 // Peers: namespaces (pods of matching namespaces), pods (matching pods in matching namespaces), networks (any
 // address inside a CIDR, pods' included), domainNames (not programmed by Palisade: match nothing), nodes (the
-// addresses of matching nodes; node labels are not in the model yet: match nothing, as the compiler does), and
-// "any" (only in a policy with problems: everything). Empty protocols match every packet; a named port matches
+// addresses of the nodes whose labels match), and "any" (only in a policy with problems: everything). Empty protocols match every packet; a named port matches
 // the destination pod's container port of that name, with its declared protocol.
 import { cidrContains, parseCidr, tryParseIp } from '../model/cidr.js';
-import type { ClusterState, Flow, NamespaceInfo, PodInfo } from '../model/cluster.js';
+import type { ClusterState, Flow, NamespaceInfo, NodeInfo, PodInfo } from '../model/cluster.js';
 import {
   type ClusterEgressPeer,
   type ClusterNetworkPolicy,
@@ -25,7 +24,7 @@ import { referenceSelectorMatches } from './reference-labels.js';
 /** The other end of a flow, as reference.ts identifies it. */
 export type ReferenceEndpoint =
   | { readonly kind: 'pod'; readonly ip: string; readonly pod: PodInfo }
-  | { readonly kind: 'node'; readonly ip: string }
+  | { readonly kind: 'node'; readonly ip: string; readonly node: NodeInfo }
   | { readonly kind: 'outside'; readonly ip: string };
 
 export type TierOutcome =
@@ -69,6 +68,7 @@ function peerMatches(state: ClusterState, peer: ClusterEgressPeer, other: Refere
         referenceSelectorMatches(peer.podSelector, other.pod.labels)
       );
     case 'nodes':
+      return other.kind === 'node' && referenceSelectorMatches(peer.nodeSelector, other.node.labels ?? {});
     case 'domainNames':
       return false;
   }

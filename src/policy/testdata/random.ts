@@ -156,7 +156,7 @@ function containerPorts(g: Gen): ContainerPort[] {
 const CNP_NETWORKS = ['10.244.0.0/16', '10.244.1.0/24', '10.244.2.0/25', '192.0.2.0/24', '198.18.0.0/24'];
 
 function clusterPeer(g: Gen, egress: boolean): ClusterEgressPeer {
-  switch (g.int(0, egress ? 4 : 2)) {
+  switch (g.int(0, egress ? 5 : 2)) {
     case 0:
       return { kind: 'namespaces', namespaceSelector: selector(g) };
     case 1:
@@ -170,10 +170,18 @@ function clusterPeer(g: Gen, egress: boolean): ClusterEgressPeer {
         kind: 'networks',
         networks: [...new Set(g.some(CNP_NETWORKS, 2).concat(g.pick(CNP_NETWORKS)))],
       };
+    case 4:
+      return { kind: 'nodes', nodeSelector: selector(g) };
     default:
       return { kind: 'domainNames', domainNames: ['example.com'] };
   }
 }
+
+/** Node labels for random clusters: fixed, so adding them changes no seed's other draws. */
+export const NODE_LABELS: Readonly<Record<string, Record<string, string>>> = {
+  'node-1': { app: 'x', tier: 'y' },
+  'node-2': { app: 'y' },
+};
 
 function clusterProtocol(g: Gen): ClusterPolicyProtocol {
   const protocol = g.pick(PROTOCOLS);
@@ -199,7 +207,7 @@ function clusterRules(g: Gen, egress: boolean): ClusterEgressRule[] {
   });
 }
 
-/** A random ClusterNetworkPolicy: either tier, priorities often equal, every action, every peer but nodes. */
+/** A random ClusterNetworkPolicy: either tier, priorities often equal, every action and every kind of peer. */
 export function randomClusterPolicy(g: Gen, i: number): ClusterNetworkPolicy {
   return {
     kind: 'ClusterNetworkPolicy',
@@ -237,8 +245,8 @@ export function randomCluster(
   return {
     namespaces: NAMESPACES.map((n) => makeNamespace(n, labels(g))),
     nodes: [
-      { name: 'node-1', ips: ['198.18.0.11'] },
-      { name: 'node-2', ips: ['198.18.0.12'] },
+      { name: 'node-1', ips: ['198.18.0.11'], labels: NODE_LABELS['node-1'] },
+      { name: 'node-2', ips: ['198.18.0.12'], labels: NODE_LABELS['node-2'] },
     ],
     pods,
     policies: Array.from({ length: opts.policies }, (_, i) => randomPolicy(g, i)),
