@@ -130,13 +130,15 @@ export interface ClusterNetworkPolicy {
    *   meant to go on to NetworkPolicy); a Deny rule stays. A rule that did not parse whole (its action, a peer,
    *   a protocol, or a field unknown to it) becomes a Deny of AnyPeer on every port, whatever its action was
    *   meant to be, unless it was clearly an Accept (then it is dropped like the others); a rule list that is
-   *   not a list becomes one such Deny.
+   *   not a list becomes one such Deny, and so does each list of a spec that is missing or not an object.
    * - subject: the part of the selection that parsed still restricts it, a part that did not is read as the
    *   empty selector: a broken podSelector selects every pod of the namespaces, a broken namespaces selector
    *   (or a subject that is not exactly one of namespaces and pods) every pod of the cluster. This is
    *   NetworkPolicy's rule (a broken podSelector isolates the whole namespace) at the CNP's scope, the cluster:
    *   a broken subject can cut traffic cluster-wide, which is the price of never letting a policy the admin
-   *   wrote to deny lose its effect. Problems are reported on the policy's status.
+   *   wrote to deny lose its effect. Palisade's CRD (src/deploy/crds.ts) has the API server refuse most broken
+   *   selectors up front (operators, label values, expression keys); matchLabels keys and manifests read outside
+   *   the API server remain. Problems are reported on the policy's status.
    * - tier and priority: when they did not parse, Admin and 0, the place where a deny-only policy denies most.
    * Against the same policy without problems, or with no policy at all, nothing more is let through.
    */
