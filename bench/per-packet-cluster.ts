@@ -12,6 +12,7 @@
 
 import { hostVethName } from '../src/dataplane/veth-name.js';
 import type { ClusterState, PodInfo } from '../src/model/cluster.js';
+import type { ClusterNetworkPolicy } from '../src/model/cluster-network-policy.js';
 import type { NetworkPolicy } from '../src/model/network-policy.js';
 import { selectorMatches } from '../src/model/selector.js';
 
@@ -88,8 +89,58 @@ export function policies(n: number, serverShare: number): NetworkPolicy[] {
   return out;
 }
 
-export function clusterState(n: number, serverShare: number): ClusterState {
+/**
+ * M ClusterNetworkPolicies beside the NetworkPolicies: the first half Admin, the rest Baseline; every other one
+ * selects the server, the others a local pod each. Each denies ingress from one peer label to the measured ports,
+ * which the client never matches, so the client's first packet walks every Admin policy selecting the server
+ * (a jump, a lookup, the pass check). With `pass`, the first Admin policy (priority 0) passes the client on to
+ * NetworkPolicy instead, and the other Admin policies are skipped: the cost of a Pass.
+ */
+export function clusterPolicies(m: number, pass: boolean): ClusterNetworkPolicy[] {
+  const others = ['client', ...Array.from({ length: LOCAL_OTHERS }, (_, k) => `local-${k}`)];
+  const ns = { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE }, matchExpressions: [] };
+  const app = (a: string) => ({ matchLabels: { app: a }, matchExpressions: [] });
+  const protocols = PORTS.map((port) => ({ kind: 'port' as const, protocol: 'TCP' as const, port }));
+  return Array.from({ length: m }, (_, i): ClusterNetworkPolicy => {
+    const admin = i < m / 2;
+    const first = i === 0 && pass;
+    return {
+      kind: 'ClusterNetworkPolicy',
+      name: `cnp-${String(i).padStart(5, '0')}`,
+      tier: admin ? 'Admin' : 'Baseline',
+      priority: first ? 0 : 1 + (i % 900),
+      subject: {
+        kind: 'pods',
+        namespaceSelector: ns,
+        podSelector: app(i % 2 === 0 ? 'server' : others[i % others.length]!),
+      },
+      ingress: [
+        first
+          ? {
+              action: 'Pass',
+              peers: [{ kind: 'pods', namespaceSelector: ns, podSelector: app('client') }],
+              protocols,
+            }
+          : {
+              action: 'Deny',
+              peers: [{ kind: 'pods', namespaceSelector: ns, podSelector: app(`peer-${i % PEER_LABELS}`) }],
+              protocols,
+            },
+      ],
+      egress: [],
+      problems: [],
+      notProgrammed: [],
+    };
+  });
+}
+
+export function clusterState(
+  n: number,
+  serverShare: number,
+  cnp: { readonly count: number; readonly pass: boolean } = { count: 0, pass: false },
+): ClusterState {
   return {
+    clusterPolicies: clusterPolicies(cnp.count, cnp.pass),
     namespaces: [{ name: NAMESPACE, labels: { 'kubernetes.io/metadata.name': NAMESPACE } }],
     nodes: [
       { name: LOCAL_NODE, ips: ['198.18.0.1'] },

@@ -3,7 +3,12 @@
 // iptables chain (what an iptables engine without ipsets does), in one run, side by side.
 //
 //   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/per-packet.ts [--seconds 3] [--passes 2]
-//       [--counts 0,100,1000,10000] [--server-share 0.5] [--json]
+//       [--counts 0,100,1000,10000] [--server-share 0.5] [--cnps M] [--json]
+//
+// --cnps M adds two Palisade variants at each N: with M ClusterNetworkPolicies beside the N NetworkPolicies
+// (half Admin, half Baseline, half of them selecting the server; the client's packets walk every Admin one that
+// selects the server: "palisade+cnp"), and the same with the first Admin policy passing the client
+// ("palisade+pass"); bench/per-packet-cluster.ts clusterPolicies().
 //
 // Topology (Palisade's routed shape, src/dataplane/pod-link-script.ts): a "node" netns with ip_forward on and
 // two pod netns joined to it by veths; host ends named as palisade-cni names them, pod addresses /32 routed to
@@ -41,11 +46,12 @@ interface Options {
   readonly passes: number;
   readonly counts: readonly number[];
   readonly serverShare: number;
+  readonly cnps: number;
   readonly json: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o = { seconds: 3, passes: 2, counts: [0, 100, 1000, 10000], serverShare: 0.5, json: false };
+  const o = { seconds: 3, passes: 2, counts: [0, 100, 1000, 10000], serverShare: 0.5, cnps: 0, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -57,10 +63,11 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--seconds') o.seconds = num();
     else if (a === '--passes') o.passes = Math.max(1, Math.round(num()));
     else if (a === '--server-share') o.serverShare = Math.min(1, num());
+    else if (a === '--cnps') o.cnps = Math.round(num());
     else if (a === '--counts') o.counts = (argv[++i] ?? '').split(',').map(Number);
     else
       throw new Error(
-        `unknown argument "${a}" (use --seconds S, --passes P, --counts a,b, --server-share F, --json)`,
+        `unknown argument "${a}" (use --seconds S, --passes P, --counts a,b, --server-share F, --cnps M, --json)`,
       );
   }
   if (o.counts.some((n) => !Number.isInteger(n) || n < 0)) throw new Error('--counts: non-negative integers');
@@ -132,7 +139,7 @@ function startServer(netns: string, argv: readonly string[], children: ChildProc
   });
 }
 
-type Variant = 'none' | 'palisade' | 'iptables';
+type Variant = 'none' | 'palisade' | 'iptables' | 'palisade+cnp' | 'palisade+pass';
 
 interface Loaded {
   readonly loadMs: number;
@@ -140,11 +147,14 @@ interface Loaded {
   readonly chars: number;
 }
 
-async function load(net: Net, variant: Variant, n: number, share: number): Promise<Loaded> {
+async function load(net: Net, variant: Variant, n: number, share: number, cnps: number): Promise<Loaded> {
   await runner.run(['nft', 'flush', 'ruleset'], { netns: net.node }); // only our own node netns
   if (variant === 'none') return { loadMs: 0, rules: 0, chars: 0 };
-  const state = clusterState(n, share);
-  if (variant === 'palisade') {
+  const cnp = variant.startsWith('palisade+')
+    ? { count: cnps, pass: variant === 'palisade+pass' }
+    : undefined;
+  const state = clusterState(n, share, cnp);
+  if (variant !== 'iptables') {
     const text = renderReplace(compileNode(state, LOCAL_NODE).table);
     const t0 = performance.now();
     await runner.run(['nft', '-f', '-'], { netns: net.node, input: text });
@@ -228,7 +238,10 @@ async function run(opts: Options, sb: Sandbox, children: ChildProcess[]): Promis
   await startServer(net.srv, ['taskset', '-c', '1', 'iperf3', '-s', '-p', String(IPERF_PORT)], children);
   await startServer(net.srv, ['taskset', '-c', '1', tool, 'server', String(RR_PORT)], children);
   const configs: { n: number; variant: Variant }[] = [{ n: 0, variant: 'none' }];
-  for (const n of opts.counts) configs.push({ n, variant: 'palisade' }, { n, variant: 'iptables' });
+  for (const n of opts.counts) {
+    configs.push({ n, variant: 'palisade' }, { n, variant: 'iptables' });
+    if (opts.cnps > 0) configs.push({ n, variant: 'palisade+cnp' }, { n, variant: 'palisade+pass' });
+  }
   const rows = new Map<
     string,
     { n: number; variant: Variant; rules: number; chars: number; loadMs: number[]; passes: Figures[] }
@@ -238,11 +251,12 @@ async function run(opts: Options, sb: Sandbox, children: ChildProcess[]): Promis
   const list: { n: number; variant: Variant }[] = [{ n: 0, variant: 'none' }];
   opts.counts.forEach((n, i) => {
     const pair: Variant[] = i % 2 === 0 ? ['palisade', 'iptables'] : ['iptables', 'palisade'];
+    if (opts.cnps > 0) pair.push('palisade+cnp', 'palisade+pass');
     for (const variant of pair) list.push({ n, variant });
   });
   for (const c of list) {
     const key = `${c.variant}/${c.n}`;
-    const l = await load(net, c.variant, c.n, opts.serverShare);
+    const l = await load(net, c.variant, c.n, opts.serverShare, opts.cnps);
     // Semantics check (and warm-up): the allowed port connects; another port is dropped when the server is
     // isolated, refused (RST from the server) when it is not.
     const okProbe = await probe(net, tool, RR_PORT);
@@ -352,10 +366,39 @@ function printText(rep: Report, opts: Options): void {
       `\ntarget (palisade with ${top} policies within 10% of its 0-policy figure, all three): ${worst >= 0.9 ? 'met' : 'MISSED'} (worst ${pct(worst, 1)})`,
     );
   }
+  if (opts.cnps > 0) {
+    console.log(
+      `\nwith ${opts.cnps} ClusterNetworkPolicies beside the N NetworkPolicies (% of the no-ruleset figure; walk: every Admin policy selecting the server is tried; pass: the first passes the client):`,
+    );
+    const cnpRows = opts.counts.flatMap((n) =>
+      (['palisade', 'palisade+cnp', 'palisade+pass'] as const).map((v) => {
+        const r = by(v, n);
+        return [
+          String(n),
+          v,
+          String(r.rules),
+          r.mean.gbps.toFixed(2),
+          r.mean.rr.toFixed(0),
+          r.mean.crr.toFixed(0),
+          `${pct(r.mean.gbps, none.mean.gbps)} / ${pct(r.mean.rr, none.mean.rr)} / ${pct(r.mean.crr, none.mean.crr)}`,
+        ];
+      }),
+    );
+    console.log(
+      formatTable(
+        ['N', 'variant', 'rules', 'Gbit/s', 'RR/s', 'CRR/s', '% of no ruleset (G/RR/CRR)'],
+        cnpRows,
+      ),
+    );
+    const worst = by('palisade+cnp', top).mean.crr / none.mean.crr;
+    console.log(
+      `target (connection rate with ${opts.cnps} CNPs beside ${top} NetworkPolicies >= 0.9 of the no-policy figure): ${worst >= 0.9 ? 'met' : 'MISSED'} (${pct(worst, 1)})`,
+    );
+  }
   console.log('\nruleset load time (ms, nft -f / iptables-nft-restore of the whole ruleset):');
   for (const r of rep.rows.filter((x) => x.variant !== 'none'))
     console.log(
-      `  ${r.variant.padEnd(8)} N=${String(r.n).padEnd(6)} ${r.loadMs.map((x) => x.toFixed(0)).join(' / ')}  (${r.rules} rules, ${r.rulesetChars} chars)`,
+      `  ${r.variant.padEnd(13)} N=${String(r.n).padEnd(6)} ${r.loadMs.map((x) => x.toFixed(0)).join(' / ')}  (${r.rules} rules, ${r.rulesetChars} chars)`,
     );
 }
 
