@@ -12,10 +12,12 @@ import {
   accept,
   createRule,
   createSet,
+  drop,
   type Family,
   type Match,
   type NamedSet,
   type Rule,
+  type Verdict,
 } from '../ir/ir.js';
 import type { Cidr } from '../model/cidr.js';
 import { disjointCidrs, formatCidr } from '../model/cidr.js';
@@ -23,7 +25,7 @@ import type { PodInfo } from '../model/cluster.js';
 import type { Protocol } from '../model/k8s.js';
 import { blockCidrs, portMatch } from './compile-rule.js';
 import { type Direction, originComment, sharedSetName } from './names.js';
-import { type OrderedPolicy, type OrderedRule, rulesOf } from './ordered.js';
+import { type OrderedPolicy, type OrderedRule, rulesOf, TIER_RULES } from './ordered.js';
 import { egressNamedSet, type PodSetSpec, peerAddressSet, peerMatchers } from './pod-sets.js';
 import { mergeRanges, planPorts } from './ports.js';
 
@@ -45,12 +47,6 @@ interface Group {
 }
 
 const FAMILIES: readonly Family[] = [4, 6];
-
-function comment(d: Direction, policies: ReadonlySet<string>): string {
-  const keys = [...policies].sort();
-  const shown = keys.slice(0, 3).join(',');
-  return originComment(`np:${shown}${keys.length > 3 ? ` +${keys.length - 3}` : ''}:${d} (merged)`);
-}
 
 /** Each (protocol, port ranges) a rule allows, as a key and its match; one any-port entry for no ports. */
 function portVariants(
@@ -83,69 +79,84 @@ function portVariants(
     });
 }
 
-export function mergedEndpointRules(
+/** What a merged run's rules do when they match. */
+export interface RunOutcome {
+  readonly verdict: Verdict;
+  /** How the comments name the run: "(merged)" for NetworkPolicy, "(merged deny)" etc. for the cluster tiers. */
+  readonly label: string;
+}
+
+interface RunItem {
+  readonly policy: OrderedPolicy;
+  readonly rule: OrderedRule;
+}
+
+/** The comment of a merged rule: the policies it stands for (three shown), the direction, the run's label. */
+function comment(d: Direction, prefix: string, names: ReadonlySet<string>, label: string): string {
+  const keys = [...names].sort();
+  const shown = keys.slice(0, 3).join(',');
+  return originComment(`${prefix}${shown}${keys.length > 3 ? ` +${keys.length - 3}` : ''}:${d} ${label}`);
+}
+
+/**
+ * A run of rules that all do the same (`outcome`), merged: grouped by port match, each group one rule per family
+ * on the union of its peers, and named egress ports as they are. Exact because within a run the order of the
+ * rules cannot matter: whichever matches first, the outcome is the same.
+ */
+function mergeRun(
   endpoint: PodInfo,
   d: Direction,
-  policies: readonly OrderedPolicy[],
+  items: readonly RunItem[],
   families: readonly Family[],
-): MergedRules {
-  const sets: NamedSet[] = [];
-  const podSets: PodSetSpec[] = [];
-  const rules: Rule[] = [];
+  outcome: RunOutcome,
+  out: { rules: Rule[]; sets: NamedSet[]; podSets: PodSetSpec[] },
+): void {
+  const { sets, podSets } = out;
   const groups = new Map<string, Group>();
   const namedEgress: Rule[] = [];
-  const broken: Rule[] = [];
-  for (const policy of policies) {
+  // NetworkPolicy keys are "namespace/name" under "np:"; the cluster tiers' keys carry their kind already.
+  const prefix = items.every((x) => x.policy.tier === 'NetworkPolicy') ? 'np:' : '';
+  for (const { policy, rule } of items) {
     const key = policy.key;
-    if (policy.problems.length > 0) {
-      // A broken policy isolates and allows nothing; a counting rule says why, as its chain would.
-      const why = originComment(`${policy.origin}: invalid, allows nothing: ${policy.problems[0]}`);
-      broken.push(createRule({ comment: why }));
-      continue;
-    }
-    if (policy.tier !== 'NetworkPolicy' || (rulesOf(policy, d) ?? []).some((r) => r.action !== 'allow'))
-      throw new Error(`${policy.origin}: only allow rules of the NetworkPolicy tier merge`);
-    for (const rule of rulesOf(policy, d) ?? []) {
-      const i = rule.index;
-      for (const v of portVariants(rule, d, endpoint, sets)) {
-        let g = groups.get(v.key);
-        if (!g) {
-          g = { ports: v.match, any: false, matchers: [], cidrs: [], policies: new Set() };
-          groups.set(v.key, g);
-        }
-        g.policies.add(key);
-        if (rule.peers.length === 0) g.any = true;
-        else {
-          g.matchers.push(...peerMatchers(policy.subject.namespace, rule.peers));
-          g.cidrs.push(...blockCidrs(rule));
-        }
+    const i = rule.index;
+    for (const v of portVariants(rule, d, endpoint, sets)) {
+      let g = groups.get(v.key);
+      if (!g) {
+        g = { ports: v.match, any: false, matchers: [], cidrs: [], policies: new Set() };
+        groups.set(v.key, g);
       }
-      const named = planPorts(rule.ports).named;
-      if (d === 'egress' && named.length > 0) {
-        const peers = {
-          any: rule.peers.length === 0,
-          matchers: peerMatchers(policy.subject.namespace, rule.peers),
-          cidrs: blockCidrs(rule),
-        };
-        for (const family of FAMILIES.filter((f) => families.includes(f))) {
-          const spec = egressNamedSet(peers, named, family);
-          podSets.push(spec);
-          namedEgress.push(
-            createRule({
-              matches: [{ kind: 'daddr-proto-port-in-set', family, set: spec.name }],
-              verdict: accept,
-              comment: originComment(`${policy.origin}:${d}[${i}]`),
-            }),
-          );
-        }
+      g.policies.add(key);
+      if (rule.peers.length === 0) g.any = true;
+      else {
+        g.matchers.push(...peerMatchers(policy.subject.namespace, rule.peers));
+        g.cidrs.push(...blockCidrs(rule));
+      }
+    }
+    const named = planPorts(rule.ports).named;
+    if (d === 'egress' && named.length > 0) {
+      const peers = {
+        any: rule.peers.length === 0,
+        matchers: peerMatchers(policy.subject.namespace, rule.peers),
+        cidrs: blockCidrs(rule),
+      };
+      for (const family of FAMILIES.filter((f) => families.includes(f))) {
+        const spec = egressNamedSet(peers, named, family);
+        podSets.push(spec);
+        namedEgress.push(
+          createRule({
+            matches: [{ kind: 'daddr-proto-port-in-set', family, set: spec.name }],
+            verdict: outcome.verdict,
+            comment: originComment(`${policy.origin}:${d}[${i}]`),
+          }),
+        );
       }
     }
   }
   const field = d === 'ingress' ? 'saddr' : 'daddr';
   for (const [, g] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const why = comment(d, g.policies);
+    const why = comment(d, prefix, g.policies, outcome.label);
     if (g.any) {
-      rules.push(createRule({ matches: g.ports, verdict: accept, comment: why }));
+      out.rules.push(createRule({ matches: g.ports, verdict: outcome.verdict, comment: why }));
       continue;
     }
     const cidrs = disjointCidrs(g.cidrs);
@@ -153,10 +164,10 @@ export function mergedEndpointRules(
       if (g.matchers.length > 0) {
         const spec = peerAddressSet(g.matchers, family);
         podSets.push(spec);
-        rules.push(
+        out.rules.push(
           createRule({
             matches: [{ kind: 'addr-in-set', field, family, set: spec.name }, ...g.ports],
-            verdict: accept,
+            verdict: outcome.verdict,
             comment: why,
           }),
         );
@@ -167,15 +178,74 @@ export function mergedEndpointRules(
         sets.push(
           createSet({ name, type: family === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: true, elements: mine }),
         );
-        rules.push(
+        out.rules.push(
           createRule({
             matches: [{ kind: 'addr-in-set', field, family, set: name }, ...g.ports],
-            verdict: accept,
+            verdict: outcome.verdict,
             comment: why,
           }),
         );
       }
     }
   }
-  return { rules: [...rules, ...namedEgress, ...broken], sets, podSets };
+  out.rules.push(...namedEgress);
+}
+
+/** The NetworkPolicy tier merged: every allow rule of every selecting policy, one run. */
+export function mergedEndpointRules(
+  endpoint: PodInfo,
+  d: Direction,
+  policies: readonly OrderedPolicy[],
+  families: readonly Family[],
+): MergedRules {
+  const out = { rules: [] as Rule[], sets: [] as NamedSet[], podSets: [] as PodSetSpec[] };
+  const broken: Rule[] = [];
+  const items: RunItem[] = [];
+  for (const policy of policies) {
+    if (policy.problems.length > 0) {
+      // A broken policy isolates and allows nothing; a counting rule says why, as its chain would.
+      const why = originComment(`${policy.origin}: invalid, allows nothing: ${policy.problems[0]}`);
+      broken.push(createRule({ comment: why }));
+      continue;
+    }
+    if (policy.tier !== 'NetworkPolicy' || (rulesOf(policy, d) ?? []).some((r) => r.action !== 'allow'))
+      throw new Error(`${policy.origin}: only allow rules of the NetworkPolicy tier merge as one run`);
+    for (const rule of rulesOf(policy, d) ?? []) items.push({ policy, rule });
+  }
+  mergeRun(endpoint, d, items, families, { verdict: accept, label: '(merged)' }, out);
+  return { rules: [...out.rules, ...broken], sets: out.sets, podSets: out.podSets };
+}
+
+/**
+ * An Admin or Baseline tier merged for one endpoint: the rules of its policies in pipeline order, cut into runs
+ * of one action, each run merged (mergeRun). Runs stay in order, so the first match still decides. Inline in
+ * the endpoint's tier chain, a Pass needs no mark: in Admin it returns from that chain (on to NetworkPolicy), in
+ * Baseline it allows.
+ */
+export function mergedTierRules(
+  endpoint: PodInfo,
+  d: Direction,
+  policies: readonly OrderedPolicy[],
+  families: readonly Family[],
+): MergedRules {
+  const out = { rules: [] as Rule[], sets: [] as NamedSet[], podSets: [] as PodSetSpec[] };
+  const items = policies.flatMap((policy) => (rulesOf(policy, d) ?? []).map((rule) => ({ policy, rule })));
+  let start = 0;
+  while (start < items.length) {
+    let end = start + 1;
+    while (end < items.length && items[end]!.rule.action === items[start]!.rule.action) end++;
+    const { policy, rule } = items[start]!;
+    const pass = TIER_RULES[policy.tier].pass === 'allow' ? accept : ({ kind: 'return' } as const);
+    const verdict = rule.action === 'allow' ? accept : rule.action === 'deny' ? drop : pass;
+    mergeRun(
+      endpoint,
+      d,
+      items.slice(start, end),
+      families,
+      { verdict, label: `(merged ${rule.action})` },
+      out,
+    );
+    start = end;
+  }
+  return out;
 }

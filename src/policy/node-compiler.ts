@@ -35,7 +35,7 @@ import {
 import { recordSetChange } from '../ir/set-change.js';
 import type { ClusterState, PodInfo } from '../model/cluster.js';
 import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
-import { type MergedRules, mergedEndpointRules } from './compile-endpoint.js';
+import { type MergedRules, mergedEndpointRules, mergedTierRules } from './compile-endpoint.js';
 import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
 import {
   adminTierChainName,
@@ -296,12 +296,20 @@ export class NodeCompiler {
       const old = prev?.[d];
       const tier = (t: Tier) => selecting.filter((p) => p.tier === t);
       const [admin, namespaced, baseline] = [tier('Admin'), tier('NetworkPolicy'), tier('Baseline')];
-      const merging = namespaced.length > this.mergeAbove;
+      const merge = (xs: readonly OrderedPolicy[]) => xs.length > this.mergeAbove;
+      const merging = merge(admin) || merge(namespaced) || (namespaced.length === 0 && merge(baseline));
       if (old && !old.merged && !merging && sameStrings(old.policies, policies)) return old;
+      const families = this.index.families;
+      const mergedParts: MergedRules[] = [];
       const toPolicy = (p: OrderedPolicy) =>
         createRule({ verdict: jump(policyChainName(p.key, d, p.tier)), counter: false, comment: p.origin });
       const rules: Rule[] = [];
-      const adminChain = admin.length > 0 ? adminTierChain(key, d, admin, toPolicy) : undefined;
+      let adminChain: Chain | undefined;
+      if (merge(admin)) {
+        const m = mergedTierRules(pod, d, admin, families);
+        mergedParts.push(m);
+        adminChain = createChain(adminTierChainName(key, d), m.rules);
+      } else if (admin.length > 0) adminChain = adminTierChain(key, d, admin, toPolicy);
       if (adminChain)
         rules.push(
           createRule({
@@ -312,17 +320,33 @@ export class NodeCompiler {
         );
       // The NetworkPolicy tier isolates (TIER_RULES): once a policy of it applies, the Baseline tier is never
       // reached, so its policies are only jumped to where none does.
-      let merged: MergedRules | undefined;
       if (namespaced.length > 0) {
-        if (merging) {
-          merged = mergedEndpointRules(pod, d, namespaced, this.index.families);
-          rules.push(...merged.rules);
+        if (merge(namespaced)) {
+          const m = mergedEndpointRules(pod, d, namespaced, families);
+          mergedParts.push(m);
+          rules.push(...m.rules);
         } else rules.push(...namespaced.map(toPolicy));
         rules.push(
           createRule({ verdict: drop, comment: originComment(`isolated ${d}: ${key}, no policy allows`) }),
         );
+      } else if (merge(baseline)) {
+        const m = mergedTierRules(pod, d, baseline, families);
+        mergedParts.push(m);
+        rules.push(...m.rules);
       } else rules.push(...baseline.map(toPolicy));
-      const jumped = [...admin, ...(merged ? [] : namespaced), ...(namespaced.length > 0 ? [] : baseline)];
+      const jumped = [
+        ...(merge(admin) ? [] : admin),
+        ...(merge(namespaced) ? [] : namespaced),
+        ...(namespaced.length > 0 || merge(baseline) ? [] : baseline),
+      ];
+      const merged: MergedRules | undefined =
+        mergedParts.length === 0
+          ? undefined
+          : {
+              rules: [],
+              sets: mergedParts.flatMap((m) => m.sets),
+              podSets: mergedParts.flatMap((m) => m.podSets),
+            };
       return {
         policies,
         jumped: jumped.map((p) => p.key),
