@@ -17,13 +17,13 @@ import { createPodRepairApi } from '../src/datastore/kube-pods.js';
 import type { Datastore } from '../src/datastore/types.js';
 import { pluginKubeconfig } from '../src/install/cni-conf.js';
 import { createLineLogger, createNullLogger } from '../src/util/log.js';
+import { agentClusterRoleRules } from './helpers/agent-rbac.js';
 import { type KubeApi, startKubeApi } from './helpers/kube-api.js';
 
 let api: KubeApi;
+/** The agent's ClusterRole as `palisade manifests` renders it, and the repair controller's verbs. */
 const AGENT_RULES = [
-  { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  ...agentClusterRoleRules(),
   { apiGroups: [''], resources: ['pods'], verbs: ['patch', 'delete'] },
 ];
 let agentKubeconfig = '';

@@ -71,4 +71,47 @@ describe('dir datastore', () => {
       await ds.stop();
     }
   });
+
+  it('delivers ClusterNetworkPolicies (with their problems and parts not programmed) and node labels', async () => {
+    const dir = join(root, 'cnp');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'node.yaml'),
+      'apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {zone: a}}\n' +
+        'status: {addresses: [{type: InternalIP, address: 198.18.0.11}]}\n',
+    );
+    const cnp = (name: string, spec: string) =>
+      `apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: ${name}}\nspec: ${spec}\n`;
+    writeFileSync(
+      join(dir, 'cnps.yaml'),
+      [
+        cnp(
+          'web',
+          '{tier: Baseline, priority: 3, subject: {namespaces: {}}, ' +
+            'egress: [{action: Accept, to: [{domainNames: [example.com]}]}]}',
+        ),
+        cnp('broken', '{tier: Admin, priority: 1, subject: {namespaces: {matchLabels: {"bad key!": x}}}}'),
+      ].join('---\n'),
+    );
+    const ds = createDirDatastore({ dir, log: createNullLogger(), pollMs: 60_000 });
+    await ds.start(() => {});
+    try {
+      const s = ds.snapshot();
+      assert.deepEqual(s.nodes, [{ name: 'n1', ips: ['198.18.0.11'], labels: { zone: 'a' } }]);
+      assert.deepEqual(
+        s.clusterPolicies?.map((p) => [p.name, p.tier, p.problems, p.notProgrammed.length]),
+        [
+          ['web', 'Baseline', [], 1],
+          [
+            'broken',
+            'Admin',
+            ['spec.subject.namespaces.matchLabels: key "bad key!" is not a valid label key'],
+            0,
+          ],
+        ],
+      );
+    } finally {
+      await ds.stop();
+    }
+  });
 });

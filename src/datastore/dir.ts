@@ -1,5 +1,6 @@
-// The dir datastore: cluster state as a directory of manifests (Namespaces, Pods with status, Nodes,
-// NetworkPolicies), for the lab and standalone use. Reloaded on fs.watch events and on a poll (fs.watch can
+// The dir datastore: cluster state as a directory of manifests (Namespaces, Pods with status, Nodes with labels,
+// NetworkPolicies, policy.networking.k8s.io ClusterNetworkPolicies), for the lab and standalone use. Policies
+// come with their problems (they fail closed); there is no status to write here, the agent's log says it. Reloaded on fs.watch events and on a poll (fs.watch can
 // miss events); a broken file is logged and skipped, never fatal.
 //
 // Writers (the lab) write each file atomically and then <dir>/REVISION; the revision is read before the files,
@@ -7,6 +8,7 @@
 import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { type NamespaceInfo, type NodeInfo, type PodInfo, workloadOf } from '../model/cluster.js';
+import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
 import { ValidationError } from '../model/k8s.js';
 import { type ManifestObject, parseManifests } from '../model/manifests.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
@@ -83,6 +85,7 @@ export function snapshotFromObjects(objects: readonly ManifestObject[], revision
   const pods: PodInfo[] = [];
   const nodes: NodeInfo[] = [];
   const policies: NetworkPolicy[] = [];
+  const clusterPolicies: ClusterNetworkPolicy[] = [];
   for (const o of objects) {
     if (o.kind === 'Namespace') {
       namespaces.set(o.name, {
@@ -104,12 +107,22 @@ export function snapshotFromObjects(objects: readonly ManifestObject[], revision
         }),
       });
     } else if (o.kind === 'Node') {
-      nodes.push({ name: o.name, ips: o.ips });
+      nodes.push({ name: o.name, ips: o.ips, labels: o.labels });
     } else if (o.kind === 'NetworkPolicy') {
       policies.push(o);
+    } else if (o.kind === 'ClusterNetworkPolicy') {
+      clusterPolicies.push(o);
     }
   }
-  return { revision, namespaces: [...namespaces.values()], pods, nodes, policies, synced: true };
+  return {
+    revision,
+    namespaces: [...namespaces.values()],
+    pods,
+    nodes,
+    policies,
+    clusterPolicies,
+    synced: true,
+  };
 }
 
 /** Reads a manifest directory once (files that do not parse are skipped). */
@@ -136,6 +149,7 @@ export function createDirDatastore(opts: { dir: string; log: Logger; pollMs?: nu
     pods: [],
     nodes: [],
     policies: [],
+    clusterPolicies: [],
     synced: false,
   };
   let lastSignature = '';

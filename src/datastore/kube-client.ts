@@ -167,6 +167,17 @@ export interface WatchHooks {
   onFailure(err: unknown, during: 'event' | 'end'): void;
   /** A watch outlived its timeout and grace: it is being aborted as dead. */
   onDeadline?(): void;
+  /**
+   * Whether a watch that failed with `err` must make the informer list again, as after a 410 (its
+   * resourceVersion is forgotten). For a 404: a resource whose CRD was removed answers every watch with 404, and
+   * only a list can tell the datastore it is gone.
+   */
+  relistAfter?(err: unknown): boolean;
+}
+
+/** What ListWatch takes for "list again": an error with code 410, carrying the real one as its cause. */
+function relistError(err: unknown): Error {
+  return Object.assign(new Error('list again', { cause: err }), { statusCode: 410 });
 }
 
 type WatchParams = Record<string, string | number | boolean | undefined>;
@@ -222,8 +233,9 @@ export class TrackingWatch extends Watch {
       clearTimeout(deadline);
       if (controller) this.open.delete(controller);
       this.hooks.onClose(err);
+      const relist = err !== null && err !== undefined && this.hooks.relistAfter?.(err) === true;
       // ListWatch's done handler is async: a rejection there would otherwise be unhandled (a crash).
-      const result: unknown = done(err);
+      const result: unknown = done(relist ? relistError(err) : err);
       if (result instanceof Promise) result.catch((e: unknown) => this.hooks.onFailure(e, 'end'));
     };
     const params = { ...queryParams, allowWatchBookmarks: true, timeoutSeconds: Math.floor(seconds) };

@@ -6,6 +6,7 @@ import {
   isNewerResourceVersion,
   metaOf,
   modelOf,
+  toClusterNetworkPolicy,
   toNamespaceInfo,
   toNetworkPolicy,
   toNodeInfo,
@@ -145,7 +146,7 @@ describe('toPodInfo: the workload facts chained mode selects on', () => {
 });
 
 describe('toNodeInfo, toNamespaceInfo', () => {
-  it('a node has its InternalIP and ExternalIP addresses', () => {
+  it('a node has its InternalIP and ExternalIP addresses, and its labels (string values only)', () => {
     const addresses = [
       { type: 'Hostname', address: 'node-a' },
       { type: 'InternalIP', address: '192.168.1.10' },
@@ -153,10 +154,13 @@ describe('toNodeInfo, toNamespaceInfo', () => {
       { type: 'ExternalIP', address: '203.0.113.7' },
       { type: 'InternalDNS', address: 'node-a.cluster' },
     ];
-    assert.deepEqual(toNodeInfo({ metadata: { name: 'node-a' }, status: { addresses } }), {
+    const labels = { 'kubernetes.io/hostname': 'node-a', zone: 'a', bad: 7 };
+    assert.deepEqual(toNodeInfo({ metadata: { name: 'node-a', labels }, status: { addresses } }), {
       name: 'node-a',
       ips: ['192.168.1.10', 'fd00:1::10', '203.0.113.7'],
+      labels: { 'kubernetes.io/hostname': 'node-a', zone: 'a' },
     });
+    assert.deepEqual(toNodeInfo({ metadata: { name: 'bare' } }), { name: 'bare', ips: [], labels: {} });
   });
 
   it('a namespace has its labels (string values only)', () => {
@@ -165,6 +169,27 @@ describe('toNodeInfo, toNamespaceInfo', () => {
       name: 'prod',
       labels: { 'kubernetes.io/metadata.name': 'prod', env: 'prod' },
     });
+  });
+});
+
+describe('toClusterNetworkPolicy', () => {
+  const spec = { tier: 'Baseline', priority: 7, subject: { namespaces: {} } };
+  it('fills in kind and apiVersion that list items leave out, and keeps the ones given', () => {
+    const p = toClusterNetworkPolicy({ metadata: { name: 'b', resourceVersion: '4' }, spec });
+    assert.deepEqual([p.name, p.tier, p.priority, p.problems], ['b', 'Baseline', 7, []]);
+    const other = toClusterNetworkPolicy({
+      apiVersion: 'policy.networking.k8s.io/v1',
+      metadata: { name: 'b' },
+      spec,
+    });
+    assert.deepEqual(other.problems, [
+      'apiVersion: "policy.networking.k8s.io/v1" must be "policy.networking.k8s.io/v1alpha2"',
+    ]);
+  });
+  it('accepts a status (the implementations write it) and fails closed on anything else it does not know', () => {
+    const p = toClusterNetworkPolicy({ metadata: { name: 'b' }, spec, status: { conditions: [] }, extra: 1 });
+    assert.deepEqual(p.problems, ['extra: unknown field']);
+    assert.deepEqual(toClusterNetworkPolicy('junk').problems.length > 0, true);
   });
 });
 
@@ -270,9 +295,25 @@ describe('compactObject', () => {
     const policy = { metadata: { name: 'p', namespace: 'shop' }, spec: { podSelector: {}, unknownField: 1 } };
     assert.equal(compactObject('networkpolicies', policy), policy);
   });
+  it('a ClusterNetworkPolicy holds its parsed model, uid, generation and stored conditions', () => {
+    const conditions = [{ type: 'Accepted', status: 'True' }];
+    const cnp = {
+      metadata: { name: 'deny', uid: 'u1', resourceVersion: '9', generation: 3, managedFields: [] },
+      spec: { tier: 'Admin', priority: 1, subject: { namespaces: {} } },
+      status: { conditions },
+    };
+    const compact = compactObject('clusternetworkpolicies', cnp);
+    assert.deepEqual(compact, {
+      metadata: { name: 'deny', uid: 'u1', resourceVersion: '9', generation: 3 },
+      conditions,
+      model: toClusterNetworkPolicy(cnp),
+    });
+    assert.deepEqual(modelOf(compact, toClusterNetworkPolicy), toClusterNetworkPolicy(cnp));
+  });
   it('is total', () => {
     for (const junk of [{}, { metadata: 'x' }, { spec: 3, status: [] }]) {
-      for (const r of ['pods', 'nodes', 'namespaces']) metaOf(compactObject(r, junk));
+      for (const r of ['pods', 'nodes', 'namespaces', 'clusternetworkpolicies'])
+        metaOf(compactObject(r, junk));
     }
   });
 });

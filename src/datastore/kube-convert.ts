@@ -1,8 +1,14 @@
 // Kubernetes API objects (decoded JSON, exactly as list and watch deliver them) → the cluster model. Pure and
 // total: an object of the wrong shape gives an entry with what could be read (never an exception), so one odd
-// object cannot stop the datastore. NetworkPolicy goes through parseNetworkPolicy, which fails closed.
+// object cannot stop the datastore. NetworkPolicy goes through parseNetworkPolicy and ClusterNetworkPolicy through
+// parseClusterNetworkPolicy, which fail closed.
 import { formatIp, tryParseIp } from '../model/cidr.js';
 import { type NamespaceInfo, type NodeInfo, type PodInfo, workloadOf } from '../model/cluster.js';
+import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
+import {
+  CLUSTER_NETWORK_POLICY_API_VERSION,
+  parseClusterNetworkPolicy,
+} from '../model/cluster-network-policy-parse.js';
 import { type ContainerPort, isObject, PROTOCOLS } from '../model/k8s.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
 import { NETWORK_POLICY_API_VERSION, parseNetworkPolicy } from '../model/network-policy-parse.js';
@@ -44,7 +50,7 @@ export function toNamespaceInfo(obj: unknown): NamespaceInfo {
   return { name: metaOf(obj).name, labels: stringMap(field(field(obj, 'metadata'), 'labels')) };
 }
 
-/** status.addresses of type InternalIP and ExternalIP. */
+/** status.addresses of type InternalIP and ExternalIP, and metadata.labels. */
 export function toNodeInfo(obj: unknown): NodeInfo {
   const ips = list(field(field(obj, 'status'), 'addresses'))
     .filter((a) => {
@@ -52,7 +58,11 @@ export function toNodeInfo(obj: unknown): NodeInfo {
       return type === 'InternalIP' || type === 'ExternalIP';
     })
     .map((a) => field(a, 'address'));
-  return { name: metaOf(obj).name, ips: addresses(ips) };
+  return {
+    name: metaOf(obj).name,
+    ips: addresses(ips),
+    labels: stringMap(field(field(obj, 'metadata'), 'labels')),
+  };
 }
 
 function containerPorts(container: unknown): ContainerPort[] {
@@ -148,6 +158,45 @@ export function toNetworkPolicy(obj: unknown): NetworkPolicy {
   return parseNetworkPolicy(doc);
 }
 
+/** As toNetworkPolicy: kind and apiVersion filled in when a list item comes without them. */
+export function toClusterNetworkPolicy(obj: unknown): ClusterNetworkPolicy {
+  if (!isObject(obj)) return parseClusterNetworkPolicy(obj);
+  const doc: Json = { ...obj };
+  doc.kind ??= 'ClusterNetworkPolicy';
+  doc.apiVersion ??= CLUSTER_NETWORK_POLICY_API_VERSION;
+  return parseClusterNetworkPolicy(doc);
+}
+
+/**
+ * What the informer caches for a ClusterNetworkPolicy: the parsed policy, and what its status writer reads
+ * (uid, generation, the stored conditions).
+ */
+export interface CompactClusterPolicy {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata: { name: string; uid?: string; resourceVersion: string; generation?: number };
+  readonly conditions?: unknown;
+  readonly model: ClusterNetworkPolicy;
+}
+
+function compactClusterPolicy(obj: Json): CompactClusterPolicy {
+  const meta = field(obj, 'metadata');
+  const generation = field(meta, 'generation');
+  const conditions = field(field(obj, 'status'), 'conditions');
+  return {
+    ...(typeof obj.kind === 'string' ? { kind: obj.kind } : {}),
+    ...(typeof obj.apiVersion === 'string' ? { apiVersion: obj.apiVersion } : {}),
+    metadata: {
+      name: text(field(meta, 'name')),
+      ...(typeof field(meta, 'uid') === 'string' ? { uid: text(field(meta, 'uid')) } : {}),
+      resourceVersion: text(field(meta, 'resourceVersion')),
+      ...(typeof generation === 'number' ? { generation } : {}),
+    },
+    ...(conditions !== undefined ? { conditions } : {}),
+    model: toClusterNetworkPolicy(obj),
+  };
+}
+
 const NUMERIC = /^[0-9]+$/;
 
 /**
@@ -175,10 +224,12 @@ export interface CompactObject {
  * An object converted on arrival, before the informer caches it: the cache then holds the model (and the
  * metadata an informer needs: name, namespace, resourceVersion), not the object. Real Pods carry managedFields,
  * images, env, volumes, conditions: several KB each that the agent never reads. A NetworkPolicy is kept whole:
- * it is parsed (failing closed) from what the server sent.
+ * it is parsed (failing closed) from what the server sent. A ClusterNetworkPolicy is parsed here, from what the
+ * server sent, and kept with what its status needs (compactClusterPolicy).
  */
 export function compactObject(resource: string, obj: object): object {
   if (resource === 'networkpolicies' || !isObject(obj)) return obj;
+  if (resource === 'clusternetworkpolicies') return compactClusterPolicy(obj);
   const model =
     resource === 'pods' ? toPodInfo(obj) : resource === 'nodes' ? toNodeInfo(obj) : toNamespaceInfo(obj);
   const meta = field(obj, 'metadata');

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
+import { clusterPolicyOrderedKey } from '../policy/ordered.js';
 import {
   createPolicyEventRecorder,
   eventMessage,
@@ -92,6 +93,13 @@ describe('policy event recorder', () => {
     });
     assert.match(message, /fails closed/);
     assert.ok(message.includes(BAD_CIDR) && message.includes(BAD_PROTOCOL), message);
+  });
+
+  it('leaves ClusterNetworkPolicies to their status writer (one event per rejection, with the uid)', async () => {
+    const f = await open();
+    const cnp = clusterPolicyOrderedKey({ name: 'deny-all' });
+    await f.recorder.record([rejected(cnp, BAD_CIDR), rejected('prod/allow-web', BAD_CIDR)]);
+    assert.deepEqual(writes(f), [`create prod/${eventName('prod', 'allow-web', 'node-a')}`]);
   });
 
   it('names events per (policy, node) as valid DNS subdomains', () => {

@@ -11,6 +11,10 @@
 // A leader (one reporter per policy) would cut that to one event, at the price of a lease or of agreeing on a
 // node list; the per-node events also say which agents are enforcing the fail-closed rules.
 //
+// Only NetworkPolicies ("namespace/name"): the compiler's diagnostics also name ClusterNetworkPolicies
+// ("cnp:NAME"), whose Event goes with their status, posted once per rejection by the agent that wrote it
+// (kube-cluster-policy-status.ts); they are skipped here.
+//
 // Deduplication as client-go's recorder: the same (policy, message) is not written again on every sync; a
 // repeat at least `intervalMs` after the last counted one bumps count and lastTimestamp (PATCH); a new message
 // restarts the series at once. Policies no longer rejected are forgotten. Failures are logged and retried on a
@@ -102,10 +106,7 @@ export function createPolicyEventRecorder(opts: PolicyEventRecorderOptions): Pol
 
   const write = async (key: string, e: Entry): Promise<void> => {
     const target = splitKey(key);
-    if (!target) {
-      log.debug({ policy: key }, 'no namespace/name to report an event on');
-      return;
-    }
+    if (!target) return; // apply() keeps only NetworkPolicies
     const { namespace, name } = target;
     const eName = eventName(namespace, name, opts.node);
     const collection = `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
@@ -146,7 +147,7 @@ export function createPolicyEventRecorder(opts: PolicyEventRecorderOptions): Pol
     const rejected = new Set<string>();
     const due: [string, Entry][] = [];
     for (const d of diagnostics) {
-      if (rejected.has(d.policy) || d.problems.length === 0) continue;
+      if (rejected.has(d.policy) || d.problems.length === 0 || !splitKey(d.policy)) continue;
       rejected.add(d.policy);
       const message = eventMessage(d.problems);
       let e = entries.get(d.policy);

@@ -90,6 +90,7 @@ describe('kubernetes datastore restarts', () => {
       pods: [],
       nodes: [],
       policies: [],
+      clusterPolicies: [],
       synced: false,
     });
   });

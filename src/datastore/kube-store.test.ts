@@ -23,4 +23,23 @@ describe('kube store revisions', () => {
     store.applyList('pods', '10');
     assert.deepEqual(store.snapshot().revisions, { pods: '12' });
   });
+  it('a resource not served counts as synced and holds nothing, until a list succeeds', () => {
+    const store = new KubeStore();
+    const cached = [{ metadata: { name: 'p', resourceVersion: '3' }, model: { name: 'p', problems: [] } }];
+    store.setCache('clusternetworkpolicies', { list: () => cached });
+    for (const r of ['namespaces', 'pods', 'nodes', 'networkpolicies'] as const) store.applyList(r, '2');
+    assert.equal(store.snapshot().synced, false);
+    assert.equal(store.applyNotServed('clusternetworkpolicies'), true);
+    assert.equal(store.applyNotServed('clusternetworkpolicies'), false, 'news only once');
+    assert.equal(store.snapshot().synced, true);
+    assert.deepEqual(store.snapshot().clusterPolicies, []);
+    assert.deepEqual(store.clusterPolicyObjects(), []);
+    store.applyList('clusternetworkpolicies', '3');
+    assert.deepEqual(
+      store.snapshot().clusterPolicies?.map((p) => p.name),
+      ['p'],
+    );
+    assert.equal(store.clusterPolicyObjects().length, 1);
+    assert.equal(store.applyNotServed('clusternetworkpolicies'), true, 'gone again: news again');
+  });
 });

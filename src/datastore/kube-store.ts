@@ -1,11 +1,15 @@
 // What the kubernetes datastore knows beyond the informers' caches: which resources have delivered their
-// initial list, and the revision. snapshot() converts the cached API objects to the model, memoised per object
-// (an informer replaces an object on every change, so an unchanged object keeps its conversion).
+// initial list (or are not served at all), and the revision. snapshot() converts the cached API objects to the
+// model, memoised per object (an informer replaces an object on every change, so an unchanged object keeps its
+// conversion).
 
+import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
 import {
+  type CompactClusterPolicy,
   isNewerResourceVersion,
   metaOf,
   modelOf,
+  toClusterNetworkPolicy,
   toNamespaceInfo,
   toNetworkPolicy,
   toNodeInfo,
@@ -13,9 +17,15 @@ import {
 } from './kube-convert.js';
 import type { DatastoreSnapshot } from './types.js';
 
-export type KubeResource = 'namespaces' | 'pods' | 'nodes' | 'networkpolicies';
+export type KubeResource = 'namespaces' | 'pods' | 'nodes' | 'networkpolicies' | 'clusternetworkpolicies';
 
-export const KUBE_RESOURCES: readonly KubeResource[] = ['namespaces', 'pods', 'nodes', 'networkpolicies'];
+export const KUBE_RESOURCES: readonly KubeResource[] = [
+  'namespaces',
+  'pods',
+  'nodes',
+  'networkpolicies',
+  'clusternetworkpolicies',
+];
 
 /** An informer's cache, as far as the store reads it. */
 export interface ObjectList {
@@ -32,6 +42,8 @@ const byKey = (a: { namespace?: string; name: string }, b: { namespace?: string;
 export class KubeStore {
   private readonly caches = new Map<KubeResource, ObjectList>();
   private readonly synced = new Set<KubeResource>();
+  /** Resources the API server does not serve (a CRD not installed): synced, and empty whatever is cached. */
+  private readonly notServed = new Set<KubeResource>();
   private readonly memo = new WeakMap<object, unknown>();
   /** The newest resourceVersion applied: of a list, or of an object an event carried (not of a bookmark). */
   private revision = '0';
@@ -45,9 +57,28 @@ export class KubeStore {
   /** The informer has applied a list taken at `resourceVersion`. True when it is the resource's first. */
   applyList(resource: KubeResource, resourceVersion: string): boolean {
     this.advance(resource, resourceVersion);
+    this.notServed.delete(resource);
     const first = !this.synced.has(resource);
     this.synced.add(resource);
     return first;
+  }
+
+  /**
+   * A list answered 404: the resource is not served (its CRD is not installed, or was removed). It counts as
+   * synced and holds nothing until a list succeeds. True when this is news (it was served or never listed).
+   */
+  applyNotServed(resource: KubeResource): boolean {
+    const news = !this.notServed.has(resource);
+    this.notServed.add(resource);
+    this.synced.add(resource);
+    return news;
+  }
+
+  /** The cached ClusterNetworkPolicies with what their status needs (none when the resource is not served). */
+  clusterPolicyObjects(): CompactClusterPolicy[] {
+    if (this.notServed.has('clusternetworkpolicies')) return [];
+    const objects = this.caches.get('clusternetworkpolicies')?.list() ?? [];
+    return objects.filter((o): o is CompactClusterPolicy => 'model' in o);
   }
 
   /**
@@ -66,6 +97,9 @@ export class KubeStore {
       pods: this.convert('pods', toPodInfo).sort(byKey),
       nodes: this.convert('nodes', toNodeInfo).sort(byKey),
       policies: this.convert('networkpolicies', toNetworkPolicy).sort(byKey),
+      clusterPolicies: this.notServed.has('clusternetworkpolicies')
+        ? []
+        : this.convert<ClusterNetworkPolicy>('clusternetworkpolicies', toClusterNetworkPolicy).sort(byKey),
       synced: KUBE_RESOURCES.every((r) => this.synced.has(r)),
     };
   }

@@ -71,7 +71,7 @@ describe('kubernetes datastore', () => {
       { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' } },
       { name: 'prod', labels: { env: 'prod', 'kubernetes.io/metadata.name': 'prod' } },
     ]);
-    assert.deepEqual(s.nodes, [{ name: 'node-a', ips: ['192.168.1.10'] }]);
+    assert.deepEqual(s.nodes, [{ name: 'node-a', ips: ['192.168.1.10'], labels: {} }]);
     const ports = [{ name: 'http', containerPort: 8080, protocol: 'TCP' }];
     assert.deepEqual(
       s.pods.map(({ workload: _, ...p }) => p),
@@ -90,6 +90,28 @@ describe('kubernetes datastore', () => {
     assert.equal(s.policies.length, 1);
     assert.deepEqual(s.policies[0]?.problems, []);
     assert.deepEqual(s.policies[0]?.ingress[0]?.ports, [{ protocol: 'TCP', port: 5432 }]);
+  });
+
+  it('without the ClusterNetworkPolicy CRD (404): synced, none delivered, said once, listed again later', async () => {
+    const h = await open(seed);
+    await eventually(() => assert.equal(h.snapshot().synced, true));
+    assert.deepEqual(h.snapshot().clusterPolicies, []);
+    // The fast harness backoff (20 ms doubling to 200 ms) lists several times meanwhile.
+    await eventually(() => {
+      const retries = h.records.filter((r) => r.msg === 'not served; listing again later');
+      assert.ok(retries.length >= 3, `${retries.length} retries`);
+    });
+    const notServed = h.records.filter((r) => r.msg.startsWith('not served (CRD not installed?)'));
+    assert.deepEqual(
+      notServed.map((r) => [r.level, r.resource]),
+      [[30, 'clusternetworkpolicies']],
+    );
+    assert.deepEqual(
+      h.records.filter((r) => r.level >= 40),
+      [],
+      'a cluster without the CRD is not a failure',
+    );
+    assert.equal(h.server.watchCount(), 4, 'no watch for a resource not served');
   });
 
   it('refuses a second start()', async () => {

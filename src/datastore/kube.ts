@@ -1,6 +1,7 @@
 // The kubernetes datastore: one client-node informer (ListWatch) per resource, all namespaces: Namespaces,
-// Pods, Nodes and networking.k8s.io/v1 NetworkPolicies. The informers' caches hold the objects as the API
-// sent them; snapshot() converts them to the model (memoised per object). snapshot().revision is the newest
+// Pods, Nodes, networking.k8s.io/v1 NetworkPolicies and policy.networking.k8s.io/v1alpha2
+// ClusterNetworkPolicies. The informers' caches hold the objects as the API sent them, or their model
+// (kube-convert.ts compactObject); snapshot() converts them to the model (memoised per object). snapshot().revision is the newest
 // resourceVersion applied (of a list or of an object event; not of a bookmark), compared as integers (see
 // isNewerResourceVersion); with four watches, one resource may lag another, so it says "everything up to here
 // that the datastore has seen", not "every resource is at this version".
@@ -12,6 +13,15 @@
 // a start gets through). start() re-lists if the informer has no resourceVersion, else re-watches from it
 // (a server that has compacted past it answers 410, and ListWatch re-lists). stop() has to do more than
 // ListWatch.stop(): see TrackingWatch.stop().
+//
+// ClusterNetworkPolicies are a CRD, which a cluster may not have installed. A list answering 404 means "not
+// served": logged once, the resource counts as synced and delivers none, and the list is tried again on the
+// restart backoff (at most every 30 s), so a CRD installed later is picked up within that. A watch answering
+// 404 (the CRD removed) makes the informer list again, which finds it not served. A 403 is not treated so: a
+// datastore that may not read the policies must not report that there are none.
+//
+// Each ClusterNetworkPolicy's status (conditions, and an Event when rejected) is written from here
+// (kube-cluster-policy-status.ts), by every agent, only where it differs.
 import type {
   Informer,
   KubeConfig,
@@ -21,7 +31,18 @@ import type {
 } from '@kubernetes/client-node';
 import { ListWatch, type Watch } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
-import { listObjects, loadKubeConfig, TrackingWatch, type WatchTimeout } from './kube-client.js';
+import {
+  KubeApiError,
+  listObjects,
+  loadKubeConfig,
+  TrackingWatch,
+  type WatchTimeout,
+} from './kube-client.js';
+import {
+  CLUSTER_POLICIES_PATH,
+  type ClusterPolicyStatusOptions,
+  createClusterPolicyStatusWriter,
+} from './kube-cluster-policy-status.js';
 import { compactObject } from './kube-convert.js';
 import { type KubeResource, KubeStore } from './kube-store.js';
 import type { Datastore, DatastoreSnapshot } from './types.js';
@@ -50,14 +71,36 @@ export interface KubeDatastoreOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** How long a watch may stay open (default: 5–10 min asked of the server, dead 30 s after that). */
   watchTimeout?: WatchTimeout;
+  /**
+   * Writing ClusterNetworkPolicy status (default on, with the writer's defaults); false: never. `node` names
+   * this agent in the Events it posts.
+   */
+  clusterPolicyStatus?: false | Pick<ClusterPolicyStatusOptions, 'node' | 'jitterMs' | 'retryMs'>;
 }
 
-const RESOURCES: readonly { resource: KubeResource; path: string }[] = [
+interface ResourceSpec {
+  readonly resource: KubeResource;
+  readonly path: string;
+  /** A CRD's resource: a 404 means "not served" (none), not a failure. */
+  readonly optional?: boolean;
+}
+
+const RESOURCES: readonly ResourceSpec[] = [
   { resource: 'namespaces', path: '/api/v1/namespaces' },
   { resource: 'pods', path: '/api/v1/pods' },
   { resource: 'nodes', path: '/api/v1/nodes' },
   { resource: 'networkpolicies', path: '/apis/networking.k8s.io/v1/networkpolicies' },
+  { resource: 'clusternetworkpolicies', path: CLUSTER_POLICIES_PATH, optional: true },
 ];
+
+/** A list of an optional resource answered 404: not served. */
+class NotServedError extends Error {
+  override readonly name = 'NotServedError';
+}
+
+const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.statusCode === 404;
+const isWatchNotFound = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && (err as { statusCode?: unknown }).statusCode === 404;
 
 /** ListWatch's own test for "resourceVersion too old": it re-lists on these by itself. */
 function isGone(err: unknown): boolean {
@@ -104,6 +147,19 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
   };
   let state: 'new' | 'started' | 'stopped' = 'new';
   let resync: NodeJS.Timeout | undefined;
+  const status =
+    opts.clusterPolicyStatus === false
+      ? undefined
+      : createClusterPolicyStatusWriter({
+          objects: () => store.clusterPolicyObjects(),
+          log,
+          kc,
+          ...opts.clusterPolicyStatus,
+        });
+  /** Called on every change a resource's informer applies (and after each list). */
+  const onResourceChange = (resource: KubeResource) => {
+    if (resource === 'clusternetworkpolicies') status?.changed();
+  };
 
   const restart = (s: Source, err: unknown, why: string) => {
     if (state === 'stopped') return;
@@ -111,7 +167,9 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
     if (s.timer) return;
     const delayMs = s.backoffMs;
     s.backoffMs = Math.min(delayMs * 2, backoff.maxMs);
-    log.warn({ resource: s.resource, err, delayMs }, why);
+    if (err instanceof NotServedError)
+      log.debug({ resource: s.resource, delayMs }, 'not served; listing again later');
+    else log.warn({ resource: s.resource, err, delayMs }, why);
     s.timer = setTimeout(() => {
       s.timer = undefined;
       void begin(s);
@@ -129,7 +187,7 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
     return s.attempt;
   };
 
-  const makeSource = (resource: KubeResource, path: string): Source => {
+  const makeSource = ({ resource, path, optional }: ResourceSpec): Source => {
     // The informer caches the model, not the object (kube-convert.ts compactObject).
     const slim = (o: KubernetesObject) => compactObject(resource, o) as KubernetesObject;
     // The hooks and listFn run only once the informer does, so after `s` below is initialised.
@@ -141,6 +199,7 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
           s.listed = false;
           if (store.applyList(resource, resourceVersion)) log.info({ resource, resourceVersion }, 'synced');
           changed();
+          onResourceChange(resource);
         },
         onEvent: (type, object) => {
           if (type !== 'ERROR') store.applyEvent(resource, type, object);
@@ -151,7 +210,9 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
           // Other errors reach the informer's error callback, which logs them and restarts it.
           if (err === null) log.debug({ resource }, 'watch closed by the server; watching again');
           else if (isGone(err)) log.info({ resource, err }, 'watch expired; relisting');
+          else if (optional && isWatchNotFound(err)) log.info({ resource }, 'no longer served; relisting');
         },
+        ...(optional ? { relistAfter: isWatchNotFound } : {}),
         onFailure: (err, during) => {
           if (during === 'end') restart(s, err, 'informer failed; restarting');
           else log.error({ resource, err }, 'informer failed applying an event');
@@ -163,12 +224,19 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
       slim,
     );
     const listFn = async () => {
-      const list = await listObjects(
-        kc,
-        path,
-        AbortSignal.any([lists.signal, AbortSignal.timeout(LIST_TIMEOUT_MS)]),
-        { transform: slim },
-      );
+      const signal = AbortSignal.any([lists.signal, AbortSignal.timeout(LIST_TIMEOUT_MS)]);
+      const list = await listObjects(kc, path, signal, { transform: slim }).catch((err: unknown) => {
+        if (!optional || !isNotFound(err)) throw err;
+        if (store.applyNotServed(resource)) {
+          log.info(
+            { resource, path },
+            'not served (CRD not installed?): none delivered; listing again later',
+          );
+          changed();
+          onResourceChange(resource);
+        }
+        throw new NotServedError(`${path}: not served`, { cause: err });
+      });
       s.listed = true;
       return list;
     };
@@ -182,12 +250,17 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
       failed: false,
     };
     store.setCache(resource, informer);
-    for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, changed);
+    for (const verb of ['add', 'update', 'delete'] as const) {
+      informer.on(verb, () => {
+        changed();
+        onResourceChange(resource);
+      });
+    }
     informer.on('error', (err) => restart(s, err, 'list or watch failed; restarting'));
     return s;
   };
 
-  const sources = RESOURCES.map((r) => makeSource(r.resource, r.path));
+  const sources = RESOURCES.map(makeSource);
 
   return {
     async start(onChange) {
@@ -211,6 +284,7 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
       await Promise.all(sources.map((s) => s.informer.stop()));
       await Promise.all(sources.map((s) => s.watch.stop()));
       await Promise.allSettled(sources.map((s) => s.attempt));
+      await status?.stop();
       // A start() that was listing when stopped goes on to open a watch: TrackingWatch refuses it or closes it.
       await Promise.all(sources.map((s) => s.watch.stop()));
     },

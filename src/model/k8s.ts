@@ -35,6 +35,8 @@ export interface PodObject {
 export interface NodeObject {
   readonly kind: 'Node';
   readonly name: string;
+  /** metadata.labels (a ClusterNetworkPolicy's `nodes` peer selects on them). */
+  readonly labels: Readonly<Record<string, string>>;
   /** status.addresses of type InternalIP and ExternalIP. */
   readonly ips: readonly string[];
 }
@@ -338,7 +340,7 @@ export function parseKubeObject(doc: unknown): KubeObject | OtherObject {
     const meta = parseMeta(doc, problems, false);
     const ips = parseNodeAddresses(doc.status, problems);
     if (problems.length) throw new ValidationError(problems);
-    return { kind, name: meta.name, ips };
+    return { kind, name: meta.name, labels: meta.labels, ips };
   }
   if (typeof kind !== 'string' || typeof apiVersion !== 'string') {
     throw new ValidationError([

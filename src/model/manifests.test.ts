@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from './k8s.js';
-import { networkPolicyProblems, parseManifests } from './manifests.js';
+import { clusterNetworkPolicyProblems, networkPolicyProblems, parseManifests } from './manifests.js';
 
 function problems(text: string): string[] {
   try {
@@ -66,11 +66,19 @@ status: { podIP: 10.244.1.5, podIPs: [{ ip: 10.244.1.5 }, { ip: "fd00::5" }] }
 ---
 apiVersion: v1
 kind: Node
-metadata: { name: node-1 }
+metadata: { name: node-1, labels: { kubernetes.io/hostname: node-1, zone: a } }
 status: { addresses: [{ type: Hostname, address: node-1 }, { type: InternalIP, address: 198.18.0.11 }] }
 `);
     assert.deepEqual(pod?.kind === 'Pod' && pod.ips, ['10.244.1.5', 'fd00::5']);
-    assert.deepEqual(node, { kind: 'Node', name: 'node-1', ips: ['198.18.0.11'] });
+    assert.deepEqual(node, {
+      kind: 'Node',
+      name: 'node-1',
+      labels: { 'kubernetes.io/hostname': 'node-1', zone: 'a' },
+      ips: ['198.18.0.11'],
+    });
+    assert.deepEqual(problems('apiVersion: v1\nkind: Node\nmetadata: {name: n, labels: {zone: "a b"}}\n'), [
+      'f.yaml: document 1 (Node n): metadata.labels["zone"]: value "a b" is not a valid label value',
+    ]);
     assert.match(
       problems(
         'apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{}]}\nstatus: {podIP: nope}\n',
@@ -110,6 +118,30 @@ status: { addresses: [{ type: Hostname, address: node-1 }, { type: InternalIP, a
     assert.deepEqual(networkPolicyProblems(objs), [
       'default/bad: spec.ingress[0].ports[0].protocol: "ICMP" must be one of TCP, UDP, SCTP',
     ]);
+  });
+  it('returns ClusterNetworkPolicies (policy.networking.k8s.io only), with their problems rather than throwing', () => {
+    const objs = parseManifests(
+      'apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: deny-db}\n' +
+        'spec: {tier: Admin, priority: 5, subject: {namespaces: {}},\n' +
+        '  egress: [{action: Deny, to: [{networks: [10.1.2.3/16]}]}]}\n---\n' +
+        'apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: bad}\n' +
+        'spec: {tier: Middle, priority: 5, subject: {namespaces: {}}}\n---\n' +
+        'apiVersion: crd.antrea.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: antrea}\nspec: {}\n',
+    );
+    assert.deepEqual(
+      objs.map((o) =>
+        o.kind === 'ClusterNetworkPolicy' ? [o.name, o.tier, o.priority, o.problems.length] : o.kind,
+      ),
+      [['deny-db', 'Admin', 5, 0], ['bad', 'Admin', 5, 1], 'Other'],
+    );
+    const first = objs[0];
+    assert.deepEqual(first?.kind === 'ClusterNetworkPolicy' && first.egress[0]?.peers, [
+      { kind: 'networks', networks: ['10.1.0.0/16'] },
+    ]);
+    assert.deepEqual(clusterNetworkPolicyProblems(objs), [
+      'bad: spec.tier: "Middle" must be one of Admin, Baseline',
+    ]);
+    assert.deepEqual(networkPolicyProblems(objs), []);
   });
   it('reports every problem with document, field and value', () => {
     const got = problems(`

@@ -1,12 +1,17 @@
 // Multi-document YAML (or JSON) manifests → validated objects; List kinds are flattened. Every document's
 // problems are reported together, each prefixed with the document's position and name.
 import { parseAllDocuments } from 'yaml';
+import type { ClusterNetworkPolicy } from './cluster-network-policy.js';
+import { isClusterNetworkPolicyDoc, parseClusterNetworkPolicy } from './cluster-network-policy-parse.js';
 import { type KubeObject, type OtherObject, parseKubeObject, ValidationError } from './k8s.js';
 import { type NetworkPolicy, policyKey } from './network-policy.js';
 import { isNetworkPolicyDoc, parseNetworkPolicy } from './network-policy-parse.js';
 
-/** What a manifest document becomes. A NetworkPolicy carries its own problems (it fails closed, not out). */
-export type ManifestObject = KubeObject | NetworkPolicy | OtherObject;
+/**
+ * What a manifest document becomes. A NetworkPolicy or ClusterNetworkPolicy carries its own problems (it fails
+ * closed, not out).
+ */
+export type ManifestObject = KubeObject | NetworkPolicy | ClusterNetworkPolicy | OtherObject;
 
 function describe(doc: unknown, index: number): string {
   const d = doc as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
@@ -44,8 +49,8 @@ function documents(text: string): { value?: unknown; error?: string }[] {
 
 /**
  * Parses manifest text. `source` names the file in messages. Throws ValidationError with every problem of
- * the Namespaces, Pods and other documents; a NetworkPolicy with problems is returned, not thrown (the agent
- * fails closed on it): list those with networkPolicyProblems.
+ * the Namespaces, Pods and other documents; a NetworkPolicy or a policy.networking.k8s.io ClusterNetworkPolicy
+ * with problems is returned, not thrown (the agent fails closed on it): list those with networkPolicyProblems.
  */
 export function parseManifests(text: string, source = 'manifest'): ManifestObject[] {
   return parseManifestEntries(text, source).map((e) => e.object);
@@ -76,6 +81,10 @@ export function parseManifestEntries(text: string, source = 'manifest'): Manifes
       out.push({ object: parseNetworkPolicy(doc), raw });
       return;
     }
+    if (isClusterNetworkPolicyDoc(doc)) {
+      out.push({ object: parseClusterNetworkPolicy(doc), raw });
+      return;
+    }
     try {
       out.push({ object: parseKubeObject(doc), raw });
     } catch (err) {
@@ -91,5 +100,15 @@ export function parseManifestEntries(text: string, source = 'manifest'): Manifes
 export function networkPolicyProblems(objects: readonly ManifestObject[]): string[] {
   return objects.flatMap((o) =>
     o.kind === 'NetworkPolicy' ? o.problems.map((p) => `${policyKey(o)}: ${p}`) : [],
+  );
+}
+
+/**
+ * `<name>: <problem>` for every problem of every ClusterNetworkPolicy among `objects` (they fail closed too, but
+ * differently: deny-only, see ClusterNetworkPolicy.problems).
+ */
+export function clusterNetworkPolicyProblems(objects: readonly ManifestObject[]): string[] {
+  return objects.flatMap((o) =>
+    o.kind === 'ClusterNetworkPolicy' ? o.problems.map((p) => `${o.name}: ${p}`) : [],
   );
 }
