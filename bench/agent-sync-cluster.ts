@@ -8,6 +8,11 @@
 import type { LocalEndpoint } from '../src/agent/endpoints.js';
 import type { DatastoreSnapshot } from '../src/datastore/types.js';
 import type { NamespaceInfo, NodeInfo, PodInfo } from '../src/model/cluster.js';
+import type {
+  ClusterEgressRule,
+  ClusterIngressRule,
+  ClusterNetworkPolicy,
+} from '../src/model/cluster-network-policy.js';
 import type { ContainerPort } from '../src/model/k8s.js';
 import type { LabelSelector, NetworkPolicy, PolicyPeer, PolicyRule } from '../src/model/network-policy.js';
 import { Gen, prng } from '../src/policy/testdata/random.js';
@@ -27,6 +32,8 @@ export interface ClusterOptions {
   /** Pods on the local node (the rest are spread evenly over the other nodes). */
   readonly local: number;
   readonly seed?: number;
+  /** ClusterNetworkPolicies (half Admin, half Baseline), beside the NetworkPolicies. */
+  readonly clusterPolicies?: number;
 }
 
 /** The mutable model the bench changes; snapshot() turns it into what the datastore would hand the agent. */
@@ -36,6 +43,7 @@ export class SyntheticCluster {
   readonly nodes: NodeInfo[];
   pods: PodInfo[] = [];
   policies: NetworkPolicy[] = [];
+  clusterPolicies: ClusterNetworkPolicy[] = [];
   endpoints: LocalEndpoint[] = [];
   private revision = 0;
   private nextPod = 0;
@@ -59,6 +67,68 @@ export class SyntheticCluster {
     for (let i = 0; i < opts.pods - opts.local; i++)
       this.addPod(this.nodes[1 + (i % (opts.nodes - 1))]!.name);
     for (let i = 0; i < opts.policies; i++) this.policies.push(this.makePolicy());
+    // Their own generator: adding them changes nothing else of the cluster a seed makes.
+    const cg = new Gen(prng((opts.seed ?? 1) + 7919));
+    for (let i = 0; i < (opts.clusterPolicies ?? 0); i++)
+      this.clusterPolicies.push(this.makeClusterPolicy(cg, i));
+  }
+
+  /**
+   * Guardrails and defaults as cluster admins write them: Admin policies deny ssh and databases from other
+   * teams' namespaces, pass the web tier on to NetworkPolicy, and deny the metadata address; Baseline ones deny
+   * ingress from other environments and accept from their own.
+   */
+  private makeClusterPolicy(g: Gen, i: number): ClusterNetworkPolicy {
+    const admin = i % 2 === 0;
+    const team = (t: string) => ({ matchLabels: { team: t }, matchExpressions: [] });
+    const env = (e: string) => ({ matchLabels: { env: e }, matchExpressions: [] });
+    const tcp = (port: number) => ({ kind: 'port' as const, protocol: 'TCP' as const, port });
+    const subject = g.chance(0.5)
+      ? { kind: 'namespaces' as const, namespaceSelector: team(g.pick(TEAMS)) }
+      : {
+          kind: 'pods' as const,
+          namespaceSelector: env(g.pick(ENVS)),
+          podSelector: { matchLabels: { app: g.pick(APPS) }, matchExpressions: [] },
+        };
+    const ingress: ClusterIngressRule[] = admin
+      ? [
+          {
+            action: 'Pass',
+            peers: [{ kind: 'pods', namespaceSelector: team(g.pick(TEAMS)), podSelector: this.sel('tier') }],
+            protocols: [tcp(8080)],
+          },
+          {
+            action: 'Deny',
+            peers: [{ kind: 'namespaces', namespaceSelector: team(g.pick(TEAMS)) }],
+            protocols: [tcp(22), tcp(3306)],
+          },
+        ]
+      : [
+          {
+            action: 'Accept',
+            peers: [{ kind: 'namespaces', namespaceSelector: env(g.pick(ENVS)) }],
+            protocols: [],
+          },
+          {
+            action: 'Deny',
+            peers: [{ kind: 'namespaces', namespaceSelector: { matchLabels: {}, matchExpressions: [] } }],
+            protocols: [],
+          },
+        ];
+    const egress: ClusterEgressRule[] = admin
+      ? [{ action: 'Deny', peers: [{ kind: 'networks', networks: ['169.254.169.254/32'] }], protocols: [] }]
+      : [];
+    return {
+      kind: 'ClusterNetworkPolicy',
+      name: `cnp-${i}`,
+      tier: admin ? 'Admin' : 'Baseline',
+      priority: g.int(0, 1000),
+      subject,
+      ingress,
+      egress,
+      problems: [],
+      notProgrammed: [],
+    };
   }
 
   snapshot(): DatastoreSnapshot {
@@ -69,6 +139,7 @@ export class SyntheticCluster {
       nodes: this.nodes,
       pods: this.pods,
       policies: this.policies,
+      ...(this.clusterPolicies.length > 0 ? { clusterPolicies: this.clusterPolicies } : {}),
       synced: true,
     };
   }

@@ -40,6 +40,8 @@ interface Options {
   readonly allLayouts: boolean;
   readonly agent: boolean;
   readonly json: boolean;
+  /** ClusterNetworkPolicies added to every cluster (--cnps N). */
+  readonly cnps: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -50,10 +52,14 @@ function parseArgs(argv: readonly string[]): Options {
   let agent = true;
   let writers: Writer[] = loadNative() ? ['process', 'libnftables'] : ['process'];
   let commitWatch = true;
+  let cnps = 0;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') json = true;
-    else if (a === '--no-commit-watch') commitWatch = false;
+    else if (a === '--cnps') {
+      cnps = Number(argv[++i]);
+      if (!Number.isInteger(cnps) || cnps < 0) throw new Error(`--cnps: "${argv[i]}" is not a count >= 0`);
+    } else if (a === '--no-commit-watch') commitWatch = false;
     else if (a === '--nft') {
       const v = argv[++i];
       if (v !== 'process' && v !== 'libnftables' && v !== 'both')
@@ -74,10 +80,13 @@ function parseArgs(argv: readonly string[]): Options {
       rounds = n;
     } else
       throw new Error(
-        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --nft W, --no-commit-watch, --json)`,
+        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --nft W, --no-commit-watch, --cnps N, --json)`,
       );
   }
-  return { writers, commitWatch, scales, rounds, allLayouts, agent, json };
+  // The real agents read their cluster from files and a fake API server that carry no ClusterNetworkPolicies.
+  if (cnps > 0 && agent)
+    throw new Error('--cnps needs --no-agent (the agents would not see the ClusterNetworkPolicies)');
+  return { writers, commitWatch, scales, rounds, allLayouts, agent, json, cnps };
 }
 
 interface Case {
@@ -113,7 +122,12 @@ function cases(opts: Options): Case[] {
       rounds,
     });
   }
-  return out;
+  if (opts.cnps === 0) return out;
+  return out.map((c) => ({
+    ...c,
+    name: `${c.name} + ${opts.cnps} CNPs`,
+    cluster: { ...c.cluster, clusterPolicies: opts.cnps },
+  }));
 }
 
 export interface Report {

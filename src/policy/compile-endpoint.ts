@@ -16,6 +16,7 @@ import {
   type Family,
   type Match,
   type NamedSet,
+  type PortRange,
   type Rule,
   type Verdict,
 } from '../ir/ir.js';
@@ -230,22 +231,72 @@ export function mergedTierRules(
 ): MergedRules {
   const out = { rules: [] as Rule[], sets: [] as NamedSet[], podSets: [] as PodSetSpec[] };
   const items = policies.flatMap((policy) => (rulesOf(policy, d) ?? []).map((rule) => ({ policy, rule })));
-  let start = 0;
-  while (start < items.length) {
-    let end = start + 1;
-    while (end < items.length && items[end]!.rule.action === items[start]!.rule.action) end++;
-    const { policy, rule } = items[start]!;
+  for (const run of runsOf(items)) {
+    const { policy, rule } = run.items[0]!;
     const pass = TIER_RULES[policy.tier].pass === 'allow' ? accept : ({ kind: 'return' } as const);
     const verdict = rule.action === 'allow' ? accept : rule.action === 'deny' ? drop : pass;
-    mergeRun(
-      endpoint,
-      d,
-      items.slice(start, end),
-      families,
-      { verdict, label: `(merged ${rule.action})` },
-      out,
-    );
-    start = end;
+    mergeRun(endpoint, d, run.items, families, { verdict, label: `(merged ${rule.action})` }, out);
   }
   return out;
+}
+
+/** The (protocol, ports) a rule can match: 'all' for any port, a named one (conservatively) or any protocol. */
+type Coverage = 'all' | Map<Protocol, readonly PortRange[]>;
+
+function coverageOf(rule: OrderedRule): Coverage {
+  const plan = planPorts(rule.ports);
+  if (plan.any || plan.named.length > 0) return 'all';
+  const out = new Map<Protocol, readonly PortRange[]>();
+  for (const [protocol, ranges] of plan.numeric)
+    out.set(protocol, ranges.length === 0 ? [{ from: 0, to: 65535 }] : ranges);
+  return out;
+}
+
+function unite(a: Coverage, b: Coverage): Coverage {
+  if (a === 'all' || b === 'all') return 'all';
+  const out = new Map(a);
+  for (const [p, r] of b) out.set(p, mergeRanges([...(out.get(p) ?? []), ...r]));
+  return out;
+}
+
+/** Whether no packet can match both: for every protocol they share, their port ranges do not meet. */
+function disjoint(a: Coverage, b: Coverage): boolean {
+  if (a === 'all' || b === 'all') return false;
+  for (const [p, ra] of a) {
+    const rb = b.get(p);
+    if (rb?.some((x) => ra.some((y) => x.from <= y.to && y.from <= x.to))) return false;
+  }
+  return true;
+}
+
+interface Run {
+  readonly action: OrderedRule['action'];
+  readonly items: RunItem[];
+  coverage: Coverage;
+}
+
+/**
+ * Rules in first-match order, cut into runs of one action. A rule joins the latest run of its action when every
+ * run after that one is disjoint from it by ports (no packet could match both, so moving it ahead of them changes
+ * no decision); otherwise it starts a new run. Runs keep their order.
+ */
+function runsOf(items: readonly RunItem[]): Run[] {
+  const runs: Run[] = [];
+  for (const item of items) {
+    const coverage = coverageOf(item.rule);
+    let into: Run | undefined;
+    for (let r = runs.length - 1; r >= 0; r--) {
+      const run = runs[r]!;
+      if (run.action === item.rule.action) {
+        into = run;
+        break;
+      }
+      if (!disjoint(coverage, run.coverage)) break;
+    }
+    if (into) {
+      into.items.push(item);
+      into.coverage = unite(into.coverage, coverage);
+    } else runs.push({ action: item.rule.action, items: [item], coverage });
+  }
+  return runs;
 }
