@@ -1,6 +1,6 @@
-// `lab apply` and `lab delete`: change namespaces, pods and NetworkPolicies of a running lab, through the
-// lab's cluster directory (what every node's agent watches), and return only once every agent has programmed
-// the change.
+// `lab apply` and `lab delete`: change namespaces, pods, NetworkPolicies and ClusterNetworkPolicies of a running
+// lab, through the lab's cluster directory (what every node's agent watches), and return only once every agent
+// has programmed the change.
 import { resolve } from 'node:path';
 import type { PodObject } from '../model/k8s.js';
 import { podKey } from '../model/k8s.js';
@@ -56,6 +56,15 @@ function validateApply(state: LabState, entries: readonly ManifestEntry[]): void
     }
   }
   if (problems.length > 0) throw new LabError(problems.join('; '));
+}
+
+/**
+ * A cluster-scoped document as the API server stores it: without metadata.namespace (which it ignores), so that
+ * its file is found again by name alone.
+ */
+function clusterScoped(raw: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const { namespace: _, ...metadata } = (raw.metadata ?? {}) as Record<string, unknown>;
+  return { ...raw, metadata };
 }
 
 /** Publishes a new revision and waits until every node's agent has programmed it. */
@@ -132,6 +141,7 @@ export async function labApply(
         writeObject(dir, { ...raw, metadata: { ...(raw.metadata as object), namespace: o.namespace } });
         policies.add(`${o.namespace}/${o.name}`);
       }
+      if (o.kind === 'ClusterNetworkPolicy') writeObject(dir, clusterScoped(raw));
     }
     state = { ...state, namespaces, policies: [...policies].sort() };
     const pods = entries.flatMap((e) => (e.object.kind === 'Pod' ? [e.object] : []));
@@ -170,6 +180,7 @@ export async function labDelete(
         if (gonePolicies.has(key) || goneNamespaces.has(ns)) deleteObject(dir, 'NetworkPolicy', ns, name);
       }
       for (const ns of goneNamespaces) if (ns !== 'default') deleteObject(dir, 'Namespace', '', ns);
+      for (const o of objects) if (o.kind === 'ClusterNetworkPolicy') deleteObject(dir, o.kind, '', o.name);
       const policies = state.policies.filter(
         (k) => !gonePolicies.has(k) && !goneNamespaces.has(k.split('/')[0]!),
       );

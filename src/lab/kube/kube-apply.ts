@@ -7,11 +7,17 @@
 // and Namespaces are waited for at the newest resourceVersion among the objects the API holds. A deletion
 // leaves no object to read a version from, so the lab bumps a barrier NetworkPolicy (in the agents' own
 // namespace, selecting no pod) after every change: once an agent has programmed the barrier, it has programmed
-// every NetworkPolicy event before it.
+// every NetworkPolicy event before it. A change that names ClusterNetworkPolicies bumps a barrier
+// ClusterNetworkPolicy the same way (Baseline, last, selecting no pod, no rules), made on first use: it then
+// stays in the cluster, so agents and `kubectl get cnp` see it (tests read it as BARRIER_CLUSTER_POLICY).
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { CommandError } from '../../dataplane/runner.js';
 import { createKubeRest, HttpMethod, type KubeRest } from '../../datastore/kube-rest.js';
+import {
+  CLUSTER_NETWORK_POLICY_API_VERSION,
+  isClusterNetworkPolicyDoc,
+} from '../../model/cluster-network-policy-parse.js';
 import { isObject } from '../../model/k8s.js';
 import { agentPaths, agentStatus } from '../agents.js';
 import { type LabDeps, LabError } from '../lab-common.js';
@@ -21,6 +27,7 @@ import { AGENT_NAMESPACE, kubePaths } from './plan.js';
 
 const SETTLE_TIMEOUT_MS = 120_000;
 export const BARRIER_POLICY = 'palisade-lab-barrier';
+export const BARRIER_CLUSTER_POLICY = 'palisade-lab-barrier';
 
 interface ObjectMeta {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string };
@@ -39,23 +46,34 @@ function commandMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+interface Documents {
+  readonly namespaces: string;
+  readonly rest: string;
+  readonly names: string[];
+  /** Some document is a ClusterNetworkPolicy (policy.networking.k8s.io). */
+  readonly clusterPolicies: boolean;
+}
+
 /** The documents of the files, Namespaces apart: objects in a new namespace can be checked only once it exists. */
-function splitDocuments(files: readonly string[]): { namespaces: string; rest: string; names: string[] } {
+function splitDocuments(files: readonly string[]): Documents {
   const namespaces: string[] = [];
   const rest: string[] = [];
   const names: string[] = [];
+  let clusterPolicies = false;
   for (const f of files) {
     for (const doc of parseAllDocuments(readFileSync(f === '-' ? 0 : f, 'utf8'))) {
       const value: unknown = doc.toJS();
       if (!isObject(value)) continue;
       const text = doc.toString();
+      const items = value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
+      if (items.some(isClusterNetworkPolicyDoc)) clusterPolicies = true;
       if (value.kind === 'Namespace' && isObject(value.metadata) && typeof value.metadata.name === 'string') {
         namespaces.push(text);
         names.push(value.metadata.name);
       } else rest.push(text);
     }
   }
-  return { namespaces: namespaces.join('---\n'), rest: rest.join('---\n'), names };
+  return { namespaces: namespaces.join('---\n'), rest: rest.join('---\n'), names, clusterPolicies };
 }
 
 export async function kubeApply(deps: LabDeps, state: LabState, files: readonly string[]): Promise<void> {
@@ -95,7 +113,7 @@ export async function kubeApply(deps: LabDeps, state: LabState, files: readonly 
   } catch (err) {
     throw new LabError(`kubectl apply failed:\n${commandMessage(err)}`);
   }
-  await settle(state);
+  await settle(state, { clusterPolicies: docs.clusterPolicies });
 }
 
 export async function kubeDelete(deps: LabDeps, state: LabState, files: readonly string[]): Promise<void> {
@@ -111,7 +129,7 @@ export async function kubeDelete(deps: LabDeps, state: LabState, files: readonly
   } catch (err) {
     throw new LabError(`kubectl delete failed:\n${commandMessage(err)}`);
   }
-  await settle(state);
+  await settle(state, { clusterPolicies: splitDocuments(files).clusterPolicies });
 }
 
 async function defaultServiceAccount(api: KubeRest, namespace: string): Promise<void> {
@@ -137,8 +155,11 @@ function newest(objects: readonly ObjectMeta[]): string {
   return best.toString();
 }
 
-/** Waits for every pod to run (or be gone), then for every agent to program the API's state. */
-export async function settle(state: LabState): Promise<void> {
+/**
+ * Waits for every pod to run (or be gone), then for every agent to program the API's state; with
+ * `clusterPolicies`, their ClusterNetworkPolicies too.
+ */
+export async function settle(state: LabState, opts: { clusterPolicies?: boolean } = {}): Promise<void> {
   const api = createKubeRest(kubePaths(state.dir).adminKubeconfig);
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   let pods: ObjectMeta[];
@@ -160,6 +181,7 @@ export async function settle(state: LabState): Promise<void> {
     pods: newest(pods),
     namespaces: newest(await items(api, '/api/v1/namespaces')),
     networkpolicies: await bumpBarrier(api),
+    ...(opts.clusterPolicies ? { clusternetworkpolicies: await bumpClusterBarrier(api) } : {}),
   };
   await Promise.all(
     state.plan.nodes.map((n) =>
@@ -168,29 +190,50 @@ export async function settle(state: LabState): Promise<void> {
   );
 }
 
+const SELECTS_NOTHING = { matchLabels: { 'palisade.dev/lab-barrier': 'selects-nothing' } };
+
 /** Creates or updates the barrier policy; returns its new resourceVersion. */
-async function bumpBarrier(api: KubeRest): Promise<string> {
-  const path = `/apis/networking.k8s.io/v1/namespaces/${AGENT_NAMESPACE}/networkpolicies`;
-  const stamp = { 'palisade.dev/lab-barrier': String(Date.now()) };
-  const body = {
+function bumpBarrier(api: KubeRest): Promise<string> {
+  return bump(api, `/apis/networking.k8s.io/v1/namespaces/${AGENT_NAMESPACE}/networkpolicies`, {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: { name: BARRIER_POLICY, namespace: AGENT_NAMESPACE, annotations: stamp },
+    metadata: { name: BARRIER_POLICY, namespace: AGENT_NAMESPACE },
     // Selects no pod: it only orders the agents' NetworkPolicy watch.
+    spec: { podSelector: SELECTS_NOTHING, policyTypes: ['Ingress'] },
+  });
+}
+
+/** The same for ClusterNetworkPolicies: last of all, selecting no pod, no rules. */
+function bumpClusterBarrier(api: KubeRest): Promise<string> {
+  return bump(api, `/apis/${CLUSTER_NETWORK_POLICY_API_VERSION}/clusternetworkpolicies`, {
+    apiVersion: CLUSTER_NETWORK_POLICY_API_VERSION,
+    kind: 'ClusterNetworkPolicy',
+    metadata: { name: BARRIER_CLUSTER_POLICY },
     spec: {
-      podSelector: { matchLabels: { 'palisade.dev/lab-barrier': 'selects-nothing' } },
-      policyTypes: ['Ingress'],
+      tier: 'Baseline',
+      priority: 1000,
+      subject: { pods: { namespaceSelector: SELECTS_NOTHING, podSelector: SELECTS_NOTHING } },
     },
-  };
+  });
+}
+
+/** Stamps an annotation on the object (creating it when missing); returns its new resourceVersion. */
+async function bump(
+  api: KubeRest,
+  collection: string,
+  body: { metadata: { name: string; namespace?: string } } & Record<string, unknown>,
+): Promise<string> {
+  const stamp = { 'palisade.dev/lab-barrier': String(Date.now()) };
   const out = await api
     .request({
       method: HttpMethod.PATCH,
-      path: `${path}/${BARRIER_POLICY}`,
+      path: `${collection}/${body.metadata.name}`,
       body: { metadata: { annotations: stamp } },
     })
     .catch(async (err: unknown) => {
       if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-      return api.request({ method: HttpMethod.POST, path, body });
+      const created = { ...body, metadata: { ...body.metadata, annotations: stamp } };
+      return api.request({ method: HttpMethod.POST, path: collection, body: created });
     });
   return String((out.metadata as { resourceVersion?: string }).resourceVersion);
 }

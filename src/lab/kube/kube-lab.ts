@@ -134,6 +134,16 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
   saveState({ ...state, kube });
   const tool = { bin, paths };
   await kubectl(deps.runner, tool, ['apply', '-f', '-'], agentManifests());
+  // The CRDs (ClusterNetworkPolicy among them) served before any agent lists: one that starts first finds the
+  // resource not served and looks again only on its backoff.
+  await kubectl(deps.runner, tool, [
+    'wait',
+    '--for=condition=Established',
+    'crd',
+    '-l',
+    'app.kubernetes.io/name=palisade',
+    '--timeout=60s',
+  ]);
   const token = await kubectl(deps.runner, tool, [
     'create',
     'token',
