@@ -136,6 +136,61 @@ export function randomPolicyManifest(g: Gen, name: string): Doc {
   };
 }
 
+function clusterSelection(g: Gen): Doc {
+  return g.chance(0.5)
+    ? { namespaces: selector(g, NS_LABELS) }
+    : { pods: { namespaceSelector: selector(g, NS_LABELS), podSelector: selector(g, POD_LABELS) } };
+}
+
+function clusterProtocol(g: Gen): Doc {
+  if (g.chance(0.25)) return { destinationNamedPort: g.pick(PORT_NAMES) };
+  const protocol = g.pick(['tcp', 'udp', 'sctp']);
+  const start = g.pick([53, 79, 80, 5353, 8000, 8080]);
+  const destinationPort = g.chance(0.6)
+    ? { number: start }
+    : { range: { start, end: start + g.pick([1, 10, 500]) } };
+  return { [protocol]: { destinationPort } };
+}
+
+function clusterRules(g: Gen, field: 'from' | 'to'): Doc[] {
+  return Array.from({ length: g.int(1, 3) }, (_, i) => {
+    const peers = Array.from({ length: g.int(1, 2) }, (): Doc => {
+      if (field === 'to' && g.chance(0.2))
+        return { networks: [g.pick(['10.244.0.0/24', '10.244.1.0/25', '198.18.0.0/24'])] };
+      if (field === 'to' && g.chance(0.1))
+        return { nodes: selector(g, { 'kubernetes.io/hostname': ['node-1', 'node-2'] }) };
+      return clusterSelection(g);
+    });
+    const protocols = Array.from({ length: g.int(0, 2) }, () => clusterProtocol(g));
+    const named = protocols.some((p) => 'destinationNamedPort' in p);
+    // Named ports only with pods and namespaces peers, as the API requires.
+    const kept = named ? peers.filter((p) => !('networks' in p) && !('nodes' in p)) : peers;
+    return {
+      ...(g.chance(0.3) ? { name: `rule-${i}` } : {}),
+      action: g.pick(['Accept', 'Deny', 'Pass']),
+      [field]: kept.length > 0 ? kept : [clusterSelection(g)],
+      ...(protocols.length > 0 ? { protocols } : {}),
+    };
+  });
+}
+
+/** One ClusterNetworkPolicy manifest, valid as the CRD requires: both tiers, priorities that collide. */
+export function randomClusterPolicyManifest(g: Gen, name: string): Doc {
+  const spec: Doc = {
+    tier: g.pick(['Admin', 'Baseline']),
+    priority: g.pick([0, 10, 10, 500]),
+    subject: clusterSelection(g),
+  };
+  if (g.chance(0.7)) spec.ingress = clusterRules(g, 'from');
+  if (g.chance(0.5)) spec.egress = clusterRules(g, 'to');
+  return {
+    apiVersion: 'policy.networking.k8s.io/v1alpha2',
+    kind: 'ClusterNetworkPolicy',
+    metadata: { name },
+    spec,
+  };
+}
+
 function differential(controlPlane: ControlPlane): void {
   const lab = createLab(controlPlane === 'dir' ? 'pld' : 'plx', { timeoutMs: 500, controlPlane });
   describe(`random policies on the ${controlPlane === 'dir' ? 'manifest directory' : 'real control plane'}: the kernel agrees with the reference evaluator`, () => {
@@ -147,9 +202,15 @@ function differential(controlPlane: ControlPlane): void {
     });
     const g = new Gen(prng(SEED));
     for (let round = 1; round <= ROUNDS; round++) {
-      const policies = Array.from({ length: g.int(1, 6) }, (_, i) =>
-        randomPolicyManifest(g, `r${round}p${i}`),
-      );
+      // From round 6 on, ClusterNetworkPolicies of both tiers beside the NetworkPolicies.
+      const policies = [
+        ...Array.from({ length: g.int(round > 5 ? 0 : 1, 6) }, (_, i) =>
+          randomPolicyManifest(g, `r${round}p${i}`),
+        ),
+        ...(round > 5
+          ? Array.from({ length: g.int(1, 4) }, (_, i) => randomClusterPolicyManifest(g, `r${round}c${i}`))
+          : []),
+      ];
       const text = policies.map((p) => stringify(p)).join('---\n');
       it(`seed ${SEED} round ${round}: ${policies.length} policies`, async () => {
         try {

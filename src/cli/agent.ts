@@ -42,7 +42,10 @@ async function makeDatastore(source: string, node: string, log: Logger): Promise
   if (source === 'kubernetes') {
     const { createKubeDatastore } = await import('../datastore/kube.js');
     const { createPolicyEventRecorder } = await import('../datastore/kube-events.js');
-    return { datastore: createKubeDatastore({ log }), events: createPolicyEventRecorder({ node, log }) };
+    return {
+      datastore: createKubeDatastore({ log, clusterPolicyStatus: { node } }),
+      events: createPolicyEventRecorder({ node, log }),
+    };
   }
   throw new UsageError(`--datastore: "${source}" must be kubernetes or dir:PATH`);
 }

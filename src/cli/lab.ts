@@ -15,7 +15,12 @@ import {
 } from '../lab/lab-kube-commands.js';
 import { matrixToJson, renderMatrixTable } from '../lab/probe.js';
 import type { Protocol } from '../model/k8s.js';
-import { type ManifestEntry, networkPolicyProblems, parseManifestEntries } from '../model/manifests.js';
+import {
+  clusterNetworkPolicyProblems,
+  type ManifestEntry,
+  networkPolicyProblems,
+  parseManifestEntries,
+} from '../model/manifests.js';
 import { UsageError } from './usage.js';
 
 export const LAB_USAGE = `Usage: palisade lab <command> [options]
@@ -71,9 +76,20 @@ function warnPolicyProblems(files: readonly string[]): void {
   } catch (_err) {
     return; // documents the lab's own parser does not take: the API server's dry run reports them
   }
-  for (const p of networkPolicyProblems(entries.map((e) => e.object))) {
+  warnProblems(entries);
+}
+
+/** Policies the agents will take as broken: each kind fails closed its own way (manifests.ts). */
+function warnProblems(entries: readonly ManifestEntry[]): void {
+  const objects = entries.map((e) => e.object);
+  for (const p of networkPolicyProblems(objects)) {
     process.stderr.write(
       `palisade: warning: policy ${p} (applied; it fails closed: isolates what it selects, allows nothing)\n`,
+    );
+  }
+  for (const p of clusterNetworkPolicyProblems(objects)) {
+    process.stderr.write(
+      `palisade: warning: ClusterNetworkPolicy ${p} (applied; it fails closed: its rules only deny)\n`,
     );
   }
 }
@@ -81,11 +97,7 @@ function warnPolicyProblems(files: readonly string[]): void {
 function readManifests(files: readonly string[]): ManifestEntry[] {
   if (files.length === 0) throw new UsageError('-f FILE is required');
   const entries = files.flatMap((f) => parseManifestEntries(readFileSync(f === '-' ? 0 : f, 'utf8'), f));
-  for (const p of networkPolicyProblems(entries.map((e) => e.object))) {
-    process.stderr.write(
-      `palisade: warning: policy ${p} (applied; it fails closed: isolates what it selects, allows nothing)\n`,
-    );
-  }
+  warnProblems(entries);
   return entries;
 }
 

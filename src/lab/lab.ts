@@ -1,5 +1,6 @@
 // The lab's operations: up, apply, delete, status, probe, down. State lives in the lab directory so separate
 // commands work on the same lab; a lock serialises them. Nothing touches the root network namespace.
+
 import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Runner } from '../dataplane/runner.js';
@@ -8,6 +9,7 @@ import { agentPaths, startNodeAgent, stopNodeAgent, waitForAgent } from './agent
 import { writeObject, writeRevision } from './cluster-dir.js';
 import { kubeLabUp, kubeSandboxes, stopKubeProcesses, wireUnderlay } from './kube/kube-lab.js';
 import { kubeProbePods, kubeStatusPods } from './kube/kube-status.js';
+import { nodeLabels } from './kube/kubelet-objects.js';
 import { hostPlans } from './kube/plan.js';
 import { inParallel, type LabDeps, LabError, requireState } from './lab-common.js';
 import { writeNodeFiles } from './node-files.js';
@@ -83,7 +85,7 @@ export async function labUp(
         writeObject(dir, {
           apiVersion: 'v1',
           kind: 'Node',
-          metadata: { name: node.name },
+          metadata: { name: node.name, labels: nodeLabels(node.name) },
           status: { addresses: [{ type: 'InternalIP', address: node.underlayIP }] },
         });
       }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readManifestDir, snapshotFromObjects } from '../../src/datastore/dir.js';
 import type { DatastoreSnapshot } from '../../src/datastore/types.js';
-import { BARRIER_POLICY } from '../../src/lab/kube/kube-apply.js';
+import { BARRIER_CLUSTER_POLICY, BARRIER_POLICY } from '../../src/lab/kube/kube-apply.js';
 import type { Protocol } from '../../src/model/k8s.js';
 import { parseManifests } from '../../src/model/manifests.js';
 import { evaluateFlow } from '../../src/policy/reference.js';
@@ -111,7 +111,7 @@ function apiObjects(dir: string) {
     [
       `--kubeconfig=${join(dir, 'kube', 'admin.kubeconfig')}`,
       'get',
-      'namespaces,nodes,pods,networkpolicies',
+      'namespaces,nodes,pods,networkpolicies,clusternetworkpolicies',
       '-A',
       '-o',
       'json',
@@ -127,6 +127,7 @@ function apiObjects(dir: string) {
   };
   const docs = (JSON.parse(out) as { items: Item[] }).items
     .filter((o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === BARRIER_POLICY))
+    .filter((o) => !(o.kind === 'ClusterNetworkPolicy' && o.metadata.name === BARRIER_CLUSTER_POLICY))
     .filter((o) => o.kind !== 'Pod' || !o.metadata.deletionTimestamp)
     .map((o) => {
       const { name, namespace, labels } = o.metadata;
@@ -231,10 +232,14 @@ export function createLab(tag: string, opts: { timeoutMs?: number; controlPlane?
     await palisade('lab', verb, '-f', file);
   }
 
-  const policies = (): string[] =>
-    controlPlane === 'kubernetes'
-      ? snapshot().policies.map((p) => `${p.namespace}/${p.name}`)
-      : state().policies;
+  /** NetworkPolicies as "namespace/name", ClusterNetworkPolicies as "cnp:name". */
+  const policies = (): string[] => {
+    const snap = snapshot();
+    const cluster = (snap.clusterPolicies ?? []).map((p) => `cnp:${p.name}`);
+    const namespaced =
+      controlPlane === 'kubernetes' ? snap.policies.map((p) => `${p.namespace}/${p.name}`) : state().policies;
+    return [...namespaced, ...cluster];
+  };
 
   return {
     fx,
@@ -265,6 +270,8 @@ export function createLab(tag: string, opts: { timeoutMs?: number; controlPlane?
     policies,
     async deleteAllPolicies() {
       const docs = policies().map((key) => {
+        if (key.startsWith('cnp:'))
+          return `apiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: { name: ${key.slice(4)} }\nspec: { tier: Baseline, priority: 0, subject: { namespaces: {} } }\n`;
         const [ns, name] = key.split('/') as [string, string];
         return `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: { name: ${name}, namespace: ${ns} }\nspec: { podSelector: {} }\n`;
       });

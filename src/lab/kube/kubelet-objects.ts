@@ -14,14 +14,16 @@ export const LEASE_DURATION_S = 40;
  * second CIDR, which it releases without rewinding its cursor), so registration order alone does not give
  * node-i the i-th /24, and the scenarios' ipBlocks name the plan's CIDRs.
  */
+/** The well-known labels a kubelet puts on its Node: both kinds of lab give their nodes these. */
+export function nodeLabels(name: string): Record<string, string> {
+  return { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' };
+}
+
 export function nodeObject(name: string, podCIDR: string): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: {
-      name,
-      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
-    },
+    metadata: { name, labels: nodeLabels(name) },
     spec: { podCIDR, podCIDRs: [podCIDR] },
   };
 }
