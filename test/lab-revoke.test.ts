@@ -179,7 +179,62 @@ function revocation(controlPlane: ControlPlane): void {
         `${late} ticks reached the client more than 1 s after the policy denied the flow`,
       );
     });
+
+    it('an Admin Deny ClusterNetworkPolicy cuts billing → shop within a second, keeps shop → shop', async () => {
+      await lab.applyText(POLICY, 'delete');
+      const db = pod('shop/db');
+      const port = PORT + 2;
+      inPod(db.netns, ['socat', `TCP-LISTEN:${port},fork,reuseaddr`, 'EXEC:cat']);
+      await sleep(300);
+      const client = (netns: string) => {
+        const c = inPod(netns, ['socat', '-', `TCP:${db.ip}:${port}`]);
+        const echoes: number[] = [];
+        c.stdout.on('data', (x: Buffer) => {
+          for (const _ of x.toString().split('\n').slice(0, -1)) echoes.push(Date.now());
+        });
+        c.stdin.on('error', () => {});
+        let n = 0;
+        const timer = setInterval(() => c.stdin.write(`line ${n++}\n`), 100);
+        return { echoes, stop: () => clearInterval(timer) };
+      };
+      const denied = client(pod('billing/api').netns);
+      const kept = client(pod('shop/web').netns);
+      try {
+        await sleep(800);
+        assert.ok(denied.echoes.length >= 3 && kept.echoes.length >= 3, 'both flows echo before');
+        await lab.applyText(CLUSTER_DENY);
+        const applied = Date.now();
+        const keptBefore = kept.echoes.length;
+        await sleep(2000);
+        const late = denied.echoes.filter((t) => t > applied + 1000).length;
+        console.log(
+          `revoke (CNP): last echo of the denied flow ${denied.echoes.at(-1)! - applied} ms after lab apply`,
+        );
+        assert.equal(late, 0, `${late} echoes on the denied flow more than 1 s after the Deny`);
+        assert.ok(
+          kept.echoes.length >= keptBefore + 15,
+          `allowed flow kept echoing (${kept.echoes.length - keptBefore})`,
+        );
+      } finally {
+        denied.stop();
+        kept.stop();
+        await lab.applyText(CLUSTER_DENY, 'delete');
+      }
+    });
   });
 }
+
+// An Admin guardrail: nothing from billing reaches shop, whatever shop's own policies say.
+const CLUSTER_DENY = `apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: { name: no-billing-to-shop }
+spec:
+  tier: Admin
+  priority: 10
+  subject: { namespaces: { matchLabels: { kubernetes.io/metadata.name: shop } } }
+  ingress:
+    - action: Deny
+      from: [{ namespaces: { matchLabels: { kubernetes.io/metadata.name: billing } } }]
+`;
 
 for (const controlPlane of controlPlanes()) revocation(controlPlane);
