@@ -390,10 +390,14 @@ function printText(rep: Report, opts: Options): void {
         cnpRows,
       ),
     );
-    const worst = by('palisade+cnp', top).mean.crr / none.mean.crr;
-    console.log(
-      `target (connection rate with ${opts.cnps} CNPs beside ${top} NetworkPolicies >= 0.9 of the no-policy figure): ${worst >= 0.9 ? 'met' : 'MISSED'} (${pct(worst, 1)})`,
-    );
+    // As issue 3's target: against Palisade with no policy (the table, conntrack and all, nothing selecting).
+    const base = n0 === undefined ? none : by('palisade', 0);
+    for (const v of ['palisade+cnp', 'palisade+pass'] as const) {
+      const ratio = by(v, top).mean.crr / base.mean.crr;
+      console.log(
+        `target (${v}: connection rate with ${opts.cnps} CNPs beside ${top} NetworkPolicies >= 0.9 of Palisade's no-policy figure): ${ratio >= 0.9 ? 'met' : 'MISSED'} (${pct(ratio, 1)}; ${pct(by(v, top).mean.crr / none.mean.crr, 1)} of no ruleset at all)`,
+      );
+    }
   }
   console.log('\nruleset load time (ms, nft -f / iptables-nft-restore of the whole ruleset):');
   for (const r of rep.rows.filter((x) => x.variant !== 'none'))
