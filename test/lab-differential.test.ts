@@ -5,9 +5,10 @@
 // It runs on both kinds of lab; on the real control plane the API server also validates every random policy
 // (a generator that makes one the server refuses fails the round).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { Gen, prng } from '../src/policy/testdata/random.js';
 import { type ControlPlane, controlPlanes, createLab, type Probe } from './helpers/lab.js';
 import { REPO } from './helpers/netns.js';
@@ -191,6 +192,21 @@ export function randomClusterPolicyManifest(g: Gen, name: string): Doc {
   };
 }
 
+const SCENARIO_PODS = parseAllDocuments(
+  readFileSync(join(REPO, 'examples', 'scenarios', 'cluster.yaml'), 'utf8'),
+)
+  .map((d) => d.toJSON() as Doc)
+  .filter((d) => d.kind === 'Pod');
+
+/** One of the scenario's pods with new labels (same spec), and the pod as it was, to put back. */
+function relabelled(g: Gen): { changed: Doc; original: Doc } {
+  const original = g.pick(SCENARIO_PODS);
+  const metadata = original.metadata as Doc;
+  const labels: Record<string, string> = {};
+  for (const [k, values] of Object.entries(POD_LABELS)) if (g.chance(0.6)) labels[k] = g.pick(values);
+  return { changed: { ...original, metadata: { ...metadata, labels } }, original };
+}
+
 function differential(controlPlane: ControlPlane): void {
   const lab = createLab(controlPlane === 'dir' ? 'pld' : 'plx', { timeoutMs: 500, controlPlane });
   describe(`random policies on the ${controlPlane === 'dir' ? 'manifest directory' : 'real control plane'}: the kernel agrees with the reference evaluator`, () => {
@@ -212,17 +228,27 @@ function differential(controlPlane: ControlPlane): void {
           : []),
       ];
       const text = policies.map((p) => stringify(p)).join('---\n');
-      it(`seed ${SEED} round ${round}: ${policies.length} policies`, async () => {
-        try {
-          await lab.applyText(text);
-          assert.equal(lab.policies().length, policies.length, 'every policy reached the lab');
-          const diffs = await lab.mismatches(`seed ${SEED} round ${round}`, PROBES);
+      // With ClusterNetworkPolicies, a pod is then relabelled under them and the verdicts checked again.
+      const relabel = round > 5 ? relabelled(g) : undefined;
+      it(`seed ${SEED} round ${round}: ${policies.length} policies${relabel ? ', then a relabel' : ''}`, async () => {
+        const check = async (what: string) => {
+          const diffs = await lab.mismatches(`seed ${SEED} round ${round}${what}`, PROBES);
           assert.deepEqual(
             diffs,
             [],
-            `seed ${SEED} round ${round}: kernel and reference differ on ${diffs.length} pairs:\n  ${diffs.join('\n  ')}\npolicies:\n${text}`,
+            `seed ${SEED} round ${round}${what}: kernel and reference differ on ${diffs.length} pairs:\n  ${diffs.join('\n  ')}\npolicies:\n${text}${relabel ? `\nrelabelled:\n${stringify(relabel.changed)}` : ''}`,
           );
+        };
+        try {
+          await lab.applyText(text);
+          assert.equal(lab.policies().length, policies.length, 'every policy reached the lab');
+          await check('');
+          if (relabel) {
+            await lab.applyText(stringify(relabel.changed));
+            await check(' after the relabel');
+          }
         } finally {
+          if (relabel) await lab.applyText(stringify(relabel.original));
           await lab.deleteAllPolicies();
         }
       });
