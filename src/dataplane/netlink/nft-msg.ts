@@ -9,7 +9,7 @@ import type { Rule, SetType, Verdict } from '../../ir/ir.js';
 import { PROTOCOL_NUMBERS, PROTOCOLS, type Protocol } from '../../model/k8s.js';
 import { stringValue } from '../nft-render.js';
 import { NFNL_SUBSYS_NFTABLES, nfgen } from './nfnetlink.js';
-import { attr, ipBytes, message, NLM_F, nested } from './rtnl.js';
+import { attr, cstring, ipBytes, message, NLM_F, nested } from './rtnl.js';
 
 const NFT_MSG = { newChain: 3, delChain: 5, newRule: 6, delRule: 8, newSetElem: 12, delSetElem: 14 } as const;
 const NLM_F_APPEND = 0x800;
@@ -43,7 +43,6 @@ export interface TableRef {
   readonly table: string;
 }
 
-const cstring = (s: string) => Buffer.from(`${s}\0`, 'utf8');
 const be32 = (n: number) => {
   const b = Buffer.alloc(4);
   b.writeInt32BE(n);

@@ -37,6 +37,9 @@ export interface NetlinkTableWriter {
   close(): Promise<void>;
 }
 
+/** How many requests `n` elements take (elementRequests cuts them so). */
+const requestsFor = (n: number) => Math.ceil(n / ELEMENTS_PER_REQUEST);
+
 function chunks<T>(xs: readonly T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
@@ -118,17 +121,10 @@ export function netlinkWritable(plan: DiffPlan, next: Table): boolean {
   if (!plan.chainsAdded.every((c) => c.base === undefined && c.comment === undefined)) return false;
   if (![...plan.chainsAdded, ...plan.chainsRewritten].every((c) => c.rules.every(isVerdictOnly)))
     return false;
-  const elements =
-    plan.sets.reduce(
-      (n, d) =>
-        n + Math.ceil(d.add.length / ELEMENTS_PER_REQUEST) + Math.ceil(d.del.length / ELEMENTS_PER_REQUEST),
-      0,
-    ) +
-    plan.maps.reduce(
-      (n, m) =>
-        n + Math.ceil(m.add.length / ELEMENTS_PER_REQUEST) + Math.ceil(m.del.length / ELEMENTS_PER_REQUEST),
-      0,
-    );
+  const elements = [...plan.sets, ...plan.maps].reduce(
+    (n, d) => n + requestsFor(d.add.length) + requestsFor(d.del.length),
+    0,
+  );
   const rules = [...plan.chainsAdded, ...plan.chainsRewritten].reduce((n, c) => n + c.rules.length, 0);
   const requests = elements + rules + plan.flush.length + plan.chainsRemoved.length + plan.chainsAdded.length;
   return requests > 0 && requests <= MAX_REQUESTS;

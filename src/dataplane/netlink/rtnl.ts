@@ -69,7 +69,8 @@ const u32 = (n: number) => {
   return b;
 };
 const u8 = (n: number) => Buffer.from([n]);
-const cstring = (s: string) => Buffer.from(`${s}\0`, 'utf8');
+/** A NUL-terminated string attribute payload. */
+export const cstring = (s: string) => Buffer.from(`${s}\0`, 'utf8');
 
 export function macBytes(mac: string): Buffer {
   const parts = mac.split(':');
