@@ -12,27 +12,13 @@ import type {
   ClusterNetworkPolicy,
   ClusterPolicySubject,
 } from '../model/cluster-network-policy.js';
-import type { Protocol } from '../model/k8s.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
 import { compileNode } from './compile.js';
 import { decideFlow } from './flow-path.js';
 import { evaluateFlow } from './reference.js';
-import { demoCluster, makePolicy, rule, sel } from './testdata/builders.js';
+import { demoCluster, demoFlow, makePolicy, rule, sel } from './testdata/builders.js';
 
-const IP: Record<string, string> = {
-  web: '10.244.1.1',
-  cart: '10.244.1.2',
-  api: '10.244.1.3',
-  db: '10.244.2.1',
-  ledger: '10.244.2.2',
-};
-
-const flow = (src: string, dst: string, protocol: Protocol, port: number): Flow => ({
-  srcIp: IP[src] ?? src,
-  dstIp: IP[dst] ?? dst,
-  protocol,
-  dstPort: port,
-});
+const flow = demoFlow;
 
 const shop: ClusterPolicySubject = { kind: 'namespaces', namespaceSelector: sel({ team: 'shop' }) };
 const billingPods = {
@@ -73,6 +59,26 @@ const webOnlyFromShop: NetworkPolicy = makePolicy('shop', 'web-only-shop', {
   podSelector: sel({ app: 'web' }),
   ingress: [rule([{ podSelector: sel() }])],
 });
+
+/** Admin: shop sends no UDP 53 to 192.0.2.0/24. */
+const NO_DNS_OUT = cnp('no-dns-out', 'Admin', 1, shop, {
+  egress: [
+    {
+      action: 'Deny',
+      peers: [{ kind: 'networks', networks: ['192.0.2.0/24'] }],
+      protocols: [{ kind: 'port', protocol: 'UDP', port: 53 }],
+    },
+  ],
+});
+
+/** Baseline: billing reaches no shop pod on its port named http. */
+const NO_HTTP_TO_SHOP = cnp(
+  'no-http-to-shop',
+  'Baseline',
+  1,
+  { kind: 'namespaces', namespaceSelector: sel({ team: 'billing' }) },
+  { egress: [{ action: 'Deny', peers: [shopPods], protocols: [{ kind: 'namedPort', name: 'http' }] }] },
+);
 
 type Case = [name: string, state: ClusterState, flow: Flow, allowed: boolean];
 
@@ -204,33 +210,13 @@ const CASES: Case[] = [
   // Egress, networks, UDP, named ports, subjects.
   [
     'egress Deny to a network (UDP 53 to an outside address)',
-    with_([
-      cnp('no-dns-out', 'Admin', 1, shop, {
-        egress: [
-          {
-            action: 'Deny',
-            peers: [{ kind: 'networks', networks: ['192.0.2.0/24'] }],
-            protocols: [{ kind: 'port', protocol: 'UDP', port: 53 }],
-          },
-        ],
-      }),
-    ]),
+    with_([NO_DNS_OUT]),
     flow('web', '192.0.2.7', 'UDP', 53),
     false,
   ],
   [
     'the same egress Deny: TCP 53 is not matched',
-    with_([
-      cnp('no-dns-out', 'Admin', 1, shop, {
-        egress: [
-          {
-            action: 'Deny',
-            peers: [{ kind: 'networks', networks: ['192.0.2.0/24'] }],
-            protocols: [{ kind: 'port', protocol: 'UDP', port: 53 }],
-          },
-        ],
-      }),
-    ]),
+    with_([NO_DNS_OUT]),
     flow('web', '192.0.2.7', 'TCP', 53),
     true,
   ],
@@ -264,33 +250,13 @@ const CASES: Case[] = [
   ],
   [
     'a named port resolves on the destination pod',
-    with_([
-      cnp(
-        'no-http-to-shop',
-        'Baseline',
-        1,
-        { kind: 'namespaces', namespaceSelector: sel({ team: 'billing' }) },
-        {
-          egress: [{ action: 'Deny', peers: [shopPods], protocols: [{ kind: 'namedPort', name: 'http' }] }],
-        },
-      ),
-    ]),
+    with_([NO_HTTP_TO_SHOP]),
     flow('ledger', 'cart', 'TCP', 8080),
     false,
   ],
   [
     'the named port: another number is not it',
-    with_([
-      cnp(
-        'no-http-to-shop',
-        'Baseline',
-        1,
-        { kind: 'namespaces', namespaceSelector: sel({ team: 'billing' }) },
-        {
-          egress: [{ action: 'Deny', peers: [shopPods], protocols: [{ kind: 'namedPort', name: 'http' }] }],
-        },
-      ),
-    ]),
+    with_([NO_HTTP_TO_SHOP]),
     flow('ledger', 'cart', 'TCP', 8081),
     true,
   ],

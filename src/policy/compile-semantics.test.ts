@@ -4,29 +4,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Table } from '../ir/ir.js';
 import type { ClusterState, Flow } from '../model/cluster.js';
-import type { Protocol } from '../model/k8s.js';
 import { compileNode } from './compile.js';
 import { decideFlow } from './flow-path.js';
-import { demoCluster } from './testdata/builders.js';
+import { demoCluster, demoFlow } from './testdata/builders.js';
 import { SCENARIOS } from './testdata/scenarios.js';
-
-const IP: Record<string, string> = {
-  web: '10.244.1.1',
-  cart: '10.244.1.2',
-  api: '10.244.1.3',
-  db: '10.244.2.1',
-  ledger: '10.244.2.2',
-  'node-1': '198.18.0.11',
-  'node-2': '198.18.0.12',
-};
 
 export function tablesFor(state: ClusterState): Map<string, Table> {
   return new Map(state.nodes.map((n) => [n.name, compileNode(state, n.name).table]));
 }
 
-function flow(src: string, dst: string, protocol: Protocol, port: number): Flow {
-  return { srcIp: IP[src] ?? src, dstIp: IP[dst] ?? dst, protocol, dstPort: port };
-}
+const flow = demoFlow;
 
 type Case = [name: string, scenario: string, flow: Flow, allowed: boolean];
 
