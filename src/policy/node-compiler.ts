@@ -136,7 +136,7 @@ const BASE: Readonly<Record<Direction, Chain>> = {
 
 /**
  * A pod-derived set as it stands: each member pod's elements, how many members contribute each element (two pods
- * can share one, e.g. host-network pods), and the IR set built from them (undefined once a member changed).
+ * can share one, e.g. host-network pods), and the IR set last built from them (stale once a member changed).
  * `touched` keeps, for each element whose count changed since the last build, whether that build had it: the
  * next build records exactly what it added and deleted (set-change.ts), so the diff need not compare the lists.
  */
@@ -145,8 +145,8 @@ interface PodSetState {
   readonly members: Map<string, readonly string[]>;
   readonly counts: Map<string, number>;
   readonly touched: Map<string, boolean>;
-  set: NamedSet | undefined;
   built: NamedSet | undefined;
+  stale: boolean;
 }
 
 function countIn(s: PodSetState, elements: readonly string[], by: 1 | -1): void {
@@ -165,7 +165,7 @@ function updateMember(s: PodSetState, key: string, was: readonly string[], now: 
   countIn(s, now, 1);
   if (now.length > 0) s.members.set(key, now);
   else s.members.delete(key);
-  s.set = undefined;
+  s.stale = true;
   return true;
 }
 
@@ -177,8 +177,8 @@ interface EndpointDirection {
   readonly chain: Chain;
   /** The Admin tier's jumps, each followed by the check for a pass (when an Admin policy applies). */
   readonly adminChain?: Chain;
-  /** Set when the policies are merged into the chain (many select the pod): the sets its rules use. */
-  readonly merged?: MergedRules;
+  /** Set when a tier's policies are merged into the chains (many apply to the pod): the sets their rules use. */
+  readonly merged?: Pick<MergedRules, 'sets' | 'podSets'>;
 }
 
 export interface NodeCompilerOptions {
@@ -265,7 +265,8 @@ export class NodeCompiler {
       if ((before && this.isLocal(before)) || (after && this.isLocal(after))) dirty.add(key);
     }
     if (everywhere || delta.namespaceLabels) {
-      for (const [key, pod] of this.index.pods) if (this.isLocal(pod)) dirty.add(key);
+      // Every local pod has its entry in `endpoints` (refreshEndpoint keeps it so): no walk over all pods.
+      for (const key of this.endpoints.keys()) dirty.add(key);
     } else {
       for (const ns of touchedNs) {
         for (const [key, pod] of this.index.podsByNs.get(ns) ?? []) if (this.isLocal(pod)) dirty.add(key);
@@ -339,14 +340,10 @@ export class NodeCompiler {
         ...(merge(namespaced) ? [] : namespaced),
         ...(namespaced.length > 0 || merge(baseline) ? [] : baseline),
       ];
-      const merged: MergedRules | undefined =
+      const merged =
         mergedParts.length === 0
           ? undefined
-          : {
-              rules: [],
-              sets: mergedParts.flatMap((m) => m.sets),
-              podSets: mergedParts.flatMap((m) => m.podSets),
-            };
+          : { sets: mergedParts.flatMap((m) => m.sets), podSets: mergedParts.flatMap((m) => m.podSets) };
       return {
         policies,
         jumped: jumped.map((p) => p.key),
@@ -374,8 +371,8 @@ export class NodeCompiler {
       members: new Map(),
       counts: new Map(),
       touched: new Map(),
-      set: undefined,
       built: undefined,
+      stale: true,
     };
     const scope = spec.scope(this.ctx);
     const visit = (pods: Iterable<[string, PodInfo]>) => {
@@ -397,7 +394,7 @@ export class NodeCompiler {
       s = this.fill(spec);
       this.podSets.set(spec.name, s);
     }
-    if (!s.set) {
+    if (s.stale || !s.built) {
       const set: NamedSet = {
         kind: 'set',
         name: spec.name,
@@ -416,10 +413,10 @@ export class NodeCompiler {
         recordSetChange(set, s.built, { add, del });
       }
       s.touched.clear();
-      s.set = set;
       s.built = set;
+      s.stale = false;
     }
-    return s.set;
+    return s.built;
   }
 
   private assemble(): CompileResult {
