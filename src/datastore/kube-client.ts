@@ -30,6 +30,11 @@ export class KubeApiError extends Error {
   }
 }
 
+/** The HTTP status of a failed API request (404 not found, 409 conflict, ...); undefined for other errors. */
+export function apiStatusOf(err: unknown): number | undefined {
+  return err instanceof KubeApiError ? err.statusCode : undefined;
+}
+
 /**
  * The kubeconfig at `path`, else client-node's default: $KUBECONFIG, ~/.kube/config, then the pod's service
  * account (in-cluster). Its last resort, an unauthenticated http://localhost:8080, is refused.

@@ -29,7 +29,7 @@ import { CLUSTER_NETWORK_POLICY_API_VERSION } from '../model/cluster-network-pol
 import { clusterPolicyConditions, mergeConditions } from '../model/cluster-policy-conditions.js';
 import { isObject } from '../model/k8s.js';
 import type { Logger } from '../util/log.js';
-import { KubeApiError } from './kube-client.js';
+import { apiStatusOf } from './kube-client.js';
 import { type CompactClusterPolicy, compactObject } from './kube-convert.js';
 import { REPORTING_COMPONENT } from './kube-events.js';
 import { type JsonRequest, sendJson } from './kube-rest.js';
@@ -78,8 +78,6 @@ export function clusterPolicyEventName(name: string, uid: string, message: strin
   const hash = createHash('sha256').update(`${uid}\0${message}`).digest('hex').slice(0, 16);
   return `${name.slice(0, 253 - 26).replace(/[.-]+$/, '')}.palisade.${hash}`;
 }
-
-const statusOf = (err: unknown) => (err instanceof KubeApiError ? err.statusCode : undefined);
 
 export function createClusterPolicyStatusWriter(opts: ClusterPolicyStatusOptions): ClusterPolicyStatusWriter {
   const log = opts.log.child({ component: 'cnp-status' });
@@ -134,7 +132,7 @@ export function createClusterPolicyStatusWriter(opts: ClusterPolicyStatusOptions
   const postEvent = async (policy: string, body: Record<string, unknown>): Promise<void> => {
     await api({ method: HttpMethod.POST, path: '/api/v1/namespaces/default/events', body }).catch(
       (err: unknown) => {
-        if (statusOf(err) !== 409) throw err;
+        if (apiStatusOf(err) !== 409) throw err;
       },
     );
     if (pendingEvents.get(policy) === body) pendingEvents.delete(policy);
@@ -161,12 +159,12 @@ export function createClusterPolicyStatusWriter(opts: ClusterPolicyStatusOptions
         if (o.model.problems.length > 0) pendingEvents.set(name, event(o));
         return;
       } catch (err) {
-        if (statusOf(err) === 404) return; // deleted meanwhile
-        if (statusOf(err) !== 409 || attempt >= MAX_ATTEMPTS) throw err;
+        if (apiStatusOf(err) === 404) return; // deleted meanwhile
+        if (apiStatusOf(err) !== 409 || attempt >= MAX_ATTEMPTS) throw err;
       }
       // Changed since it was read (often: another agent wrote the same status). Read it again, decide again.
       const fresh = await api({ method: HttpMethod.GET, path }).catch((err: unknown) => {
-        if (statusOf(err) === 404) return undefined;
+        if (apiStatusOf(err) === 404) return undefined;
         throw err;
       });
       if (!fresh) return;

@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { HttpMethod } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
-import { KubeApiError, loadKubeConfig } from './kube-client.js';
+import { apiStatusOf, loadKubeConfig } from './kube-client.js';
 import { sendJson } from './kube-rest.js';
 
 /** A policy the compiler rejected: "namespace/name" and its problems, each naming field and value. */
@@ -129,8 +129,8 @@ export function createPolicyEventRecorder(opts: PolicyEventRecorderOptions): Pol
     try {
       // 409: this node's event from before a restart; 404: it expired (events live an hour after a write).
       if (!e.exists)
-        await create().catch((err: unknown) => (statusOf(err) === 409 ? patch() : Promise.reject(err)));
-      else await patch().catch((err: unknown) => (statusOf(err) === 404 ? create() : Promise.reject(err)));
+        await create().catch((err: unknown) => (apiStatusOf(err) === 409 ? patch() : Promise.reject(err)));
+      else await patch().catch((err: unknown) => (apiStatusOf(err) === 404 ? create() : Promise.reject(err)));
       e.exists = true;
       e.written = true;
     } catch (err) {
@@ -199,8 +199,4 @@ export function createPolicyEventRecorder(opts: PolicyEventRecorderOptions): Pol
       stopping.abort();
     },
   };
-}
-
-function statusOf(err: unknown): number | undefined {
-  return err instanceof KubeApiError ? err.statusCode : undefined;
 }

@@ -2,7 +2,7 @@
 // precondition, so a replacement with the same name is never deleted). A pod already gone counts as done.
 import { HttpMethod, type KubeConfig } from '@kubernetes/client-node';
 import type { RepairApi } from '../agent/repair.js';
-import { KubeApiError, loadKubeConfig } from './kube-client.js';
+import { apiStatusOf, loadKubeConfig } from './kube-client.js';
 import { sendJson } from './kube-rest.js';
 
 export function createPodRepairApi(opts: { kubeConfig?: string } = {}): RepairApi {
@@ -10,7 +10,7 @@ export function createPodRepairApi(opts: { kubeConfig?: string } = {}): RepairAp
   const signal = new AbortController().signal;
   const path = (ns: string, name: string) =>
     `/api/v1/namespaces/${encodeURIComponent(ns)}/pods/${encodeURIComponent(name)}`;
-  const gone = (err: unknown) => err instanceof KubeApiError && err.statusCode === 404;
+  const gone = (err: unknown) => apiStatusOf(err) === 404;
   return {
     async label(ns, name, key, value) {
       await sendJson(kc, {

@@ -10,7 +10,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { isObject } from '../model/k8s.js';
-import { authenticate, KubeApiError, loadKubeConfig, statusMessage } from './kube-client.js';
+import { apiStatusOf, authenticate, KubeApiError, loadKubeConfig, statusMessage } from './kube-client.js';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
@@ -96,7 +96,7 @@ export function createKubeRest(kubeConfig: string): KubeRest {
       try {
         return await request({ method: HttpMethod.GET, path });
       } catch (err) {
-        if (err instanceof KubeApiError && err.statusCode === 404) return undefined;
+        if (apiStatusOf(err) === 404) return undefined;
         throw err;
       }
     },

@@ -31,13 +31,7 @@ import type {
 } from '@kubernetes/client-node';
 import { ListWatch, type Watch } from '@kubernetes/client-node';
 import type { Logger } from '../util/log.js';
-import {
-  KubeApiError,
-  listObjects,
-  loadKubeConfig,
-  TrackingWatch,
-  type WatchTimeout,
-} from './kube-client.js';
+import { apiStatusOf, listObjects, loadKubeConfig, TrackingWatch, type WatchTimeout } from './kube-client.js';
 import {
   CLUSTER_POLICIES_PATH,
   type ClusterPolicyStatusOptions,
@@ -98,7 +92,6 @@ class NotServedError extends Error {
   override readonly name = 'NotServedError';
 }
 
-const isNotFound = (err: unknown): boolean => err instanceof KubeApiError && err.statusCode === 404;
 const isWatchNotFound = (err: unknown): boolean =>
   typeof err === 'object' && err !== null && (err as { statusCode?: unknown }).statusCode === 404;
 
@@ -226,7 +219,7 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
     const listFn = async () => {
       const signal = AbortSignal.any([lists.signal, AbortSignal.timeout(LIST_TIMEOUT_MS)]);
       const list = await listObjects(kc, path, signal, { transform: slim }).catch((err: unknown) => {
-        if (!optional || !isNotFound(err)) throw err;
+        if (!optional || apiStatusOf(err) !== 404) throw err;
         if (store.applyNotServed(resource)) {
           log.info(
             { resource, path },
