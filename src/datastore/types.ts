@@ -2,6 +2,8 @@
 // same snapshot; events only say "something changed" and the agent reads the snapshot (level-triggered).
 import type { NamespaceInfo, NodeInfo, PodInfo } from '../model/cluster.js';
 import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
+import type { GlobalNetworkPolicy } from '../model/global-network-policy.js';
+import type { HostEndpoint } from '../model/host-endpoint.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
 
 export interface DatastoreSnapshot {
@@ -19,6 +21,10 @@ export interface DatastoreSnapshot {
   readonly policies: readonly NetworkPolicy[];
   /** policy.networking.k8s.io ClusterNetworkPolicies (absent: the source has none or does not read them). */
   readonly clusterPolicies?: readonly ClusterNetworkPolicy[];
+  /** GlobalNetworkPolicies of every group served (absent: the source has none or does not read them). */
+  readonly globalPolicies?: readonly GlobalNetworkPolicy[];
+  /** HostEndpoints of every group served (absent: the source has none or does not read them). */
+  readonly hostEndpoints?: readonly HostEndpoint[];
   /** True once every source has delivered its initial list. */
   readonly synced: boolean;
 }

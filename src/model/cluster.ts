@@ -2,6 +2,8 @@
 // read. Pure data.
 
 import type { ClusterNetworkPolicy } from './cluster-network-policy.js';
+import type { GlobalNetworkPolicy } from './global-network-policy.js';
+import type { HostEndpoint } from './host-endpoint.js';
 import type { ContainerPort, Protocol } from './k8s.js';
 import type { NetworkPolicy } from './network-policy.js';
 import { mayLeaveOutValue } from './selection-values.js';
@@ -76,6 +78,10 @@ export interface ClusterState {
   readonly policies: readonly NetworkPolicy[];
   /** policy.networking.k8s.io ClusterNetworkPolicies (absent: none). */
   readonly clusterPolicies?: readonly ClusterNetworkPolicy[];
+  /** Calico-compatible GlobalNetworkPolicies, from every group they are served under (absent: none). */
+  readonly globalPolicies?: readonly GlobalNetworkPolicy[];
+  /** HostEndpoints of every node, from every group they are served under (absent: none). */
+  readonly hostEndpoints?: readonly HostEndpoint[];
 }
 
 /** The first packet of a connection, as policy sees it. */
