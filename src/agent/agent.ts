@@ -15,6 +15,7 @@ import { cniInProcess } from './cni-inprocess.js';
 import { serveHandoff } from './cni-socket.js';
 import { localAddresses, RevocationScheduler } from './conntrack.js';
 import { EndpointRegistry } from './endpoints.js';
+import type { HostEndpointController } from './host-endpoint-desired.js';
 import { serveHttp } from './http.js';
 import { endpointsFromIpam } from './ipam-endpoints.js';
 import { createAgentMetrics } from './metrics.js';
@@ -45,6 +46,8 @@ export interface AgentOptions {
    * PolicyRejected event recorder (src/datastore/kube-events.ts). A failure is logged; syncing goes on.
    */
   readonly onDiagnostics?: (diagnostics: SyncStats['diagnostics']) => Promise<void> | void;
+  /** The host endpoint controller (src/datastore/kube-host-endpoint-controller.ts): off when absent. */
+  readonly hostEndpoint?: HostEndpointController;
 }
 
 export interface RunningAgent {
@@ -160,6 +163,7 @@ export async function startAgent(
     onError: () => metrics.syncFailed(),
   });
   await opts.datastore.start(() => void reconciler.kick().catch(() => undefined));
+  opts.hostEndpoint?.start((s) => metrics.hostEndpoint(s));
   // The agent as the CNI plugin sees it: over the socket for the Node plugin, directly for invocations the
   // native shim hands over (they run in this process).
   const agentApi: AgentApi = {
@@ -204,6 +208,7 @@ export async function startAgent(
         revision: reconciler.revision,
         ...(reconciler.revisions ? { revisions: reconciler.revisions } : {}),
         lastSync: last ?? null,
+        ...(opts.hostEndpoint ? { hostEndpoint: opts.hostEndpoint.status() } : {}),
       }),
       metrics: async () => ({
         contentType: metrics.registry.contentType,
@@ -240,6 +245,7 @@ export async function startAgent(
       repair?.stop();
       reconciler.stop();
       revocations.stop();
+      await opts.hostEndpoint?.stop();
       await opts.datastore.stop();
       await Promise.all([closeServer(handoff), closeServer(http)]);
     },

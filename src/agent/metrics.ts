@@ -1,5 +1,6 @@
 // The agent's Prometheus metrics, on a registry of its own (no global default registry).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { HostEndpointStatus } from './host-endpoint-desired.js';
 import type { SyncStats } from './reconciler.js';
 
 export interface AgentMetrics {
@@ -11,6 +12,8 @@ export interface AgentMetrics {
   revoked(n: number): void;
   /** A pod the repair controller labelled or deleted. */
   repaired(action: string): void;
+  /** The host endpoint controller's status changed (its metrics appear with the first change). */
+  hostEndpoint(status: HostEndpointStatus): void;
 }
 
 export function createAgentMetrics(node: string): AgentMetrics {
@@ -67,8 +70,32 @@ export function createAgentMetrics(node: string): AgentMetrics {
     labelNames: ['action'],
     registers: [registry],
   });
+  // Registered on first use: an agent without the controller shows neither.
+  const hepInPlace = new Gauge({
+    name: 'palisade_host_endpoint_in_place',
+    help: "1 while this node's automatic HostEndpoint exists as it should (--auto-host-endpoints), else 0",
+    registers: [],
+  });
+  const hepWrites = new Counter({
+    name: 'palisade_host_endpoint_writes_total',
+    help: 'Creates and patches of the automatic HostEndpoint (each found missing or different)',
+    labelNames: ['action'],
+    registers: [],
+  });
+  let hepWritten: { creates: number; patches: number } | undefined;
   return {
     registry,
+    hostEndpoint(s) {
+      if (!hepWritten) {
+        registry.registerMetric(hepInPlace);
+        registry.registerMetric(hepWrites);
+        hepWritten = { creates: 0, patches: 0 };
+      }
+      hepInPlace.set(s.state === 'in-place' ? 1 : 0);
+      hepWrites.inc({ action: 'create' }, s.creates - hepWritten.creates);
+      hepWrites.inc({ action: 'patch' }, s.patches - hepWritten.patches);
+      hepWritten = { creates: s.creates, patches: s.patches };
+    },
     synced(s) {
       duration.observe({ mode: s.mode }, s.durationMs / 1000);
       rules.set(s.rules);

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startAgent } from '../agent/agent.js';
+import { parseLabelArgs } from '../agent/host-endpoint-desired.js';
 import { parseRedirectConf } from '../cni/redirect-config.js';
 import { createRunner } from '../dataplane/runner.js';
 import { createDirDatastore } from '../datastore/dir.js';
@@ -29,6 +30,10 @@ export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubern
   --redirect-config JSON    chained mode's CNI entry (the ConfigMap's): selection, markerDir (for --repair)
   --repair-grace MS         a pod younger than this is never repaired: its ADD may still run (default 60000)
   --repair-interval MS      how often the repair controller looks at this node's pods (default 30000)
+  --auto-host-endpoints     keep a HostEndpoint (palisade.dev/v1) named after this node, covering all its
+                            interfaces, labelled as the Node, owned by it (kubernetes datastore only; default off)
+  --host-endpoint-label KEY=VALUE
+                            a label for that HostEndpoint besides the Node's (repeatable; wins over the Node's)
   --log-level LEVEL         debug, info, warn, error (default info)`;
 
 interface DatastoreWiring {
@@ -67,6 +72,8 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       'redirect-config': { type: 'string' },
       'repair-grace': { type: 'string', default: '60000' },
       'repair-interval': { type: 'string', default: '30000' },
+      'auto-host-endpoints': { type: 'boolean', default: false },
+      'host-endpoint-label': { type: 'string', multiple: true, default: [] },
       'log-level': { type: 'string', default: 'info' },
     },
     strict: true,
@@ -107,8 +114,20 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     throw new UsageError('--repair needs --datastore kubernetes (it labels or deletes pods through the API)');
   }
   const redirect = repairMode === 'off' ? undefined : parseRedirectEntry(values['redirect-config']);
+  const hostEndpointLabels = parseHostEndpointFlags(
+    values['auto-host-endpoints'],
+    values['host-endpoint-label'],
+    values.datastore,
+  );
   const log: Logger = pino({ level: values['log-level'], base: { pid: process.pid } }, pino.destination(2));
   const { datastore, events } = await makeDatastore(values.datastore, values.node, log);
+  const hostEndpoint =
+    hostEndpointLabels &&
+    (await import('../datastore/kube-host-endpoint-controller.js')).createHostEndpointController({
+      node: values.node,
+      extraLabels: hostEndpointLabels,
+      log,
+    });
   const agent = await startAgent(
     {
       node: values.node,
@@ -136,6 +155,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
           }
         : {}),
       onDiagnostics: events && ((diagnostics) => events.record(diagnostics)),
+      ...(hostEndpoint ? { hostEndpoint } : {}),
     },
     { runner: createRunner(), log },
   );
@@ -146,6 +166,27 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   await agent.stop();
   events?.stop();
   return 0;
+}
+
+/** The host endpoint controller's extra labels when it is on (undefined: off); UsageError for a bad flag. */
+function parseHostEndpointFlags(
+  on: boolean | undefined,
+  labels: readonly string[] | undefined,
+  source: string,
+) {
+  if (!on) {
+    if (labels && labels.length > 0)
+      throw new UsageError('--host-endpoint-label needs --auto-host-endpoints (it labels that HostEndpoint)');
+    return undefined;
+  }
+  if (source !== 'kubernetes') {
+    throw new UsageError(
+      '--auto-host-endpoints needs --datastore kubernetes (it creates the HostEndpoint through the API)',
+    );
+  }
+  const parsed = parseLabelArgs(labels ?? [], '--host-endpoint-label');
+  if ('errors' in parsed) throw new UsageError(parsed.errors.join('\n'));
+  return parsed.labels;
 }
 
 /** Chained mode's CNI entry, as JSON (the ConfigMap's cni_network_config), validated as the plugin does. */
