@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isAlias, parseAllDocuments, visit } from 'yaml';
 import { runManifestsCommand } from './manifests.js';
+import { UsageError } from './usage.js';
 
 function render(argv: readonly string[]): string {
   let text = '';
@@ -35,4 +36,71 @@ describe('palisade manifests output', () => {
       assert.deepEqual(aliases, []);
     });
   }
+  // biome-ignore lint/suspicious/noExplicitAny: a test walking plain objects by known paths
+  const objects = (argv: readonly string[]): any[] => parseAllDocuments(render(argv)).map((d) => d.toJS());
+  const agentArgs = (argv: readonly string[]) => {
+    const ds = objects(argv).find((o) => o.kind === 'DaemonSet');
+    const command = ds.spec.template.spec.containers[1].command as string[];
+    return command.slice(command.indexOf('--log-level') + 2);
+  };
+  const crdNames = (argv: readonly string[]) =>
+    objects(argv)
+      .filter((o) => o.kind === 'CustomResourceDefinition')
+      .map((o) => o.metadata.name as string);
+  it('--calico-groups: none, one, or both (the default), as groups or apiVersions', () => {
+    assert.equal(crdNames([]).length, 7);
+    assert.deepEqual(crdNames(['--calico-groups', 'none']), [
+      'globalnetworkpolicies.palisade.dev',
+      'hostendpoints.palisade.dev',
+      'clusternetworkpolicies.policy.networking.k8s.io',
+    ]);
+    assert.deepEqual(agentArgs(['--calico-groups', 'none']), ['--calico-groups', 'none']);
+    assert.deepEqual(crdNames(['--calico-groups', 'crd.projectcalico.org/v1']).slice(2, 4), [
+      'globalnetworkpolicies.crd.projectcalico.org',
+      'hostendpoints.crd.projectcalico.org',
+    ]);
+    assert.equal(render(['--calico-groups', 'crd.projectcalico.org/v1,projectcalico.org/v3']), render([]));
+    assert.throws(
+      () => render(['--calico-groups', 'projectcalico.org/v1']),
+      (err: unknown) =>
+        err instanceof UsageError && /"projectcalico.org\/v1" is not one of/.test(err.message),
+    );
+  });
+  it('--host-endpoint-controller with repeated --host-endpoint-label', () => {
+    assert.deepEqual(
+      agentArgs([
+        '--host-endpoint-controller',
+        '--host-endpoint-label',
+        'host-endpoint=ingress',
+        '--host-endpoint-label',
+        'tier=edge',
+      ]),
+      [
+        '--auto-host-endpoints',
+        '--host-endpoint-label',
+        'host-endpoint=ingress',
+        '--host-endpoint-label',
+        'tier=edge',
+      ],
+    );
+    const role = objects(['--host-endpoint-controller']).find((o) => o.kind === 'ClusterRole');
+    assert.deepEqual(role.rules.at(-1), {
+      apiGroups: ['palisade.dev'],
+      resources: ['hostendpoints'],
+      verbs: ['create', 'update', 'patch', 'delete'],
+    });
+    for (const [argv, message] of [
+      [['--host-endpoint-label', 'a=b'], /given without hostEndpointController/],
+      [['--host-endpoint-controller', '--host-endpoint-label', 'novalue'], /"novalue" must be KEY=VALUE/],
+      [
+        ['--host-endpoint-controller', '--host-endpoint-label', 'a=b c'],
+        /value "b c" is not a valid label value/,
+      ],
+    ] as const) {
+      assert.throws(
+        () => render(argv),
+        (err: unknown) => err instanceof UsageError && message.test(err.message),
+      );
+    }
+  });
 });

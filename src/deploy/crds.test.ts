@@ -1,6 +1,6 @@
 // The ClusterNetworkPolicy CRD against the parser: a small validator of the schema's OpenAPI subset (types,
-// unknown fields, required, enums, ranges, lengths, patterns, list sizes, sets) with an oracle for each CEL rule the
-// schema carries, run over 2000 random documents. A document the parser accepts, the schema must accept; a
+// unknown fields, required, enums, ranges, lengths, patterns, list sizes, sets; schema-validator.testkit.ts) with an
+// oracle for each CEL rule the schema carries, run over 2000 random documents. A document the parser accepts, the schema must accept; a
 // document the schema accepts, the parser must accept but for what only it checks (matchLabels keys). An unknown
 // CEL rule fails the test, so a new rule comes with its oracle. The same corpora (seeds 99, 20260421), sent as
 // dry-run creates to a kube-apiserver 1.37 with this CRD, split exactly as here; test/kube-lab applies the CRD for
@@ -13,12 +13,12 @@ import { parseClusterNetworkPolicy } from '../model/cluster-network-policy-parse
 import { cnpDoc, cnpSpec } from '../model/cluster-network-policy-parse.testkit.js';
 import { prng } from '../policy/testdata/random.js';
 import { renderCrds } from './crds.js';
+import { validate } from './schema-validator.testkit.js';
 
 type Schema = Record<string, unknown>;
 type Obj = Record<string, unknown>;
 
 const has = (o: unknown, f: string) => typeof o === 'object' && o !== null && (o as Obj)[f] != null;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function isV4Mapped(addr: string): boolean {
   const hex = addr.includes('.') ? addr.replace(/[\d.]+$/, '0:0') : addr;
@@ -75,66 +75,13 @@ function cel(rule: string, self: unknown): boolean {
   }
 }
 
-function validateObject(s: Schema, v: Obj, path: string, out: string[]): void {
-  const props = (s.properties ?? {}) as Record<string, Schema>;
-  for (const [k, x] of Object.entries(v)) {
-    if (x === null) continue;
-    if (props[k]) validate(props[k], x, `${path}.${k}`, out);
-    else if (s.additionalProperties) validate(s.additionalProperties as Schema, x, `${path}.${k}`, out);
-    else if (s.properties) out.push(`${path}.${k}: unknown field`);
-  }
-  for (const r of (s.required ?? []) as string[]) if (v[r] == null) out.push(`${path}.${r}: required`);
-}
-
-function validateArray(s: Schema, v: unknown[], path: string, out: string[]): void {
-  if (s.minItems !== undefined && v.length < (s.minItems as number)) out.push(`${path}: too few`);
-  if (s.maxItems !== undefined && v.length > (s.maxItems as number)) out.push(`${path}: too many`);
-  if (s['x-kubernetes-list-type'] === 'set' && new Set(v.map((x) => JSON.stringify(x))).size < v.length) {
-    out.push(`${path}: duplicate`);
-  }
-  for (const [i, x] of v.entries()) validate(s.items as Schema, x ?? {}, `${path}[${i}]`, out);
-}
-
-function validateScalar(s: Schema, v: unknown, path: string, out: string[]): void {
-  if (s.type === 'integer' && !(typeof v === 'number' && Number.isInteger(v)))
-    out.push(`${path}: not an integer`);
-  if (s.type === 'string' && typeof v !== 'string') out.push(`${path}: not a string`);
-  if (
-    typeof v === 'number' &&
-    (v < ((s.minimum as number) ?? -Infinity) || v > ((s.maximum as number) ?? Infinity))
-  ) {
-    out.push(`${path}: out of range`);
-  }
-  if (typeof v !== 'string') return;
-  if (s.maxLength !== undefined && [...v].length > (s.maxLength as number)) out.push(`${path}: too long`);
-  if (s.minLength !== undefined && [...v].length < (s.minLength as number)) out.push(`${path}: too short`);
-  if (s.pattern !== undefined && !new RegExp(s.pattern as string).test(v)) out.push(`${path}: pattern`);
-}
-
-/** Problems of `v` against `s` (values as the API server sees them after decoding: null is absent). */
-function validate(s: Schema, v: unknown, path: string, out: string[]): void {
-  const before = out.length;
-  if (s.type === 'object') {
-    if (!isObj(v)) out.push(`${path}: not an object`);
-    else validateObject(s, v, path, out);
-  } else if (s.type === 'array') {
-    if (!Array.isArray(v)) out.push(`${path}: not a list`);
-    else validateArray(s, v, path, out);
-  } else validateScalar(s, v, path, out);
-  if (s.enum && !(s.enum as unknown[]).includes(v)) out.push(`${path}: not in enum`);
-  if (out.length > before) return; // the API server runs CEL only on values that pass the schema
-  for (const r of (s['x-kubernetes-validations'] ?? []) as { rule: string }[]) {
-    if (!cel(r.rule, v)) out.push(`${path}: ${r.rule}`);
-  }
-}
-
 const crd = renderCrds().find((c) => (c.spec as Obj).group === 'policy.networking.k8s.io') as Obj;
 // biome-ignore lint/suspicious/noExplicitAny: a test walking a plain object by known paths
 const version = (crd.spec as any).versions[0];
 const schema = version.schema.openAPIV3Schema as Schema;
 const schemaProblems = (doc: unknown) => {
   const out: string[] = [];
-  validate(schema, doc, 'doc', out);
+  validate(schema, doc, 'doc', out, cel);
   return out;
 };
 

@@ -112,6 +112,10 @@ describe('install manifests', () => {
       [
         'GlobalNetworkPolicy palisade.dev Cluster',
         'HostEndpoint palisade.dev Cluster',
+        'GlobalNetworkPolicy crd.projectcalico.org Cluster',
+        'HostEndpoint crd.projectcalico.org Cluster',
+        'GlobalNetworkPolicy projectcalico.org Cluster',
+        'HostEndpoint projectcalico.org Cluster',
         'ClusterNetworkPolicy policy.networking.k8s.io Cluster',
       ],
     );
@@ -158,6 +162,80 @@ describe('install manifests', () => {
       );
     assert.ok(reads('policy.networking.k8s.io', 'clusternetworkpolicies'));
     assert.ok(reads('networking.k8s.io', 'networkpolicies'));
+  });
+  it('the ClusterRole, exactly: by default, with the host endpoint controller, and with no Calico group', () => {
+    const read = ['get', 'list', 'watch'];
+    const base = (calicoKindGroups: string[]) => [
+      { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes'], verbs: read },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: read },
+      { apiGroups: ['policy.networking.k8s.io'], resources: ['clusternetworkpolicies'], verbs: read },
+      { apiGroups: calicoKindGroups, resources: ['globalnetworkpolicies', 'hostendpoints'], verbs: read },
+      {
+        apiGroups: ['policy.networking.k8s.io'],
+        resources: ['clusternetworkpolicies/status'],
+        verbs: ['update', 'patch'],
+      },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+    ];
+    const all = ['palisade.dev', 'crd.projectcalico.org', 'projectcalico.org'];
+    const rulesOf = (v: Partial<Values>) =>
+      byKind(renderManifests({ ...DEFAULT_VALUES, ...v }), 'ClusterRole').rules;
+    assert.deepEqual(rulesOf({}), base(all));
+    assert.deepEqual(rulesOf({ calicoGroups: [] }), base(['palisade.dev']));
+    assert.deepEqual(
+      rulesOf({ calicoGroups: ['projectcalico.org'] }),
+      base(['palisade.dev', 'projectcalico.org']),
+    );
+    // The controller: writes Palisade's own HostEndpoints (it reads them, and its Node, already).
+    const controllerWrites = {
+      apiGroups: ['palisade.dev'],
+      resources: ['hostendpoints'],
+      verbs: ['create', 'update', 'patch', 'delete'],
+    };
+    assert.deepEqual(rulesOf({ hostEndpointController: true }), [...base(all), controllerWrites]);
+    assert.deepEqual(rulesOf({ hostEndpointController: true, calicoGroups: [] }), [
+      ...base(['palisade.dev']),
+      controllerWrites,
+    ]);
+  });
+  it('the agent: host endpoint controller flags only when on, --calico-groups only when not the default', () => {
+    const agentArgs = (v: Partial<Values>) => {
+      const objs = renderManifests({ ...DEFAULT_VALUES, ...v });
+      assert.deepEqual(problems(objs), []);
+      const command = byKind(objs, 'DaemonSet').spec.template.spec.containers[1].command as string[];
+      return command.slice(command.indexOf('--log-level') + 2);
+    };
+    assert.deepEqual(agentArgs({}), []);
+    assert.deepEqual(agentArgs({ hostEndpointController: true }), ['--auto-host-endpoints']);
+    assert.deepEqual(
+      agentArgs({
+        hostEndpointController: true,
+        hostEndpointLabels: { 'host-endpoint': 'ingress', 'example.com/role': 'edge' },
+      }),
+      [
+        '--auto-host-endpoints',
+        '--host-endpoint-label',
+        'host-endpoint=ingress',
+        '--host-endpoint-label',
+        'example.com/role=edge',
+      ],
+    );
+    assert.deepEqual(agentArgs({ calicoGroups: [] }), ['--calico-groups', 'none']);
+    assert.deepEqual(agentArgs({ calicoGroups: ['crd.projectcalico.org'] }), [
+      '--calico-groups',
+      'crd.projectcalico.org',
+    ]);
+    const crds = renderManifests({ ...DEFAULT_VALUES, calicoGroups: [] }).filter(
+      (o) => o.kind === 'CustomResourceDefinition',
+    );
+    assert.deepEqual(
+      crds.map((c) => (c.metadata as { name: string }).name),
+      [
+        'globalnetworkpolicies.palisade.dev',
+        'hostendpoints.palisade.dev',
+        'clusternetworkpolicies.policy.networking.k8s.io',
+      ],
+    );
   });
   it('repair on: the agent gets --repair and exactly the one pod verb it needs', () => {
     for (const [repair, verb] of [
@@ -215,5 +293,40 @@ describe('install manifests', () => {
     assert.ok('errors' in bad);
     assert.equal(bad.errors.length, 4, bad.errors.join('\n'));
     assert.ok(bad.errors.some((e) => e.startsWith('v.yaml: imag: unknown key')));
+  });
+  it("values: Calico's groups and the host endpoint controller, every problem named", () => {
+    const ok = (raw: Record<string, unknown>) => {
+      const v = parseValues(raw);
+      assert.ok(!('errors' in v), JSON.stringify(v));
+      return v;
+    };
+    assert.deepEqual(ok({ calicoGroups: [] }).calicoGroups, []);
+    assert.deepEqual(ok({ calicoGroups: 'none' }).calicoGroups, []);
+    assert.deepEqual(ok({ calicoGroups: ['projectcalico.org/v3', 'crd.projectcalico.org'] }).calicoGroups, [
+      'crd.projectcalico.org',
+      'projectcalico.org',
+    ]);
+    assert.deepEqual(ok({ calicoGroups: 'projectcalico.org/v3' }).calicoGroups, ['projectcalico.org']);
+    assert.deepEqual(
+      ok({ hostEndpointController: true, hostEndpointLabels: { 'host-endpoint': 'ingress' } })
+        .hostEndpointLabels,
+      { 'host-endpoint': 'ingress' },
+    );
+    const bad = parseValues(
+      {
+        calicoGroups: ['projectcalico.org/v1', 'palisade.dev'],
+        hostEndpointController: 'yes',
+        hostEndpointLabels: { 'bad key!': 'x', ok: 'a b' },
+      },
+      'v.yaml',
+    );
+    assert.deepEqual('errors' in bad && bad.errors, [
+      'v.yaml: hostEndpointController: "yes" must be true or false',
+      'v.yaml: hostEndpointLabels: key "bad key!" is not a valid label key',
+      'v.yaml: hostEndpointLabels["ok"]: value "a b" is not a valid label value',
+      'v.yaml: hostEndpointLabels: given without hostEndpointController: true',
+      'v.yaml: calicoGroups: "projectcalico.org/v1" is not one of crd.projectcalico.org/v1, projectcalico.org/v3 (or "none")',
+      'v.yaml: calicoGroups: "palisade.dev" is not one of crd.projectcalico.org/v1, projectcalico.org/v3 (or "none")',
+    ]);
   });
 });

@@ -1,8 +1,13 @@
 // The install manifests (`palisade manifests`): Namespace, ServiceAccount, a least-privilege ClusterRole and its
 // binding, the ConfigMap with the CNI entry, and the DaemonSet (install-cni and agent containers). Pure: values
-// in, plain objects out; the CLI prints them as YAML. The CRDs come first (crds.ts).
+// in, plain objects out; the CLI prints them as YAML. The CRDs come first (crds.ts), GlobalNetworkPolicy and
+// HostEndpoint in palisade.dev and each of Calico's groups in `calicoGroups`; the agent reads both kinds in every
+// group served (and is told which when that is not the default). The host endpoint controller (off by default) gets its agent flags and exactly the writes
+// it needs: Palisade's own HostEndpoints (the Node it reads is read already).
 
+import { CALICO_GROUPS, type CalicoGroup, parseCalicoGroups, servedGroups } from '../model/calico-groups.js';
 import { CLUSTER_NETWORK_POLICY_GROUP } from '../model/cluster-network-policy-parse.js';
+import { labelsProblems } from '../model/k8s.js';
 import { renderCrds } from './crds.js';
 
 export type InstallMode = 'main' | 'chained';
@@ -24,6 +29,15 @@ export interface Values {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Chained: the repair controller for pods that started before the plugin was installed. */
   readonly repair: 'off' | 'label' | 'delete';
+  /**
+   * Calico's groups GlobalNetworkPolicy and HostEndpoint are served under besides palisade.dev (CRDs, the agent's
+   * read access and what it watches). None where Calico is installed: its CRDs own those groups.
+   */
+  readonly calicoGroups: readonly CalicoGroup[];
+  /** The host endpoint controller: a HostEndpoint (palisade.dev) per node, covering all its interfaces. */
+  readonly hostEndpointController: boolean;
+  /** Labels the controller puts on the HostEndpoints it makes (what GlobalNetworkPolicy selectors match). */
+  readonly hostEndpointLabels: Readonly<Record<string, string>>;
 }
 
 export const DEFAULT_VALUES: Values = {
@@ -39,6 +53,9 @@ export const DEFAULT_VALUES: Values = {
   cniNetDir: '/etc/cni/net.d',
   logLevel: 'info',
   repair: 'off',
+  calicoGroups: CALICO_GROUPS,
+  hostEndpointController: false,
+  hostEndpointLabels: {},
 };
 
 /** The agents' ServiceAccount (in the values' namespace), bound to the ClusterRole of the same name. */
@@ -85,8 +102,30 @@ export function parseValues(raw: unknown, source = 'values'): Values | { errors:
   const ex = v.excludeNamespaces;
   if (ex !== undefined && (!Array.isArray(ex) || !ex.every((x) => typeof x === 'string')))
     errors.push(`${source}: excludeNamespaces: ${JSON.stringify(ex)} must be a list of namespace names`);
+  errors.push(...hostEndpointProblems(v, source));
+  const groups =
+    v.calicoGroups === undefined ? undefined : parseCalicoGroups(v.calicoGroups, `${source}: calicoGroups`);
+  if (groups && 'errors' in groups) errors.push(...groups.errors);
   if (errors.length > 0) return { errors };
-  return { ...DEFAULT_VALUES, ...(v as Partial<Values>) };
+  return {
+    ...DEFAULT_VALUES,
+    ...(v as Partial<Values>),
+    ...(groups && 'groups' in groups ? { calicoGroups: groups.groups } : {}),
+  };
+}
+
+function hostEndpointProblems(v: Record<string, unknown>, source: string): string[] {
+  const errors: string[] = [];
+  const on = v.hostEndpointController;
+  if (on !== undefined && typeof on !== 'boolean')
+    errors.push(`${source}: hostEndpointController: ${JSON.stringify(on)} must be true or false`);
+  const labels = v.hostEndpointLabels;
+  if (labels === undefined) return errors;
+  if (labels === null) return [...errors, `${source}: hostEndpointLabels: must be a map of labels`];
+  errors.push(...labelsProblems(labels, `${source}: hostEndpointLabels`));
+  if (on !== true && labels !== null && typeof labels === 'object' && Object.keys(labels).length > 0)
+    errors.push(`${source}: hostEndpointLabels: given without hostEndpointController: true`);
+  return errors;
 }
 
 type Obj = Record<string, unknown>;
@@ -130,6 +169,11 @@ function clusterRole(v: Values): Obj {
         resources: ['clusternetworkpolicies'],
         verbs: ['get', 'list', 'watch'],
       },
+      {
+        apiGroups: servedGroups(v.calicoGroups),
+        resources: ['globalnetworkpolicies', 'hostendpoints'],
+        verbs: ['get', 'list', 'watch'],
+      },
       // Each ClusterNetworkPolicy's conditions: accepted, failing closed, parts not programmed.
       {
         apiGroups: [CLUSTER_NETWORK_POLICY_GROUP],
@@ -139,8 +183,35 @@ function clusterRole(v: Values): Obj {
       // PolicyRejected events on NetworkPolicies and ClusterNetworkPolicies that fail closed.
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ...(repairVerbs.length > 0 ? [{ apiGroups: [''], resources: ['pods'], verbs: repairVerbs }] : []),
+      // The host endpoint controller keeps one HostEndpoint of Palisade's own group per node (reading the Node,
+      // which the first rule grants already).
+      ...(v.hostEndpointController
+        ? [
+            {
+              apiGroups: ['palisade.dev'],
+              resources: ['hostendpoints'],
+              verbs: ['create', 'update', 'patch', 'delete'],
+            },
+          ]
+        : []),
     ],
   };
+}
+
+/** Which of Calico's groups the agent watches, when not its default (the same as ours: CALICO_GROUPS). */
+function calicoGroupArgs(v: Values): string[] {
+  const same =
+    v.calicoGroups.length === CALICO_GROUPS.length && CALICO_GROUPS.every((g) => v.calicoGroups.includes(g));
+  return same ? [] : ['--calico-groups', v.calicoGroups.length === 0 ? 'none' : v.calicoGroups.join(',')];
+}
+
+function hostEndpointArgs(v: Values): string[] {
+  if (!v.hostEndpointController) return [];
+  const labels = Object.entries(v.hostEndpointLabels).flatMap(([k, val]) => [
+    '--host-endpoint-label',
+    `${k}=${val}`,
+  ]);
+  return ['--auto-host-endpoints', ...labels];
 }
 
 function hostPath(name: string, path: string, type: string): Obj {
@@ -205,6 +276,8 @@ function daemonSet(v: Values): Obj {
       ...(v.mode === 'chained' && v.repair !== 'off'
         ? ['--repair', v.repair, '--redirect-config', '$(CNI_NETWORK_CONFIG)']
         : []),
+      ...calicoGroupArgs(v),
+      ...hostEndpointArgs(v),
     ],
     env: [
       { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
@@ -265,7 +338,7 @@ function daemonSet(v: Values): Obj {
 /** Every object of the install, in apply order. */
 export function renderManifests(v: Values): Obj[] {
   return [
-    ...renderCrds(),
+    ...renderCrds({ calicoGroups: v.calicoGroups }),
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: v.namespace, labels } },
     {
       apiVersion: 'v1',
