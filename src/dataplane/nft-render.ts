@@ -35,7 +35,15 @@ export function renderMatch(m: Match): string {
     case 'ct-state':
       return m.states.length === 1 ? `ct state ${m.states[0]}` : `ct state { ${m.states.join(', ')} }`;
     case 'addr-in-set':
-      return `${ip(m.family)} ${m.field} @${m.set}`;
+      return `${ip(m.family)} ${m.field} ${m.negate ? '!= ' : ''}@${m.set}`;
+    case 'l4proto-number':
+      return `meta l4proto ${m.negate ? '!= ' : ''}${m.number}`;
+    case 'port': {
+      const items = m.ports.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`));
+      return `th ${m.field} ${m.negate ? '!= ' : ''}{ ${items.join(', ')} }`;
+    }
+    case 'icmp':
+      return `${m.family === 4 ? 'icmp' : 'icmpv6'} ${m.field} ${m.negate ? '!= ' : ''}${m.value}`;
     case 'family':
       return `meta nfproto ${m.family === 4 ? 'ipv4' : 'ipv6'}`;
     case 'l4proto':
@@ -62,6 +70,7 @@ export function renderRule(r: Rule): string {
     parts.push(
       `meta mark set meta mark ${r.mark.set ? `| ${hex32(r.mark.bit)}` : `& ${hex32(~r.mark.bit)}`}`,
     );
+  if (r.log) parts.push(`log prefix ${quote(r.log.prefix)} group ${r.log.group}`);
   if (r.vmap) parts.push(`${r.vmap.key} vmap @${r.vmap.map}`);
   if (r.verdict) parts.push(renderVerdict(r.verdict));
   parts.push(`comment ${quote(r.comment)}`);

@@ -3,7 +3,7 @@
 // compiler against the reference semantics, and by the agent to judge which established connections a policy
 // change now denies. Pure.
 import { cidrContains, parseCidr, parseIp } from '../model/cidr.js';
-import type { Protocol } from '../model/k8s.js';
+import { PROTOCOL_NUMBERS, type Protocol } from '../model/k8s.js';
 import type { Chain, CtState, Match, NamedSet, Rule, Table, Verdict } from './ir.js';
 
 export interface Packet {
@@ -13,6 +13,12 @@ export interface Packet {
   readonly daddr: string;
   readonly protocol: Protocol;
   readonly dport: number;
+  /** The source port (default 0: a rule on source ports then matches only a range holding 0). */
+  readonly sport?: number;
+  /** The IP protocol number when it is not one of `protocol`'s (ICMP 1, ICMPv6 58, UDPLite 136...). */
+  readonly l4proto?: number;
+  /** ICMP type and code, for an ICMP or ICMPv6 packet. */
+  readonly icmp?: { readonly type: number; readonly code: number };
   readonly ctState: CtState;
   /** For TCP: whether the packet can open a connection (a SYN). Default true: the first packet of a flow. */
   readonly tcpOpening?: boolean;
@@ -24,6 +30,8 @@ export interface PacketVerdict {
   readonly verdict: 'accept' | 'drop';
   /** Comments of the rules whose verdict was taken, outermost first (the trail of a decision). */
   readonly trail: readonly string[];
+  /** Prefixes of the log statements the packet met, in order. */
+  readonly logged: readonly string[];
 }
 
 type Outcome = 'accept' | 'drop' | 'continue';
@@ -33,6 +41,7 @@ class Interpreter {
   private readonly sets: Map<string, NamedSet>;
   private readonly maps: Map<string, Table['maps'][number]>;
   readonly trail: string[] = [];
+  readonly logged: string[] = [];
   private mark: number;
 
   constructor(
@@ -47,6 +56,10 @@ class Interpreter {
 
   private family(): 4 | 6 {
     return this.pkt.saddr.includes(':') ? 6 : 4;
+  }
+
+  private protoNumber(): number {
+    return this.pkt.l4proto ?? PROTOCOL_NUMBERS[this.pkt.protocol];
   }
 
   private inSet(setName: string, value: string): boolean {
@@ -74,9 +87,22 @@ class Interpreter {
       case 'family':
         return this.family() === m.family;
       case 'addr-in-set':
-        return this.family() === m.family && this.inSet(m.set, m.field === 'saddr' ? p.saddr : p.daddr);
+        return (
+          this.family() === m.family &&
+          this.inSet(m.set, m.field === 'saddr' ? p.saddr : p.daddr) !== (m.negate ?? false)
+        );
       case 'l4proto':
-        return p.protocol === m.protocol;
+        return p.l4proto === undefined && p.protocol === m.protocol;
+      case 'l4proto-number':
+        return (this.protoNumber() === m.number) !== m.negate;
+      case 'port': {
+        const port = m.field === 'sport' ? (p.sport ?? 0) : p.dport;
+        return m.ports.some((r) => port >= r.from && port <= r.to) !== m.negate;
+      }
+      case 'icmp': {
+        if (this.protoNumber() !== (m.family === 4 ? 1 : 58) || !p.icmp) return false;
+        return (p.icmp[m.field] === m.value) !== m.negate;
+      }
       case 'dport':
         return m.ports.some((r) => p.dport >= r.from && p.dport <= r.to);
       case 'dport-in-set':
@@ -109,6 +135,7 @@ class Interpreter {
     if (!chain) throw new Error(`jump to missing chain ${chainName}`);
     for (const rule of chain.rules) {
       if (!rule.matches.every((m) => this.matches(m))) continue;
+      if (rule.log) this.logged.push(rule.log.prefix);
       if (rule.mark) this.mark = rule.mark.set ? this.mark | rule.mark.bit : this.mark & ~rule.mark.bit;
       const v = this.verdictOf(rule);
       if (!v) continue;
@@ -130,7 +157,7 @@ export function evaluatePacket(table: Table, pkt: Packet): PacketVerdict {
   for (const base of bases) {
     const out = interp.run(base.name);
     const final = out === 'continue' ? base.base!.policy : out;
-    if (final === 'drop') return { verdict: 'drop', trail: interp.trail };
+    if (final === 'drop') return { verdict: 'drop', trail: interp.trail, logged: interp.logged };
   }
-  return { verdict: 'accept', trail: interp.trail };
+  return { verdict: 'accept', trail: interp.trail, logged: interp.logged };
 }

@@ -27,11 +27,30 @@ export type Match =
       readonly field: 'saddr' | 'daddr';
       readonly family: Family;
       readonly set: string;
+      /** ip saddr != @set: an address of that family NOT in the set (still only packets of that family). */
+      readonly negate?: boolean;
     }
   /** meta nfproto ipv4|ipv6 */
   | { readonly kind: 'family'; readonly family: Family }
   /** meta l4proto tcp */
   | { readonly kind: 'l4proto'; readonly protocol: Protocol }
+  /** meta l4proto 136 / meta l4proto != 6: a protocol by number, or every protocol but it. */
+  | { readonly kind: 'l4proto-number'; readonly number: number; readonly negate: boolean }
+  /** th sport { 53, 1000-2000 } / th dport != { 22 }: either port, in or not in inline ranges (needs l4proto). */
+  | {
+      readonly kind: 'port';
+      readonly field: 'sport' | 'dport';
+      readonly ports: readonly PortRange[];
+      readonly negate: boolean;
+    }
+  /** icmp type 8 / icmpv6 code != 0: one field of an ICMP header (only packets of that ICMP protocol). */
+  | {
+      readonly kind: 'icmp';
+      readonly family: Family;
+      readonly field: 'type' | 'code';
+      readonly value: number;
+      readonly negate: boolean;
+    }
   /** th dport { 80, 1000-2000 } (needs an l4proto match before it) */
   | { readonly kind: 'dport'; readonly ports: readonly PortRange[] }
   /** th dport @set: several ports or ranges, in a named set shared by every rule with the same list. */
@@ -49,6 +68,12 @@ export interface MarkStatement {
   readonly set: boolean;
 }
 
+/** log group G prefix "...": a copy of the packet to NFLOG group G; the rule goes on (no verdict needed). */
+export interface LogStatement {
+  readonly group: number;
+  readonly prefix: string;
+}
+
 export interface Rule {
   readonly kind: 'rule';
   readonly matches: readonly Match[];
@@ -58,6 +83,8 @@ export interface Rule {
   readonly counter: boolean;
   /** Changes a bit of the packet mark when the rule matches, before its verdict. */
   readonly mark?: MarkStatement;
+  /** Sends the packet to NFLOG when the rule matches (Calico's Log action). */
+  readonly log?: LogStatement;
   /** Origin of the rule, e.g. "np:shop/allow-web:ingress[0]". */
   readonly comment: string;
 }
@@ -129,6 +156,7 @@ export function createRule(opts: {
   comment: string;
   counter?: boolean;
   mark?: MarkStatement;
+  log?: LogStatement;
 }): Rule {
   return {
     kind: 'rule',
@@ -137,6 +165,7 @@ export function createRule(opts: {
     vmap: opts.vmap,
     counter: opts.counter ?? true,
     ...(opts.mark ? { mark: opts.mark } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
     comment: opts.comment,
   };
 }

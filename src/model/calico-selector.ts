@@ -213,3 +213,23 @@ export function calicoSelectorMatches(s: Selector, subject: SelectorSubject): bo
       return s.operands.some((o) => calicoSelectorMatches(o, subject));
   }
 }
+
+/**
+ * The labels Calico's selectors see on a pod: its own, plus the namespace it is in and the orchestrator
+ * (https://docs.tigera.io/calico/latest/reference/resources/networkpolicy#selectors: "projectcalico.org/namespace",
+ * "projectcalico.org/orchestrator"). A pod's own label of the same key loses, as in Calico.
+ */
+export function calicoPodLabels(
+  namespace: string,
+  labels: Readonly<Record<string, string>>,
+): Readonly<Record<string, string>> {
+  return { ...labels, 'projectcalico.org/namespace': namespace, 'projectcalico.org/orchestrator': 'k8s' };
+}
+
+/** The labels a namespaceSelector sees on a namespace: its own and "projectcalico.org/name" (Calico's docs). */
+export function calicoNamespaceLabels(
+  name: string,
+  labels: Readonly<Record<string, string>>,
+): Readonly<Record<string, string>> {
+  return { ...labels, 'projectcalico.org/name': name };
+}

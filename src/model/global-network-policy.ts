@@ -47,7 +47,8 @@ export interface EntityRule {
    * endpoints, i.e. host endpoints). Alone (no selector), it matches every pod of those namespaces.
    */
   readonly namespaceSelector?: ParsedSelector;
-  /** The port is one of these (needs `protocol` TCP, UDP, SCTP or UDPLite on the rule). */
+  /** The port is one of these (numbers need `protocol` TCP, UDP or SCTP on the rule; a named port alone may go
+   * without one, and then means that name under any protocol). */
   readonly ports: readonly GlobalPolicyPort[];
   /** The port is none of these. */
   readonly notPorts: readonly GlobalPolicyPort[];

@@ -7,6 +7,8 @@
 import type { Family } from '../ir/ir.js';
 import type { ClusterState, NodeInfo, PodInfo } from '../model/cluster.js';
 import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
+import { type GlobalNetworkPolicy, globalPolicyKey } from '../model/global-network-policy.js';
+import type { HostEndpoint } from '../model/host-endpoint.js';
 import { type NetworkPolicy, policyKey } from '../model/network-policy.js';
 import {
   clusterPolicyOrderedKey,
@@ -15,6 +17,7 @@ import {
   hasNodesPeer,
   type OrderedPolicy,
 } from './ordered.js';
+import { dependsOnHostEndpoints, fromGlobalNetworkPolicy } from './ordered-global.js';
 import { familyOf } from './pod-sets.js';
 
 type Labels = Readonly<Record<string, string>>;
@@ -64,7 +67,7 @@ export function samePod(a: PodInfo, b: PodInfo): boolean {
   );
 }
 
-type PolicySource = NetworkPolicy | ClusterNetworkPolicy;
+type PolicySource = NetworkPolicy | ClusterNetworkPolicy | GlobalNetworkPolicy;
 
 const fingerprints = new WeakMap<PolicySource, string>();
 function fingerprint(p: PolicySource): string {
@@ -104,6 +107,8 @@ export class ClusterIndex {
   private readonly sources = new Map<string, PolicySource>();
   private nodes: readonly NodeInfo[] = [];
   private nodesKey = '[]';
+  private hostEndpoints: readonly HostEndpoint[] = [];
+  private hostEndpointsKey = '[]';
   /** The sync in which each stored pod object was last seen. */
   private readonly seen = new Map<PodInfo, number>();
   private epoch = 0;
@@ -126,11 +131,10 @@ export class ClusterIndex {
     this.namespaces = namespaces;
     return {
       pods: this.updatePods(state.pods),
-      policies: this.updatePolicies(
-        state.policies,
-        state.clusterPolicies ?? [],
-        this.updateNodes(state.nodes),
-      ),
+      policies: this.updatePolicies(state, {
+        nodes: this.updateNodes(state.nodes),
+        hostEndpoints: this.updateHostEndpoints(state.hostEndpoints ?? []),
+      }),
       namespaceLabels,
     };
   }
@@ -205,38 +209,65 @@ export class ClusterIndex {
     return true;
   }
 
+  /** Whether the host endpoints' names, addresses or labels changed (a selector peer names them); keeps them. */
+  private updateHostEndpoints(heps: readonly HostEndpoint[]): boolean {
+    if (heps === this.hostEndpoints) return false;
+    const key = JSON.stringify(heps.map((h) => [h.group, h.name, h.expectedIPs, h.labels]));
+    this.hostEndpoints = heps;
+    if (key === this.hostEndpointsKey) return false;
+    this.hostEndpointsKey = key;
+    return true;
+  }
+
+  private translate(source: PolicySource): OrderedPolicy | undefined {
+    switch (source.kind) {
+      case 'NetworkPolicy':
+        return fromNetworkPolicy(source);
+      case 'ClusterNetworkPolicy':
+        return fromClusterNetworkPolicy(source, this.nodes);
+      case 'GlobalNetworkPolicy':
+        return fromGlobalNetworkPolicy(source, this.hostEndpoints);
+    }
+  }
+
+  /** Whether a policy's translation may differ now that nodes or host endpoints changed. */
+  private static stale(source: PolicySource, changed: { nodes: boolean; hostEndpoints: boolean }): boolean {
+    if (source.kind === 'ClusterNetworkPolicy') return changed.nodes && hasNodesPeer(source);
+    if (source.kind === 'GlobalNetworkPolicy') return changed.hostEndpoints && dependsOnHostEndpoints(source);
+    return false;
+  }
+
   private updatePolicies(
-    policies: readonly NetworkPolicy[],
-    clusterPolicies: readonly ClusterNetworkPolicy[],
-    nodesChanged: boolean,
+    state: ClusterState,
+    changed: { nodes: boolean; hostEndpoints: boolean },
   ): Change<OrderedPolicy>[] {
     const changes: Change<OrderedPolicy>[] = [];
-    const next = new Map<string, PolicySource>(policies.map((p) => [policyKey(p), p]));
-    for (const p of clusterPolicies) next.set(clusterPolicyOrderedKey(p), p);
+    const next = new Map<string, PolicySource>(state.policies.map((p) => [policyKey(p), p]));
+    for (const p of state.clusterPolicies ?? []) next.set(clusterPolicyOrderedKey(p), p);
+    for (const p of state.globalPolicies ?? []) next.set(globalPolicyKey(p), p);
     for (const [key, source] of next) {
       const before = this.sources.get(key);
-      const dependsOnNodes = source.kind === 'ClusterNetworkPolicy' && nodesChanged && hasNodesPeer(source);
-      if (before && samePolicy(before, source) && !dependsOnNodes) {
+      if (before && samePolicy(before, source) && !ClusterIndex.stale(source, changed)) {
         this.sources.set(key, source); // the newest object: its fingerprint is what later syncs compare
         continue;
       }
       this.sources.set(key, source);
-      const after =
-        source.kind === 'NetworkPolicy'
-          ? fromNetworkPolicy(source)
-          : fromClusterNetworkPolicy(source, this.nodes);
-      changes.push([key, this.policies.get(key), after]);
+      const after = this.translate(source);
+      const was = this.policies.get(key);
+      if (was || after) changes.push([key, was, after]);
     }
-    for (const [key, before] of this.policies) if (!next.has(key)) changes.push([key, before, undefined]);
+    for (const [key] of this.sources) {
+      if (next.has(key)) continue;
+      this.sources.delete(key);
+      const was = this.policies.get(key);
+      if (was) changes.push([key, was, undefined]);
+    }
     for (const [key, before, after] of changes) {
       if (before) this.place(key, before, undefined);
       if (after) {
         this.policies.set(key, after);
         this.place(key, undefined, after);
-      } else {
-        this.policies.delete(key);
-        this.sources.delete(key);
-      }
+      } else this.policies.delete(key);
     }
     return changes;
   }

@@ -14,6 +14,7 @@ import {
   createSet,
   drop,
   type Family,
+  type MarkStatement,
   type Match,
   type NamedSet,
   type PortRange,
@@ -24,8 +25,8 @@ import type { Cidr } from '../model/cidr.js';
 import { disjointCidrs, formatCidr } from '../model/cidr.js';
 import type { PodInfo } from '../model/cluster.js';
 import type { Protocol } from '../model/k8s.js';
-import { blockCidrs, portMatch } from './compile-rule.js';
-import { type Direction, originComment, sharedSetName } from './names.js';
+import { blockCidrs, compileRule, portMatch } from './compile-rule.js';
+import { type Direction, originComment, PASS_MARK, sharedSetName } from './names.js';
 import { type OrderedPolicy, type OrderedRule, rulesOf, TIER_RULES } from './ordered.js';
 import { egressNamedSet, type PodSetSpec, peerAddressSet, peerMatchers } from './pod-sets.js';
 import { mergeRanges, planPorts } from './ports.js';
@@ -83,6 +84,8 @@ function portVariants(
 /** What a merged run's rules do when they match. */
 export interface RunOutcome {
   readonly verdict: Verdict;
+  /** A pass of the NetworkPolicy tier: the mark bit its tier chain's caller reads. */
+  readonly mark?: MarkStatement;
   /** How the comments name the run: "(merged)" for NetworkPolicy, "(merged deny)" etc. for the cluster tiers. */
   readonly label: string;
 }
@@ -147,6 +150,7 @@ function mergeRun(
           createRule({
             matches: [{ kind: 'daddr-proto-port-in-set', family, set: spec.name }],
             verdict: outcome.verdict,
+            mark: outcome.mark,
             comment: originComment(`${policy.origin}:${d}[${i}]`),
           }),
         );
@@ -157,7 +161,9 @@ function mergeRun(
   for (const [, g] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const why = comment(d, prefix, g.policies, outcome.label);
     if (g.any) {
-      out.rules.push(createRule({ matches: g.ports, verdict: outcome.verdict, comment: why }));
+      out.rules.push(
+        createRule({ matches: g.ports, verdict: outcome.verdict, mark: outcome.mark, comment: why }),
+      );
       continue;
     }
     const cidrs = disjointCidrs(g.cidrs);
@@ -169,6 +175,7 @@ function mergeRun(
           createRule({
             matches: [{ kind: 'addr-in-set', field, family, set: spec.name }, ...g.ports],
             verdict: outcome.verdict,
+            mark: outcome.mark,
             comment: why,
           }),
         );
@@ -183,6 +190,7 @@ function mergeRun(
           createRule({
             matches: [{ kind: 'addr-in-set', field, family, set: name }, ...g.ports],
             verdict: outcome.verdict,
+            mark: outcome.mark,
             comment: why,
           }),
         );
@@ -217,11 +225,24 @@ export function mergedEndpointRules(
   return { rules: [...out.rules, ...broken], sets: out.sets, podSets: out.podSets };
 }
 
+/** Whether a rule must stay as it is: Log goes on after matching, and conditions do not merge by ports. */
+export function inlineOnly(rule: OrderedRule): boolean {
+  return rule.action === 'log' || (rule.conditions?.length ?? 0) > 0;
+}
+
+/** What a pass does in a merged tier: Baseline allows, Admin returns, NetworkPolicy returns with the mark. */
+function passOutcome(tier: OrderedPolicy['tier']): Pick<RunOutcome, 'verdict' | 'mark'> {
+  if (TIER_RULES[tier].pass === 'allow') return { verdict: accept };
+  if (tier === 'Admin') return { verdict: { kind: 'return' } };
+  return { verdict: { kind: 'return' }, mark: { bit: PASS_MARK, set: true } };
+}
+
 /**
- * An Admin or Baseline tier merged for one endpoint: the rules of its policies in pipeline order, cut into runs
- * of one action, each run merged (mergeRun). Runs stay in order, so the first match still decides. Inline in
- * the endpoint's tier chain, a Pass needs no mark: in Admin it returns from that chain (on to NetworkPolicy), in
- * Baseline it allows.
+ * A tier merged for one endpoint: the rules of its policies in pipeline order, cut into runs of one action,
+ * each run merged (mergeRun); a rule that must stay as it is (inlineOnly) is compiled alone, in its place. Runs
+ * stay in order, so the first match still decides. Inline in the endpoint's tier chain, a Pass needs no mark in
+ * Admin (it returns from that chain, on to NetworkPolicy) and allows in Baseline; in the NetworkPolicy tier it
+ * returns with PASS_MARK set, which tells the caller to go on to Baseline rather than isolate.
  */
 export function mergedTierRules(
   endpoint: PodInfo,
@@ -233,9 +254,21 @@ export function mergedTierRules(
   const items = policies.flatMap((policy) => (rulesOf(policy, d) ?? []).map((rule) => ({ policy, rule })));
   for (const run of runsOf(items)) {
     const { policy, rule } = run.items[0]!;
-    const pass = TIER_RULES[policy.tier].pass === 'allow' ? accept : ({ kind: 'return' } as const);
-    const verdict = rule.action === 'allow' ? accept : rule.action === 'deny' ? drop : pass;
-    mergeRun(endpoint, d, run.items, families, { verdict, label: `(merged ${rule.action})` }, out);
+    if (run.inline) {
+      const c = compileRule({ policy, direction: d, rule, families });
+      const admin = policy.tier === 'Admin';
+      out.rules.push(...c.rules.map((r) => (admin && r.mark ? { ...r, mark: undefined } : r)));
+      out.sets.push(...c.sets);
+      out.podSets.push(...c.podSets);
+      continue;
+    }
+    const outcome =
+      rule.action === 'allow'
+        ? { verdict: accept }
+        : rule.action === 'deny'
+          ? { verdict: drop }
+          : passOutcome(policy.tier);
+    mergeRun(endpoint, d, run.items, families, { ...outcome, label: `(merged ${rule.action})` }, out);
   }
   return out;
 }
@@ -273,6 +306,8 @@ interface Run {
   readonly action: OrderedRule['action'];
   readonly items: RunItem[];
   coverage: Coverage;
+  /** One rule that stays as it is (inlineOnly): nothing joins it or moves across it. */
+  readonly inline: boolean;
 }
 
 /**
@@ -283,10 +318,15 @@ interface Run {
 function runsOf(items: readonly RunItem[]): Run[] {
   const runs: Run[] = [];
   for (const item of items) {
+    if (inlineOnly(item.rule)) {
+      runs.push({ action: item.rule.action, items: [item], coverage: 'all', inline: true });
+      continue;
+    }
     const coverage = coverageOf(item.rule);
     let into: Run | undefined;
     for (let r = runs.length - 1; r >= 0; r--) {
       const run = runs[r]!;
+      if (run.inline) break;
       if (run.action === item.rule.action) {
         into = run;
         break;
@@ -296,7 +336,7 @@ function runsOf(items: readonly RunItem[]): Run[] {
     if (into) {
       into.items.push(item);
       into.coverage = unite(into.coverage, coverage);
-    } else runs.push({ action: item.rule.action, items: [item], coverage });
+    } else runs.push({ action: item.rule.action, items: [item], coverage, inline: false });
   }
   return runs;
 }

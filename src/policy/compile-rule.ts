@@ -13,6 +13,7 @@ import {
   createSet,
   drop,
   type Family,
+  type LogStatement,
   type MarkStatement,
   type Match,
   type NamedSet,
@@ -22,7 +23,8 @@ import {
 } from '../ir/ir.js';
 import { type Cidr, disjointCidrs, formatCidr, parseCidr, subtractCidrs } from '../model/cidr.js';
 import type { PolicyRule } from '../model/network-policy.js';
-import { type Direction, originComment, PASS_MARK, portSetName, sharedSetName } from './names.js';
+import { conditionAlternatives } from './compile-conditions.js';
+import { type Direction, LOG_GROUP, originComment, PASS_MARK, portSetName, sharedSetName } from './names.js';
 import { type OrderedPolicy, type OrderedRule, TIER_RULES } from './ordered.js';
 import {
   egressNamedSet,
@@ -42,7 +44,7 @@ export interface RuleInput {
 }
 
 export interface RuleOutput {
-  readonly rules: Rule[];
+  rules: Rule[];
   /** Sets whose elements the policy alone decides (port lists, CIDRs). */
   readonly sets: NamedSet[];
   /** Sets whose elements come from pods. */
@@ -125,17 +127,41 @@ function namedSpec(input: RuleInput, cidrs: readonly Cidr[], plan: PortPlan, fam
  * What a matching rule does (ordered.ts): allow accepts, deny drops; pass in the Admin tier sets PASS_MARK and
  * returns (the endpoint's Admin-tier chain then leaves the tier), and in the Baseline tier allows.
  */
-function ruleVerdict(policy: OrderedPolicy, rule: OrderedRule): { verdict: Verdict; mark?: MarkStatement } {
+function ruleVerdict(
+  policy: OrderedPolicy,
+  rule: OrderedRule,
+  comment: string,
+): { verdict?: Verdict; mark?: MarkStatement; log?: LogStatement } {
+  if (rule.action === 'log') return { log: { group: LOG_GROUP, prefix: comment } };
   if (rule.action === 'allow') return { verdict: accept };
   if (rule.action === 'deny') return { verdict: drop };
   if (TIER_RULES[policy.tier].pass === 'allow') return { verdict: accept };
   return { verdict: { kind: 'return' }, mark: { bit: PASS_MARK, set: true } };
 }
 
+/** Each base rule's matches, once per alternative of the rule's conditions whose family agrees with it. */
+function withConditions(input: RuleInput, out: RuleOutput): void {
+  const conditions = input.rule.conditions;
+  if (!conditions || conditions.length === 0) return;
+  const alts = conditionAlternatives(conditions, input.families, out);
+  const family = (r: Rule): Family | undefined =>
+    r.matches.find((m): m is Extract<Match, { family: Family }> => 'family' in m)?.family;
+  out.rules = out.rules.flatMap((r) =>
+    alts.flatMap((alt) => {
+      const f = family(r);
+      if (f !== undefined && alt.family !== undefined && f !== alt.family) return [];
+      const extra = alt.matches.filter((m) => m.kind !== 'family' || f === undefined);
+      // Port matches last, after the protocol matches of the rule and of its conditions.
+      const ports = extra.filter((m) => m.kind === 'port');
+      return [{ ...r, matches: [...extra.filter((m) => m.kind !== 'port'), ...r.matches, ...ports] }];
+    }),
+  );
+}
+
 export function compileRule(input: RuleInput): RuleOutput {
   const out: RuleOutput = { rules: [], sets: [], podSets: [] };
   const comment = originComment(`${input.policy.origin}:${input.direction}[${input.rule.index}]`);
-  const { verdict, mark } = ruleVerdict(input.policy, input.rule);
+  const { verdict, mark, log } = ruleVerdict(input.policy, input.rule, comment);
   const cidrs = blockCidrs(input.rule);
   const plan = planPorts(input.rule.ports);
   const addrs = addrVariants(input, cidrs, out);
@@ -144,7 +170,7 @@ export function compileRule(input: RuleInput): RuleOutput {
     for (const a of addrs) {
       for (const p of ports)
         out.rules.push(
-          createRule({ matches: [...(a.match ? [a.match] : []), ...p], verdict, mark, comment }),
+          createRule({ matches: [...(a.match ? [a.match] : []), ...p], verdict, mark, log, comment }),
         );
     }
   }
@@ -155,16 +181,17 @@ export function compileRule(input: RuleInput): RuleOutput {
       const named: Match = { kind: 'daddr-proto-port-in-set', family, set: spec.name };
       if (input.direction === 'egress') {
         // The triples already pin the destination to the peer pods.
-        out.rules.push(createRule({ matches: [named], verdict, mark, comment }));
+        out.rules.push(createRule({ matches: [named], verdict, mark, log, comment }));
         continue;
       }
       for (const a of addrs) {
         if (a.family !== undefined && a.family !== family) continue;
         out.rules.push(
-          createRule({ matches: [...(a.match ? [a.match] : []), named], verdict, mark, comment }),
+          createRule({ matches: [...(a.match ? [a.match] : []), named], verdict, mark, log, comment }),
         );
       }
     }
   }
+  withConditions(input, out);
   return out;
 }

@@ -80,6 +80,28 @@ for (const mergeAbove of [undefined, 0])
     }
   });
 
+// GlobalNetworkPolicies interleaved with NetworkPolicies by order, beside ClusterNetworkPolicies: Allow, Deny,
+// Pass (on to Baseline) and Log, Calico selectors, nets, notNets, notSelector, ports, notPorts, protocols.
+for (const mergeAbove of [undefined, 0])
+  describe(`with GlobalNetworkPolicies, compiled tables agree with the reference (${mergeAbove === 0 ? 'merged' : 'jumps'})`, () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      it(`random cluster #${seed}`, () => {
+        const state = randomCluster(9000 + seed, {
+          pods: 8,
+          policies: seed % 3,
+          clusterPolicies: seed % 3,
+          globalPolicies: 1 + (seed % 5),
+        });
+        const bad = mismatches(state, mergeAbove);
+        assert.deepEqual(
+          bad.slice(0, 5),
+          [],
+          `${bad.length} mismatches; global policies: ${JSON.stringify(state.globalPolicies)}; host endpoints: ${JSON.stringify(state.hostEndpoints)}`,
+        );
+      });
+    }
+  });
+
 describe('the compiler is total', () => {
   it('never throws on 300 random clusters', () => {
     for (let seed = 1000; seed < 1300; seed++) {

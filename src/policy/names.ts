@@ -39,12 +39,20 @@ export function adminTierChainName(podKey: string, d: Direction): string {
   return `ea_${id(podKey)}_${SHORT[d]}`;
 }
 
+/** An endpoint's NetworkPolicy-tier chain, when a policy of that tier can pass (GlobalNetworkPolicy). */
+export function networkPolicyTierChainName(podKey: string, d: Direction): string {
+  return `en_${id(podKey)}_${SHORT[d]}`;
+}
+
 /**
  * The bit of the packet mark an Admin policy's Pass sets before returning: the endpoint's Admin-tier chain then
  * skips the tier's other policies. The chain clears it first and after reading it, so it never leaves the chain
  * set (kube-proxy uses 0x4000 and 0x8000; Istio 0x539 and its own low bits).
  */
 export const PASS_MARK = 0x20000000;
+
+/** The NFLOG group a Log rule sends packets to (issue 13's flow reader listens on it). */
+export const LOG_GROUP = 1;
 
 export type SetRole = 'pods' | 'blocks' | 'named';
 

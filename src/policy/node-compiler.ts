@@ -26,29 +26,17 @@ import {
   drop,
   type Family,
   goto,
-  jump,
   type NamedSet,
-  type Rule,
   type Table,
   type VerdictMap,
 } from '../ir/ir.js';
 import { recordSetChange } from '../ir/set-change.js';
 import type { ClusterState, PodInfo } from '../model/cluster.js';
 import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
-import { type MergedRules, mergedEndpointRules, mergedTierRules } from './compile-endpoint.js';
 import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
-import {
-  adminTierChainName,
-  baseChainName,
-  type Direction,
-  endpointChainName,
-  endpointMapName,
-  originComment,
-  PASS_MARK,
-  policyChainName,
-  TABLE_NAME,
-} from './names.js';
-import { comparePolicies, type OrderedPolicy, type Tier } from './ordered.js';
+import { type EndpointDirection, endpointDirection, pipelineKey } from './endpoint-chains.js';
+import { baseChainName, type Direction, endpointMapName, TABLE_NAME } from './names.js';
+import { comparePolicies, type OrderedPolicy } from './ordered.js';
 import { type PodSetContext, type PodSetSpec, selects } from './pod-sets.js';
 
 export interface Diagnostic {
@@ -102,33 +90,6 @@ function baseChain(d: Direction): Chain {
   );
 }
 
-/**
- * An endpoint's Admin tier: the mark's pass bit cleared, then each Admin policy in order, each followed by the
- * check for its pass (the bit set: clear it and return, on to the NetworkPolicy tier). Accept and Deny inside a
- * policy end everything; falling off a policy goes on to the next.
- */
-function adminTierChain(
-  podKey: string,
-  d: Direction,
-  admin: readonly OrderedPolicy[],
-  toPolicy: (p: OrderedPolicy) => Rule,
-): Chain {
-  const clear = { bit: PASS_MARK, set: false };
-  return createChain(adminTierChainName(podKey, d), [
-    createRule({ mark: clear, counter: false, comment: originComment(`admin tier ${d}: ${podKey}`) }),
-    ...admin.flatMap((p) => [
-      toPolicy(p),
-      createRule({
-        matches: [{ kind: 'mark-bit', bit: PASS_MARK, set: true }],
-        mark: clear,
-        verdict: { kind: 'return' },
-        counter: false,
-        comment: originComment(`${p.origin}: pass`),
-      }),
-    ]),
-  ]);
-}
-
 const BASE: Readonly<Record<Direction, Chain>> = {
   egress: baseChain('egress'),
   ingress: baseChain('ingress'),
@@ -167,18 +128,6 @@ function updateMember(s: PodSetState, key: string, was: readonly string[], now: 
   else s.members.delete(key);
   s.stale = true;
   return true;
-}
-
-interface EndpointDirection {
-  /** Every policy that applies, in pipeline order (ordered.ts), as "tier key": what the chains depend on. */
-  readonly policies: readonly string[];
-  /** The policies whose chains are jumped to (all but merged ones). */
-  readonly jumped: readonly string[];
-  readonly chain: Chain;
-  /** The Admin tier's jumps, each followed by the check for a pass (when an Admin policy applies). */
-  readonly adminChain?: Chain;
-  /** Set when a tier's policies are merged into the chains (many apply to the pod): the sets their rules use. */
-  readonly merged?: Pick<MergedRules, 'sets' | 'podSets'>;
 }
 
 export interface NodeCompilerOptions {
@@ -292,65 +241,14 @@ export class NodeCompiler {
       const selecting: OrderedPolicy[] = mine
         .filter((p) => selects(p, pod, d, nsLabels))
         .sort(comparePolicies);
-      const policies = selecting.map((p) => `${p.tier} ${p.key}`);
-      if (policies.length === 0) return undefined;
+      if (selecting.length === 0) return undefined;
       const old = prev?.[d];
-      const tier = (t: Tier) => selecting.filter((p) => p.tier === t);
-      const [admin, namespaced, baseline] = [tier('Admin'), tier('NetworkPolicy'), tier('Baseline')];
-      const merge = (xs: readonly OrderedPolicy[]) => xs.length > this.mergeAbove;
-      const merging = merge(admin) || merge(namespaced) || (namespaced.length === 0 && merge(baseline));
-      if (old && !old.merged && !merging && sameStrings(old.policies, policies)) return old;
+      const merging = ['Admin', 'NetworkPolicy', 'Baseline'].some(
+        (t) => selecting.filter((p) => p.tier === t).length > this.mergeAbove,
+      );
+      if (old && !old.merged && !merging && sameStrings(old.policies, pipelineKey(selecting, d))) return old;
       const families = this.index.families;
-      const mergedParts: MergedRules[] = [];
-      const toPolicy = (p: OrderedPolicy) =>
-        createRule({ verdict: jump(policyChainName(p.key, d, p.tier)), counter: false, comment: p.origin });
-      const rules: Rule[] = [];
-      let adminChain: Chain | undefined;
-      if (merge(admin)) {
-        const m = mergedTierRules(pod, d, admin, families);
-        mergedParts.push(m);
-        adminChain = createChain(adminTierChainName(key, d), m.rules);
-      } else if (admin.length > 0) adminChain = adminTierChain(key, d, admin, toPolicy);
-      if (adminChain)
-        rules.push(
-          createRule({
-            verdict: jump(adminChain.name),
-            counter: false,
-            comment: originComment(`admin tier ${d}: ${key}`),
-          }),
-        );
-      // The NetworkPolicy tier isolates (TIER_RULES): once a policy of it applies, the Baseline tier is never
-      // reached, so its policies are only jumped to where none does.
-      if (namespaced.length > 0) {
-        if (merge(namespaced)) {
-          const m = mergedEndpointRules(pod, d, namespaced, families);
-          mergedParts.push(m);
-          rules.push(...m.rules);
-        } else rules.push(...namespaced.map(toPolicy));
-        rules.push(
-          createRule({ verdict: drop, comment: originComment(`isolated ${d}: ${key}, no policy allows`) }),
-        );
-      } else if (merge(baseline)) {
-        const m = mergedTierRules(pod, d, baseline, families);
-        mergedParts.push(m);
-        rules.push(...m.rules);
-      } else rules.push(...baseline.map(toPolicy));
-      const jumped = [
-        ...(merge(admin) ? [] : admin),
-        ...(merge(namespaced) ? [] : namespaced),
-        ...(namespaced.length > 0 || merge(baseline) ? [] : baseline),
-      ];
-      const merged =
-        mergedParts.length === 0
-          ? undefined
-          : { sets: mergedParts.flatMap((m) => m.sets), podSets: mergedParts.flatMap((m) => m.podSets) };
-      return {
-        policies,
-        jumped: jumped.map((p) => p.key),
-        chain: createChain(endpointChainName(key, d), rules),
-        adminChain,
-        merged,
-      };
+      return endpointDirection({ key, pod, d, selecting, families, mergeAbove: this.mergeAbove });
     };
     this.endpoints.set(key, { pod, egress: direction('egress'), ingress: direction('ingress') });
   }
@@ -445,7 +343,7 @@ export class NodeCompiler {
       }
       for (const [, e] of isolated) {
         endpointChains.push(e[d]!.chain);
-        if (e[d]!.adminChain) endpointChains.push(e[d]!.adminChain!);
+        endpointChains.push(...e[d]!.tierChains);
       }
       maps.push({
         kind: 'map',

@@ -8,6 +8,7 @@
 // tier decides is the tier's (TIER_RULES): NetworkPolicy isolates (an endpoint some policy of the tier applies to
 // is denied), the others fall through to the next tier. After the last tier, the endpoint is allowed.
 
+import type { Family, PortRange } from '../ir/ir.js';
 import type { NodeInfo } from '../model/cluster.js';
 import {
   type ClusterEgressPeer,
@@ -16,6 +17,7 @@ import {
   type ClusterPolicyRule,
   clusterPolicyKey,
 } from '../model/cluster-network-policy.js';
+import { NETWORK_POLICY_ORDER, type ParsedSelector } from '../model/global-network-policy.js';
 import { PROTOCOLS } from '../model/k8s.js';
 import {
   EMPTY_SELECTOR,
@@ -31,7 +33,8 @@ import type { Direction } from './names.js';
 export type Tier = 'Admin' | 'NetworkPolicy' | 'Baseline';
 export const TIERS: readonly Tier[] = ['Admin', 'NetworkPolicy', 'Baseline'];
 
-export type RuleAction = 'allow' | 'deny' | 'pass';
+/** `log` records the packet (NFLOG) and goes on to the next rule: it decides nothing. */
+export type RuleAction = 'allow' | 'deny' | 'pass' | 'log';
 
 export interface TierRules {
   /** An endpoint that some policy of the tier applies to, and no rule of the tier decided for, is denied. */
@@ -46,6 +49,16 @@ export const TIER_RULES: Readonly<Record<Tier, TierRules>> = {
   Baseline: { isolates: false, pass: 'allow' },
 };
 
+/**
+ * Endpoints named by Calico selectors (GlobalNetworkPolicy): pods whose labels `selector` matches (absent: every
+ * pod) in namespaces whose labels `namespaceSelector` matches (absent: every namespace). Labels as Calico sees
+ * them (calicoPodLabels, calicoNamespaceLabels).
+ */
+export interface SelectorPeer {
+  readonly selector?: ParsedSelector;
+  readonly namespaceSelector?: ParsedSelector;
+}
+
 /** The pods a policy applies to. */
 export interface PolicySubject {
   /** Only pods of this namespace (a NetworkPolicy's own); absent: any namespace `namespaceSelector` picks. */
@@ -53,7 +66,55 @@ export interface PolicySubject {
   /** With no `namespace`: which namespaces (absent: all). */
   readonly namespaceSelector?: LabelSelector;
   readonly podSelector: LabelSelector;
+  /** Calico's selectors instead of the label selectors above (which are then empty). */
+  readonly calico?: SelectorPeer;
 }
+
+export type PacketEnd = 'src' | 'dst';
+
+/**
+ * A further condition of a rule (Calico's rules; the other kinds need none): every condition of a rule must hold,
+ * besides its peers and ports. `negate` turns a condition into "not": an address in none of the CIDRs, a port
+ * outside the ranges, any other protocol.
+ */
+export type RuleCondition =
+  /** The address of `end` is in one of the CIDRs (canonical text). */
+  | {
+      readonly kind: 'cidrs';
+      readonly end: PacketEnd;
+      readonly negate: boolean;
+      readonly cidrs: readonly string[];
+    }
+  /**
+   * The address of `end` belongs to a pod `peer` names, or is one of `hostIps` (the host endpoints its selector
+   * matches, resolved by the translator).
+   */
+  | {
+      readonly kind: 'endpoints';
+      readonly end: PacketEnd;
+      readonly negate: boolean;
+      readonly peer: SelectorPeer;
+      readonly hostIps: readonly string[];
+    }
+  /** The port of `end` is in one of the ranges (the rule's protocol has ports). */
+  | {
+      readonly kind: 'ports';
+      readonly end: PacketEnd;
+      readonly negate: boolean;
+      readonly ranges: readonly PortRange[];
+    }
+  /** The IP protocol number. */
+  | { readonly kind: 'protocol'; readonly negate: boolean; readonly number: number }
+  /** An ICMP (family 4) or ICMPv6 (6) type, and code. Negated: not (that type and that code). */
+  | {
+      readonly kind: 'icmp';
+      readonly negate: boolean;
+      readonly family: Family;
+      readonly type: number;
+      readonly code?: number;
+    }
+  /** Only packets of this address family. */
+  | { readonly kind: 'family'; readonly family: Family };
 
 export interface OrderedRule {
   readonly action: RuleAction;
@@ -63,6 +124,8 @@ export interface OrderedRule {
   readonly peers: readonly PolicyPeer[];
   /** Empty: every port and protocol. */
   readonly ports: readonly PolicyPort[];
+  /** Further conditions, all of which must hold too; absent: none. */
+  readonly conditions?: readonly RuleCondition[];
 }
 
 export interface OrderedPolicy {
@@ -71,7 +134,7 @@ export interface OrderedPolicy {
   /** What its rules' comments start with ("np:shop/web"). */
   readonly origin: string;
   readonly tier: Tier;
-  /** Lower runs first within the tier; equal priorities run in key order. */
+  /** Lower runs first within the tier (Infinity: last); equal priorities run in key order. */
   readonly priority: number;
   readonly subject: PolicySubject;
   /** Its rules per direction, in order; absent when the policy does not apply to that direction. */
@@ -92,12 +155,13 @@ export function rulesOf(p: OrderedPolicy, d: Direction): readonly OrderedRule[] 
 export function comparePolicies(a: OrderedPolicy, b: OrderedPolicy): number {
   const t = TIERS.indexOf(a.tier) - TIERS.indexOf(b.tier);
   if (t !== 0) return t;
-  if (a.priority !== b.priority) return a.priority - b.priority;
+  if (a.priority !== b.priority) return a.priority < b.priority ? -1 : 1;
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 /**
- * networking.k8s.io/v1 NetworkPolicy: the NetworkPolicy tier, priority 0, every rule `allow`; a direction applies
+ * networking.k8s.io/v1 NetworkPolicy: the NetworkPolicy tier at priority NETWORK_POLICY_ORDER (where Calico puts it
+ * among GlobalNetworkPolicies), every rule `allow`; a direction applies
  * when policyTypes lists it ("selected means isolated" is the tier's).
  */
 export function fromNetworkPolicy(np: NetworkPolicy): OrderedPolicy {
@@ -111,7 +175,7 @@ export function fromNetworkPolicy(np: NetworkPolicy): OrderedPolicy {
     key,
     origin: `np:${key}`,
     tier: 'NetworkPolicy',
-    priority: 0,
+    priority: NETWORK_POLICY_ORDER,
     subject: { namespace: np.namespace, podSelector: np.podSelector },
     ingress: np.policyTypes.includes('Ingress') ? rules(np.ingress) : undefined,
     egress: np.policyTypes.includes('Egress') ? rules(np.egress) : undefined,

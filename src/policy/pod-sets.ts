@@ -4,13 +4,14 @@
 // one set, and the incremental compiler (node-compiler.ts) can update a set pod by pod. Pure.
 
 import type { Family, SetType } from '../ir/ir.js';
+import { calicoNamespaceLabels, calicoPodLabels, calicoSelectorMatches } from '../model/calico-selector.js';
 import { type Cidr, cidrContains, formatCidr, tryParseIp } from '../model/cidr.js';
 import type { PodInfo } from '../model/cluster.js';
 import type { Protocol } from '../model/k8s.js';
 import type { LabelSelector, PolicyPeer } from '../model/network-policy.js';
 import { selectorMatches, selectorToString } from '../model/selector.js';
 import { type Direction, sharedSetName } from './names.js';
-import { type OrderedPolicy, type PolicySubject, rulesOf } from './ordered.js';
+import { type OrderedPolicy, type PolicySubject, rulesOf, type SelectorPeer } from './ordered.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -42,6 +43,7 @@ export function subjectMatches(
   pod: PodInfo,
   nsLabels: (ns: string) => Labels,
 ): boolean {
+  if (subject.calico) return selectorPeerMatches(subject.calico, pod, nsLabels);
   if (subject.namespace !== undefined && pod.namespace !== subject.namespace) return false;
   if (subject.namespaceSelector && !selectorMatches(subject.namespaceSelector, nsLabels(pod.namespace)))
     return false;
@@ -58,7 +60,34 @@ export function selects(
   return rulesOf(policy, d) !== undefined && subjectMatches(policy.subject, pod, nsLabels);
 }
 
+/** Whether Calico selectors name a pod: its namespace's labels and its own, as Calico sees them. */
+export function selectorPeerMatches(
+  peer: SelectorPeer,
+  pod: PodInfo,
+  nsLabels: (ns: string) => Labels,
+): boolean {
+  const ns = peer.namespaceSelector?.selector;
+  if (
+    ns &&
+    !calicoSelectorMatches(ns, {
+      labels: calicoNamespaceLabels(pod.namespace, nsLabels(pod.namespace)),
+      namespaced: true,
+    })
+  )
+    return false;
+  const sel = peer.selector?.selector;
+  return (
+    !sel ||
+    calicoSelectorMatches(sel, { labels: calicoPodLabels(pod.namespace, pod.labels), namespaced: true })
+  );
+}
+
+function selectorPeerKey(p: SelectorPeer): string {
+  return `calico(${p.selector?.text ?? '*'}) calicoNs(${p.namespaceSelector?.text ?? '*'})`;
+}
+
 function subjectKey(s: PolicySubject): string {
+  if (s.calico) return selectorPeerKey(s.calico);
   const ns =
     s.namespace !== undefined
       ? `ns(${s.namespace})`
@@ -134,6 +163,23 @@ export function peerAddressSet(matchers: readonly PeerMatcher[], family: Family)
   };
 }
 
+/**
+ * The addresses of family `family` of every pod Calico selectors name (a GlobalNetworkPolicy rule's selector,
+ * notSelector or namespaceSelector). Host endpoints' addresses are not pods: the rule carries them itself.
+ */
+export function selectorPeerSet(peer: SelectorPeer, family: Family): PodSetSpec {
+  const key = `calico v${family}: ${selectorPeerKey(peer)}`;
+  return {
+    name: sharedSetName('pods', family, key),
+    key,
+    type: family === 4 ? 'ipv4_addr' : 'ipv6_addr',
+    family,
+    namespaceLabels: peer.namespaceSelector !== undefined,
+    scope: () => undefined,
+    elements: (pod, ctx) => (selectorPeerMatches(peer, pod, ctx.nsLabels) ? ipsOf(pod, family) : []),
+  };
+}
+
 export interface NamedPort {
   readonly name: string;
   readonly protocol: Protocol;
@@ -170,7 +216,9 @@ export function ingressNamedSet(
     key,
     type: family === 4 ? 'ipv4_addr . inet_proto . inet_service' : 'ipv6_addr . inet_proto . inet_service',
     family,
-    namespaceLabels: fixed === undefined && subject.namespaceSelector !== undefined,
+    namespaceLabels:
+      fixed === undefined &&
+      (subject.namespaceSelector !== undefined || subject.calico?.namespaceSelector !== undefined),
     scope: () => (fixed !== undefined ? [fixed] : undefined),
     elements: (pod, ctx) =>
       pod.node === ctx.node && pod.interface !== undefined && subjectMatches(subject, pod, ctx.nsLabels)

@@ -10,6 +10,7 @@
 //
 // Out of contract (the API server rejects these, and apimachinery refuses to build such a selector): In/NotIn
 // with no values, Exists/DoesNotExist with values, an unknown operator. Such a requirement matches nothing.
+import type { Selector } from '../model/calico-selector.js';
 import type { LabelSelector, LabelSelectorRequirement } from '../model/network-policy.js';
 
 type Labels = Readonly<Record<string, string>>;
@@ -44,4 +45,27 @@ export function referenceSelectorMatches(sel: LabelSelector, labels: Labels): bo
     if (labelValue(labels, key) !== want) return false;
   }
   return (sel.matchExpressions ?? []).every((req) => requirementHolds(req, labels));
+}
+
+/**
+ * The reference's own reading of a parsed Calico selector (calico-selector.ts parses; this evaluates apart from
+ * the compiler's evaluator): `k != v` and `k not in {...}` hold for an endpoint without k (Calico's docs);
+ * `global()` holds only for an endpoint outside every namespace (a host endpoint).
+ */
+export function referenceCalicoMatches(s: Selector, labels: Labels, namespaced: boolean): boolean {
+  const value = labelValue(labels, 'key' in s ? s.key : '');
+  if (s.kind === 'not') return !referenceCalicoMatches(s.operand, labels, namespaced);
+  if (s.kind === 'and') return s.operands.every((o) => referenceCalicoMatches(o, labels, namespaced));
+  if (s.kind === 'or') return s.operands.some((o) => referenceCalicoMatches(o, labels, namespaced));
+  if (s.kind === 'all') return true;
+  if (s.kind === 'global') return !namespaced;
+  if (value === undefined) return s.kind === 'ne' || s.kind === 'notin';
+  if (s.kind === 'has') return true;
+  if (s.kind === 'eq' || s.kind === 'ne') return (value === s.value) === (s.kind === 'eq');
+  if (s.kind === 'in' || s.kind === 'notin') return s.values.includes(value) === (s.kind === 'in');
+  if (s.kind === 'contains') return value.indexOf(s.value) >= 0;
+  if (s.kind === 'starts') return value.slice(0, s.value.length) === s.value;
+  if (s.kind === 'ends')
+    return s.value.length <= value.length && value.slice(value.length - s.value.length) === s.value;
+  return false;
 }

@@ -30,6 +30,7 @@ import type {
   PolicyType,
 } from '../model/network-policy.js';
 import { decideClusterTier } from './reference-cluster.js';
+import { decideDefaultTier } from './reference-global.js';
 import { referenceSelectorMatches } from './reference-labels.js';
 
 export interface Decision {
@@ -138,7 +139,7 @@ interface Context {
   readonly flow: Flow;
 }
 
-function byKey(a: NetworkPolicy, b: NetworkPolicy): number {
+function _byKey(a: NetworkPolicy, b: NetworkPolicy): number {
   const ka = `${a.namespace}/${a.name}`;
   const kb = `${b.namespace}/${b.name}`;
   return ka < kb ? -1 : ka > kb ? 1 : 0;
@@ -155,28 +156,18 @@ function decideForPod(state: ClusterState, ctx: Context): Decision {
   const cluster = { self, other, dst: ctx.dst, flow: ctx.flow };
   const admin = decideClusterTier(state, 'Admin', direction, cluster);
   if (admin.decided) return { allowed: admin.allowed, reason: admin.reason };
-  const selecting = state.policies
-    .filter(
-      (p) =>
-        p.namespace === self.namespace &&
-        p.policyTypes.includes(direction) &&
-        referenceSelectorMatches(p.podSelector, self.labels),
-    )
-    .sort(byKey);
-  if (selecting.length === 0) {
-    const baseline = decideClusterTier(state, 'Baseline', direction, cluster);
-    if (baseline.decided) return { allowed: baseline.allowed, reason: baseline.reason };
-    return { allowed: true, reason: admin.reason ? `${admin.reason}; not isolated` : 'not isolated' };
-  }
-  const field = direction === 'Ingress' ? 'ingress' : 'egress';
-  for (const policy of selecting) {
-    const index = policy[field].findIndex((rule) => ruleMatches(state, policy, rule, ctx));
-    if (index >= 0) {
-      return { allowed: true, reason: `allowed by ${policy.namespace}/${policy.name} ${field}[${index}]` };
-    }
-  }
-  const names = selecting.map((p) => `${p.namespace}/${p.name}`).join(', ');
-  return { allowed: false, reason: `isolated by ${names}; no rule allows` };
+  const tier = decideDefaultTier(state, {
+    self,
+    direction,
+    flow: ctx.flow,
+    npRuleMatches: (policy, i) =>
+      ruleMatches(state, policy, policy[direction === 'Ingress' ? 'ingress' : 'egress'][i]!, ctx),
+  });
+  if (tier.kind === 'decided') return { allowed: tier.allowed, reason: tier.reason };
+  const baseline = decideClusterTier(state, 'Baseline', direction, cluster);
+  if (baseline.decided) return { allowed: baseline.allowed, reason: baseline.reason };
+  const why = tier.kind === 'passed' ? tier.reason : admin.reason;
+  return { allowed: true, reason: why ? `${why}; not isolated` : 'not isolated' };
 }
 
 const NOT_A_POD: Decision = { allowed: true, reason: 'not a pod' };

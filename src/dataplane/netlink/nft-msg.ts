@@ -128,7 +128,13 @@ const expression = (name: string, ...data: Buffer[]) =>
 
 /** Whether `r` is one these requests can write: no matches and no verdict map, only a verdict (and a counter). */
 export function isVerdictOnly(r: Rule): r is Rule & { readonly verdict: Verdict } {
-  return r.matches.length === 0 && r.vmap === undefined && r.mark === undefined && r.verdict !== undefined;
+  return (
+    r.matches.length === 0 &&
+    r.vmap === undefined &&
+    r.mark === undefined &&
+    r.log === undefined &&
+    r.verdict !== undefined
+  );
 }
 
 function ruleUserdata(comment: string): Buffer {

@@ -20,6 +20,7 @@ import type {
   PolicyType,
 } from '../../model/network-policy.js';
 import { makeNamespace } from './builders.js';
+import { randomGlobalPolicy, randomHostEndpoints } from './random-global.js';
 
 /** mulberry32: small, fast, good enough for test generation. */
 export function prng(seed: number): () => number {
@@ -227,7 +228,7 @@ export function randomClusterPolicy(g: Gen, i: number): ClusterNetworkPolicy {
 /** 2 nodes, `pods` pods in 3 namespaces with random labels and named ports, `policies` random policies. */
 export function randomCluster(
   seed: number,
-  opts: { pods: number; policies: number; clusterPolicies?: number },
+  opts: { pods: number; policies: number; clusterPolicies?: number; globalPolicies?: number },
 ): ClusterState {
   const g = new Gen(prng(seed));
   const pods: PodInfo[] = Array.from({ length: opts.pods }, (_, i) => {
@@ -252,6 +253,12 @@ export function randomCluster(
     policies: Array.from({ length: opts.policies }, (_, i) => randomPolicy(g, i)),
     ...(opts.clusterPolicies
       ? { clusterPolicies: Array.from({ length: opts.clusterPolicies }, (_, i) => randomClusterPolicy(g, i)) }
+      : {}),
+    ...(opts.globalPolicies
+      ? {
+          globalPolicies: Array.from({ length: opts.globalPolicies }, (_, i) => randomGlobalPolicy(g, i)),
+          hostEndpoints: randomHostEndpoints(g),
+        }
       : {}),
   };
 }
