@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { renderRule, renderTable } from '../dataplane/nft-render.js';
 import { compileNode } from './compile.js';
 import { demoCluster, makePolicy, rule, sel, tcp } from './testdata/builders.js';
-import { CLUSTER_SCENARIOS, SCENARIOS } from './testdata/scenarios.js';
+import { CLUSTER_SCENARIOS, GLOBAL_SCENARIOS, SCENARIOS } from './testdata/scenarios.js';
 
 const GOLDEN = join(import.meta.dirname, 'testdata', 'golden');
 
@@ -30,6 +30,23 @@ describe('compiler golden rulesets', () => {
       it(`${name} (ClusterNetworkPolicies) on ${node}`, () => {
         const state = { ...demoCluster(policies), clusterPolicies: cluster };
         checkGolden(`${name}.${node}.nft`, renderTable(compileNode(state, node).table));
+      });
+    }
+  }
+  for (const [name, { global, policies, hostEndpoints }] of Object.entries(GLOBAL_SCENARIOS)) {
+    for (const [node, merged] of [
+      ['node-1', false],
+      ['node-2', false],
+      ['node-1', true],
+    ] as const) {
+      it(`${name} (GlobalNetworkPolicies) on ${node}${merged ? ', policies merged per endpoint' : ''}`, () => {
+        const state = { ...demoCluster(policies), globalPolicies: global, hostEndpoints };
+        assert.deepEqual(
+          global.flatMap((p) => p.problems),
+          [],
+        );
+        const table = compileNode(state, node, merged ? { mergeAbove: 0 } : {}).table;
+        checkGolden(`${name}.${node}${merged ? '.merged' : ''}.nft`, renderTable(table));
       });
     }
   }

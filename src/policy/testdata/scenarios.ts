@@ -1,5 +1,10 @@
 // Named policy sets over the demo cluster, shared by the golden and semantic tests.
+
 import type { ClusterNetworkPolicy } from '../../model/cluster-network-policy.js';
+import type { GlobalNetworkPolicy } from '../../model/global-network-policy.js';
+import { parseGlobalNetworkPolicy } from '../../model/global-network-policy-parse.js';
+import type { HostEndpoint } from '../../model/host-endpoint.js';
+import { parseHostEndpoint } from '../../model/host-endpoint-parse.js';
 import type { NetworkPolicy } from '../../model/network-policy.js';
 import { makePolicy, rule, sel, tcp, udp } from './builders.js';
 
@@ -128,6 +133,78 @@ export const CLUSTER_SCENARIOS: Record<
       makePolicy('shop', 'allow-web-from-billing', {
         podSelector: sel({ app: 'web' }),
         ingress: [rule([{ namespaceSelector: sel({ team: 'billing' }) }], [tcp(80)])],
+      }),
+    ],
+  },
+};
+
+function calico(name: string, spec: Record<string, unknown>): GlobalNetworkPolicy {
+  return parseGlobalNetworkPolicy({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'GlobalNetworkPolicy',
+    metadata: { name },
+    spec,
+  });
+}
+
+/**
+ * GlobalNetworkPolicies over the demo cluster, beside a NetworkPolicy: orders on both sides of 1000, Allow, Deny,
+ * Pass and Log, every rule field that becomes a match (nets, notNets, selector, notSelector, namespaceSelector,
+ * ports, a range, named ports with and without a protocol, notPorts, source ports, protocol by name and number,
+ * notProtocol, ICMP and notICMP, ipVersion), and a host endpoint named by a selector.
+ */
+export const GLOBAL_SCENARIOS: Record<
+  string,
+  { global: GlobalNetworkPolicy[]; policies: NetworkPolicy[]; hostEndpoints: HostEndpoint[] }
+> = {
+  global: {
+    global: [
+      calico('guard-web', {
+        order: 10,
+        selector: "projectcalico.org/namespace == 'shop' && app == 'web'",
+        ingress: [
+          { action: 'Log', protocol: 'TCP', destination: { ports: [22] } },
+          { action: 'Deny', source: { nets: ['192.0.2.0/24'], notNets: ['192.0.2.128/25'] } },
+          { action: 'Pass', source: { namespaceSelector: "team == 'billing'", selector: "app == 'api'" } },
+          { action: 'Allow', protocol: 'ICMP', icmp: { type: 8, code: 0 } },
+          { action: 'Deny', protocol: 'ICMP', notICMP: { type: 0 } },
+        ],
+      }),
+      calico('hosts-to-db', {
+        order: 500,
+        selector: "app == 'db'",
+        types: ['Ingress', 'Egress'],
+        ingress: [
+          { action: 'Allow', source: { selector: 'has(host-endpoint)' }, destination: { ports: ['pg'] } },
+          {
+            action: 'Allow',
+            protocol: 'TCP',
+            source: { notSelector: "app in {'api', 'ledger'}", ports: ['1024:65535'] },
+            destination: { notPorts: [22, '6000:6100'] },
+          },
+        ],
+        egress: [
+          { action: 'Deny', protocol: 17, destination: { ports: [53] }, ipVersion: 4 },
+          { action: 'Allow', notProtocol: 'UDPLite' },
+        ],
+      }),
+      calico('last', {
+        selector: 'all()',
+        ingress: [{ action: 'Allow', protocol: 'SCTP', destination: { ports: ['7000:7010'] } }],
+      }),
+    ],
+    policies: [
+      makePolicy('shop', 'allow-web-from-billing', {
+        podSelector: sel({ app: 'web' }),
+        ingress: [rule([{ namespaceSelector: sel({ team: 'billing' }) }], [tcp(80)])],
+      }),
+    ],
+    hostEndpoints: [
+      parseHostEndpoint({
+        apiVersion: 'crd.projectcalico.org/v1',
+        kind: 'HostEndpoint',
+        metadata: { name: 'node-1', labels: { 'host-endpoint': 'ingress' } },
+        spec: { node: 'node-1', interfaceName: '*', expectedIPs: ['198.18.0.11'] },
       }),
     ],
   },
