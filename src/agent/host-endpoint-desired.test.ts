@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseHostEndpoint } from '../model/host-endpoint-parse.js';
 import {
   desiredHostEndpoint,
   type HostEndpointOptions,
@@ -78,6 +79,14 @@ describe('desiredHostEndpoint', () => {
         profiles: ['projectcalico-default-allow'],
       },
     });
+  });
+
+  it("is accepted by the agent's own HostEndpoint parser, as an endpoint of every interface", () => {
+    const h = parseHostEndpoint(desiredHostEndpoint(nodeFactsOf(NODE)!, OPTS));
+    assert.deepStrictEqual(
+      [h.problems, h.group, h.node, h.interfaceName, h.expectedIPs, h.profiles],
+      [[], 'palisade.dev', 'node-a', '*', ['198.18.0.10', '2001:db8::1'], ['projectcalico-default-allow']],
+    );
   });
 
   it('lets an extra label win over the Node label of the same key, and the managed label over both', () => {
