@@ -3,6 +3,9 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { globalPolicyKey } from '../model/global-network-policy.js';
+import { hostEndpointKey } from '../model/host-endpoint.js';
+import { seedYaml } from '../model/testdata/seed-003-calico.js';
 import { createNullLogger } from '../util/log.js';
 import { createDirDatastore } from './dir.js';
 
@@ -109,6 +112,60 @@ describe('dir datastore', () => {
             0,
           ],
         ],
+      );
+    } finally {
+      await ds.stop();
+    }
+  });
+
+  it('delivers GlobalNetworkPolicies and HostEndpoints of all three groups, parsed and sorted by key', async () => {
+    const dir = join(root, 'gnp');
+    mkdirSync(dir, { recursive: true });
+    // Seed 003 as written: projectcalico.org/v3 policies, a crd.projectcalico.org/v1 HostEndpoint.
+    writeFileSync(join(dir, 'seed.yaml'), seedYaml('node-a'));
+    writeFileSync(
+      join(dir, 'own.yaml'),
+      'apiVersion: palisade.dev/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: drop-other-ingress}\n' +
+        'spec: {order: 5, selector: "has(host-endpoint)", ingress: [{action: Deny, protocol: TCP, destination: {ports: [22]}}]}\n' +
+        '---\napiVersion: palisade.dev/v1\nkind: HostEndpoint\nmetadata: {name: node-b, labels: {role: edge}}\n' +
+        'spec: {node: node-b, expectedIPs: [198.18.0.12], ports: [{name: ssh, port: 22, protocol: TCP}]}\n' +
+        '---\napiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: broken}\nspec: {node: node-b}\n',
+    );
+    const ds = createDirDatastore({ dir, log: createNullLogger(), pollMs: 60_000 });
+    await ds.start(() => {});
+    try {
+      const s = ds.snapshot();
+      assert.deepEqual(
+        s.globalPolicies?.map((p) => [globalPolicyKey(p), p.order, p.preDNAT, p.types, p.problems]),
+        [
+          ['gnp:drop-other-ingress', 5, false, ['Ingress'], []],
+          ['gnp:projectcalico.org/allow-cluster-internal-ingress', 10, true, ['Ingress'], []],
+          ['gnp:projectcalico.org/allow-outbound-external', 10, false, ['Egress'], []],
+          ['gnp:projectcalico.org/drop-other-ingress', 20, true, ['Ingress'], []],
+        ],
+      );
+      assert.deepEqual(s.globalPolicies?.[1]?.ingress[0]?.source.nets, ['10.240.0.0/16', '192.168.0.0/16']);
+      assert.deepEqual(
+        s.hostEndpoints?.map((h) => [
+          hostEndpointKey(h),
+          h.node,
+          h.interfaceName,
+          h.labels,
+          h.problems.length,
+        ]),
+        [
+          ['hep:crd.projectcalico.org/node-a', 'node-a', '*', { 'host-endpoint': 'ingress' }, 0],
+          ['hep:node-b', 'node-b', undefined, { role: 'edge' }, 0],
+          ['hep:projectcalico.org/broken', 'node-b', undefined, {}, 1],
+        ],
+      );
+      assert.deepEqual(s.hostEndpoints?.[1]?.ports, [{ name: 'ssh', port: 22, protocol: 'TCP' }]);
+      // A deletion is seen as any other change.
+      rmSync(join(dir, 'seed.yaml'));
+      await until('the seed gone', () => ds.snapshot().globalPolicies?.length === 1);
+      assert.deepEqual(
+        ds.snapshot().hostEndpoints?.map((h) => h.name),
+        ['node-b', 'broken'],
       );
     } finally {
       await ds.stop();

@@ -1,5 +1,6 @@
 // The dir datastore: cluster state as a directory of manifests (Namespaces, Pods with status, Nodes with labels,
-// NetworkPolicies, policy.networking.k8s.io ClusterNetworkPolicies), for the lab and standalone use. Policies
+// NetworkPolicies, policy.networking.k8s.io ClusterNetworkPolicies, GlobalNetworkPolicies and HostEndpoints of
+// every group they are served as, sorted by key), for the lab and standalone use. Policies
 // come with their problems (they fail closed); there is no status to write here, the agent's log says it. Reloaded on fs.watch events and on a poll (fs.watch can
 // miss events); a broken file is logged and skipped, never fatal.
 //
@@ -9,6 +10,8 @@ import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node
 import { join } from 'node:path';
 import { type NamespaceInfo, type NodeInfo, type PodInfo, workloadOf } from '../model/cluster.js';
 import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
+import { type GlobalNetworkPolicy, globalPolicyKey } from '../model/global-network-policy.js';
+import { type HostEndpoint, hostEndpointKey } from '../model/host-endpoint.js';
 import { ValidationError } from '../model/k8s.js';
 import { type ManifestObject, parseManifests } from '../model/manifests.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
@@ -86,6 +89,8 @@ export function snapshotFromObjects(objects: readonly ManifestObject[], revision
   const nodes: NodeInfo[] = [];
   const policies: NetworkPolicy[] = [];
   const clusterPolicies: ClusterNetworkPolicy[] = [];
+  const globalPolicies: GlobalNetworkPolicy[] = [];
+  const hostEndpoints: HostEndpoint[] = [];
   for (const o of objects) {
     if (o.kind === 'Namespace') {
       namespaces.set(o.name, {
@@ -112,6 +117,10 @@ export function snapshotFromObjects(objects: readonly ManifestObject[], revision
       policies.push(o);
     } else if (o.kind === 'ClusterNetworkPolicy') {
       clusterPolicies.push(o);
+    } else if (o.kind === 'GlobalNetworkPolicy') {
+      globalPolicies.push(o);
+    } else if (o.kind === 'HostEndpoint') {
+      hostEndpoints.push(o);
     }
   }
   return {
@@ -121,8 +130,19 @@ export function snapshotFromObjects(objects: readonly ManifestObject[], revision
     nodes,
     policies,
     clusterPolicies,
+    globalPolicies: sortedBy(globalPolicies, globalPolicyKey),
+    hostEndpoints: sortedBy(hostEndpoints, hostEndpointKey),
     synced: true,
   };
+}
+
+/** By key in code-unit order (the compiler's), stable. */
+function sortedBy<T>(items: T[], key: (t: T) => string): T[] {
+  return items.sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
 }
 
 /** Reads a manifest directory once (files that do not parse are skipped). */
@@ -150,6 +170,8 @@ export function createDirDatastore(opts: { dir: string; log: Logger; pollMs?: nu
     nodes: [],
     policies: [],
     clusterPolicies: [],
+    globalPolicies: [],
+    hostEndpoints: [],
     synced: false,
   };
   let lastSignature = '';

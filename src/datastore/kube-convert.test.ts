@@ -12,6 +12,7 @@ import {
   toNodeInfo,
   toPodInfo,
 } from './kube-convert.js';
+import type { CompactCalicoKind } from './kube-convert-calico.js';
 import { makePod, withIps } from './testdata/kube-testkit.js';
 
 type Pod = Parameters<Parameters<typeof makePod>[3]>[0];
@@ -310,9 +311,40 @@ describe('compactObject', () => {
     });
     assert.deepEqual(modelOf(compact, toClusterNetworkPolicy), toClusterNetworkPolicy(cnp));
   });
+  it("a GlobalNetworkPolicy or HostEndpoint holds its model, parsed as of its resource's group", () => {
+    const gnp = {
+      metadata: { name: 'drop', uid: 'u2', resourceVersion: '7', managedFields: [] },
+      spec: { order: 20, preDNAT: true, applyOnForward: true, ingress: [{ action: 'Deny' }] },
+    };
+    const compact = compactObject('globalnetworkpolicies.projectcalico.org', gnp) as CompactCalicoKind;
+    assert.deepEqual(compact.metadata, { name: 'drop', uid: 'u2', resourceVersion: '7' });
+    assert.deepEqual(
+      [compact.model.kind, compact.model.group, compact.model.name, compact.model.problems],
+      ['GlobalNetworkPolicy', 'projectcalico.org', 'drop', []],
+    );
+    const hep = { metadata: { name: 'n', resourceVersion: '8' }, spec: { node: 'n', interfaceName: '*' } };
+    const model = (compactObject('hostendpoints.crd.projectcalico.org', hep) as CompactCalicoKind).model;
+    assert.deepEqual(
+      [model.kind, model.group, model.problems],
+      ['HostEndpoint', 'crd.projectcalico.org', []],
+    );
+    // A watch event carries its apiVersion: one that does not match is the parser's to report.
+    const odd = { ...hep, apiVersion: 'projectcalico.org/v1', kind: 'HostEndpoint' };
+    assert.equal(
+      (compactObject('hostendpoints.palisade.dev', odd) as CompactCalicoKind).model.problems.length,
+      1,
+    );
+  });
   it('is total', () => {
     for (const junk of [{}, { metadata: 'x' }, { spec: 3, status: [] }]) {
-      for (const r of ['pods', 'nodes', 'namespaces', 'clusternetworkpolicies'])
+      for (const r of [
+        'pods',
+        'nodes',
+        'namespaces',
+        'clusternetworkpolicies',
+        'globalnetworkpolicies.palisade.dev',
+        'hostendpoints.projectcalico.org',
+      ])
         metaOf(compactObject(r, junk));
     }
   });

@@ -1,7 +1,7 @@
 // Kubernetes API objects (decoded JSON, exactly as list and watch deliver them) → the cluster model. Pure and
 // total: an object of the wrong shape gives an entry with what could be read (never an exception), so one odd
 // object cannot stop the datastore. NetworkPolicy goes through parseNetworkPolicy and ClusterNetworkPolicy through
-// parseClusterNetworkPolicy, which fail closed.
+// parseClusterNetworkPolicy, which fail closed; GlobalNetworkPolicy and HostEndpoint: kube-convert-calico.ts.
 import { formatIp, tryParseIp } from '../model/cidr.js';
 import { type NamespaceInfo, type NodeInfo, type PodInfo, workloadOf } from '../model/cluster.js';
 import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
@@ -12,6 +12,7 @@ import {
 import { type ContainerPort, isObject, PROTOCOLS } from '../model/k8s.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
 import { NETWORK_POLICY_API_VERSION, parseNetworkPolicy } from '../model/network-policy-parse.js';
+import { compactCalicoKind } from './kube-convert-calico.js';
 
 type Json = Record<string, unknown>;
 
@@ -225,11 +226,14 @@ export interface CompactObject {
  * metadata an informer needs: name, namespace, resourceVersion), not the object. Real Pods carry managedFields,
  * images, env, volumes, conditions: several KB each that the agent never reads. A NetworkPolicy is kept whole:
  * it is parsed (failing closed) from what the server sent. A ClusterNetworkPolicy is parsed here, from what the
- * server sent, and kept with what its status needs (compactClusterPolicy).
+ * server sent, and kept with what its status needs (compactClusterPolicy). A GlobalNetworkPolicy or HostEndpoint
+ * is parsed here too, as of its resource's group (compactCalicoKind).
  */
 export function compactObject(resource: string, obj: object): object {
   if (resource === 'networkpolicies' || !isObject(obj)) return obj;
   if (resource === 'clusternetworkpolicies') return compactClusterPolicy(obj);
+  const calico = compactCalicoKind(resource, obj);
+  if (calico) return calico;
   const model =
     resource === 'pods' ? toPodInfo(obj) : resource === 'nodes' ? toNodeInfo(obj) : toNamespaceInfo(obj);
   const meta = field(obj, 'metadata');

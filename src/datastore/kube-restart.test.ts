@@ -91,6 +91,8 @@ describe('kubernetes datastore restarts', () => {
       nodes: [],
       policies: [],
       clusterPolicies: [],
+      globalPolicies: [],
+      hostEndpoints: [],
       synced: false,
     });
   });

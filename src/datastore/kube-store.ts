@@ -1,9 +1,13 @@
 // What the kubernetes datastore knows beyond the informers' caches: which resources have delivered their
 // initial list (or are not served at all), and the revision. snapshot() converts the cached API objects to the
 // model, memoised per object (an informer replaces an object on every change, so an unchanged object keeps its
-// conversion).
+// conversion). GlobalNetworkPolicies and HostEndpoints come from one resource per group watched, merged and
+// sorted by key.
 
+import { CALICO_GROUPS, type CalicoGroup, servedGroups } from '../model/calico-groups.js';
 import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
+import { type GlobalNetworkPolicy, globalPolicyKey } from '../model/global-network-policy.js';
+import { type HostEndpoint, hostEndpointKey } from '../model/host-endpoint.js';
 import {
   type CompactClusterPolicy,
   isNewerResourceVersion,
@@ -15,17 +19,32 @@ import {
   toNodeInfo,
   toPodInfo,
 } from './kube-convert.js';
+import {
+  CALICO_KINDS,
+  type CalicoKindPlural,
+  type CalicoKindResource,
+  calicoKindResource,
+  splitCalicoKindResource,
+  toGlobalNetworkPolicy,
+  toHostEndpoint,
+} from './kube-convert-calico.js';
 import type { DatastoreSnapshot } from './types.js';
 
-export type KubeResource = 'namespaces' | 'pods' | 'nodes' | 'networkpolicies' | 'clusternetworkpolicies';
+export type KubeResource =
+  | 'namespaces'
+  | 'pods'
+  | 'nodes'
+  | 'networkpolicies'
+  | 'clusternetworkpolicies'
+  | CalicoKindResource;
 
-export const KUBE_RESOURCES: readonly KubeResource[] = [
-  'namespaces',
-  'pods',
-  'nodes',
-  'networkpolicies',
-  'clusternetworkpolicies',
-];
+/** What the datastore watches, with GlobalNetworkPolicies and HostEndpoints of palisade.dev and `calicoGroups`. */
+export function kubeResources(calicoGroups: readonly CalicoGroup[] = CALICO_GROUPS): KubeResource[] {
+  const calicoKinds = servedGroups(calicoGroups).flatMap((g) =>
+    (Object.keys(CALICO_KINDS) as CalicoKindPlural[]).map((p) => calicoKindResource(p, g)),
+  );
+  return ['namespaces', 'pods', 'nodes', 'networkpolicies', 'clusternetworkpolicies', ...calicoKinds];
+}
 
 /** An informer's cache, as far as the store reads it. */
 export interface ObjectList {
@@ -40,6 +59,9 @@ const byKey = (a: { namespace?: string; name: string }, b: { namespace?: string;
   cmp(a.namespace ?? '', b.namespace ?? '') || cmp(a.name, b.name);
 
 export class KubeStore {
+  /** The resources watched: synced once every one of them is. */
+  constructor(private readonly resources: readonly KubeResource[] = kubeResources()) {}
+
   private readonly caches = new Map<KubeResource, ObjectList>();
   private readonly synced = new Set<KubeResource>();
   /** Resources the API server does not serve (a CRD not installed): synced, and empty whatever is cached. */
@@ -100,8 +122,24 @@ export class KubeStore {
       clusterPolicies: this.notServed.has('clusternetworkpolicies')
         ? []
         : this.convert<ClusterNetworkPolicy>('clusternetworkpolicies', toClusterNetworkPolicy).sort(byKey),
-      synced: KUBE_RESOURCES.every((r) => this.synced.has(r)),
+      globalPolicies: this.calicoKind<GlobalNetworkPolicy>(
+        'globalnetworkpolicies',
+        toGlobalNetworkPolicy,
+      ).sort((a, b) => cmp(globalPolicyKey(a), globalPolicyKey(b))),
+      hostEndpoints: this.calicoKind<HostEndpoint>('hostendpoints', toHostEndpoint).sort((a, b) =>
+        cmp(hostEndpointKey(a), hostEndpointKey(b)),
+      ),
+      synced: this.resources.every((r) => this.synced.has(r)),
     };
+  }
+
+  /** One kind of every group watched and served. */
+  private calicoKind<T>(plural: CalicoKindPlural, fn: (obj: unknown, apiVersion: string) => T): T[] {
+    return this.resources.flatMap((r) => {
+      const split = splitCalicoKindResource(r);
+      if (split?.plural !== plural || this.notServed.has(r)) return [];
+      return this.convert(r, (o) => fn(o, split.apiVersion));
+    });
   }
 
   private advance(resource: KubeResource, resourceVersion: string): void {

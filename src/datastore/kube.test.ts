@@ -92,19 +92,25 @@ describe('kubernetes datastore', () => {
     assert.deepEqual(s.policies[0]?.ingress[0]?.ports, [{ protocol: 'TCP', port: 5432 }]);
   });
 
-  it('without the ClusterNetworkPolicy CRD (404): synced, none delivered, said once, listed again later', async () => {
+  it('without the CRDs (404): synced, none delivered, said once per resource, listed again later', async () => {
     const h = await open(seed);
     await eventually(() => assert.equal(h.snapshot().synced, true));
     assert.deepEqual(h.snapshot().clusterPolicies, []);
+    assert.deepEqual(h.snapshot().globalPolicies, []);
+    assert.deepEqual(h.snapshot().hostEndpoints, []);
     // The fast harness backoff (20 ms doubling to 200 ms) lists several times meanwhile.
     await eventually(() => {
       const retries = h.records.filter((r) => r.msg === 'not served; listing again later');
       assert.ok(retries.length >= 3, `${retries.length} retries`);
     });
     const notServed = h.records.filter((r) => r.msg.startsWith('not served (CRD not installed?)'));
+    const calicoKinds = ['palisade.dev', 'crd.projectcalico.org', 'projectcalico.org'].flatMap((g) => [
+      `globalnetworkpolicies.${g}`,
+      `hostendpoints.${g}`,
+    ]);
     assert.deepEqual(
-      notServed.map((r) => [r.level, r.resource]),
-      [[30, 'clusternetworkpolicies']],
+      notServed.map((r) => [r.level, r.resource]).sort(),
+      ['clusternetworkpolicies', ...calicoKinds].sort().map((r) => [30, r]),
     );
     assert.deepEqual(
       h.records.filter((r) => r.level >= 40),

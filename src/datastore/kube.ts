@@ -1,10 +1,11 @@
 // The kubernetes datastore: one client-node informer (ListWatch) per resource, all namespaces: Namespaces,
-// Pods, Nodes, networking.k8s.io/v1 NetworkPolicies and policy.networking.k8s.io/v1alpha2
-// ClusterNetworkPolicies. The informers' caches hold the objects as the API sent them, or their model
-// (kube-convert.ts compactObject); snapshot() converts them to the model (memoised per object). snapshot().revision is the newest
-// resourceVersion applied (of a list or of an object event; not of a bookmark), compared as integers (see
-// isNewerResourceVersion); with four watches, one resource may lag another, so it says "everything up to here
-// that the datastore has seen", not "every resource is at this version".
+// Pods, Nodes, networking.k8s.io/v1 NetworkPolicies, policy.networking.k8s.io/v1alpha2 ClusterNetworkPolicies, and
+// GlobalNetworkPolicies and HostEndpoints in palisade.dev/v1 and each of Calico's groups asked for (default:
+// crd.projectcalico.org/v1 and projectcalico.org/v3). The informers' caches hold the objects as the API sent them,
+// or their model (kube-convert.ts compactObject); snapshot() converts them to the model (memoised per object).
+// snapshot().revision is the newest resourceVersion applied (of a list or of an object event; not of a bookmark),
+// compared as integers (see isNewerResourceVersion); with a watch per resource, one may lag another, so it says
+// "everything up to here that the datastore has seen", not "every resource is at this version".
 //
 // Recovery. ListWatch handles a 410 itself (an ERROR event with code 410, or an HTTP 410, empties its
 // resourceVersion and the end of that watch re-lists), and re-watches when the server closes a watch cleanly.
@@ -14,11 +15,13 @@
 // (a server that has compacted past it answers 410, and ListWatch re-lists). stop() has to do more than
 // ListWatch.stop(): see TrackingWatch.stop().
 //
-// ClusterNetworkPolicies are a CRD, which a cluster may not have installed. A list answering 404 means "not
-// served": logged once, the resource counts as synced and delivers none, and the list is tried again on the
-// restart backoff (at most every 30 s), so a CRD installed later is picked up within that. A watch answering
-// 404 (the CRD removed) makes the informer list again, which finds it not served. A 403 is not treated so: a
-// datastore that may not read the policies must not report that there are none.
+// ClusterNetworkPolicies, GlobalNetworkPolicies and HostEndpoints are CRDs, which a cluster may not have installed
+// (each kind in each group is a resource of its own). A list answering 404 means "not served": logged once, the
+// resource counts as synced and delivers none, and the list is tried again on the restart backoff (at most every
+// 30 s), so a CRD installed later is picked up within that. A watch answering 404 (the CRD removed) makes the
+// informer list again, which finds it not served. A 403 is not treated so: a datastore that may not read the
+// policies must not report that there are none (so an agent that may not read Calico's groups, where Calico owns
+// them, is told not to watch them: calicoGroups).
 //
 // Each ClusterNetworkPolicy's status (conditions, and an Event when rejected) is written from here
 // (kube-cluster-policy-status.ts), by every agent, only where it differs.
@@ -30,6 +33,7 @@ import type {
   ObjectCache,
 } from '@kubernetes/client-node';
 import { ListWatch, type Watch } from '@kubernetes/client-node';
+import type { CalicoGroup } from '../model/calico-groups.js';
 import type { Logger } from '../util/log.js';
 import { apiStatusOf, listObjects, loadKubeConfig, TrackingWatch, type WatchTimeout } from './kube-client.js';
 import {
@@ -38,7 +42,8 @@ import {
   createClusterPolicyStatusWriter,
 } from './kube-cluster-policy-status.js';
 import { compactObject } from './kube-convert.js';
-import { type KubeResource, KubeStore } from './kube-store.js';
+import { calicoKindPath } from './kube-convert-calico.js';
+import { type KubeResource, KubeStore, kubeResources } from './kube-store.js';
 import type { Datastore, DatastoreSnapshot } from './types.js';
 
 export type KubeInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
@@ -70,6 +75,11 @@ export interface KubeDatastoreOptions {
    * this agent in the Events it posts.
    */
   clusterPolicyStatus?: false | Pick<ClusterPolicyStatusOptions, 'node' | 'jitterMs' | 'retryMs'>;
+  /**
+   * Calico's groups to read GlobalNetworkPolicies and HostEndpoints from besides palisade.dev (default: both;
+   * none where Calico is installed: its policies are not ours to enforce, and the agent may not read them).
+   */
+  calicoGroups?: readonly CalicoGroup[];
 }
 
 interface ResourceSpec {
@@ -79,13 +89,20 @@ interface ResourceSpec {
   readonly optional?: boolean;
 }
 
-const RESOURCES: readonly ResourceSpec[] = [
-  { resource: 'namespaces', path: '/api/v1/namespaces' },
-  { resource: 'pods', path: '/api/v1/pods' },
-  { resource: 'nodes', path: '/api/v1/nodes' },
-  { resource: 'networkpolicies', path: '/apis/networking.k8s.io/v1/networkpolicies' },
-  { resource: 'clusternetworkpolicies', path: CLUSTER_POLICIES_PATH, optional: true },
-];
+const PATHS: Readonly<Record<string, string>> = {
+  namespaces: '/api/v1/namespaces',
+  pods: '/api/v1/pods',
+  nodes: '/api/v1/nodes',
+  networkpolicies: '/apis/networking.k8s.io/v1/networkpolicies',
+  clusternetworkpolicies: CLUSTER_POLICIES_PATH,
+};
+
+/** Where a resource is listed; the CRDs' (all but the built-in four) are optional. */
+function resourceSpec(resource: KubeResource): ResourceSpec {
+  const calico = calicoKindPath(resource);
+  if (calico) return { resource, path: calico, optional: true };
+  return { resource, path: PATHS[resource] ?? '', optional: resource === 'clusternetworkpolicies' };
+}
 
 /** A list of an optional resource answered 404: not served. */
 class NotServedError extends Error {
@@ -129,7 +146,8 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
   const backoff = opts.backoff ?? { initialMs: 1000, maxMs: 30_000 };
   const makeInformer = opts.makeInformer ?? defaultMakeInformer;
   const lists = new AbortController();
-  const store = new KubeStore();
+  const resources = kubeResources(opts.calicoGroups);
+  const store = new KubeStore(resources);
   let notify: () => void = () => {};
   const changed = () => {
     try {
@@ -253,7 +271,7 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
     return s;
   };
 
-  const sources = RESOURCES.map(makeSource);
+  const sources = resources.map(resourceSpec).map(makeSource);
 
   return {
     async start(onChange) {

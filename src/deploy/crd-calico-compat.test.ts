@@ -5,7 +5,11 @@
 // test/kube-calico-compat.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { gnpFuzzer } from '../model/global-network-policy-parse.fuzzer.js';
+import { parseGlobalNetworkPolicy } from '../model/global-network-policy-parse.js';
+import { parseHostEndpoint } from '../model/host-endpoint-parse.js';
 import { seedDocuments } from '../model/testdata/seed-003-calico.js';
+import { prng } from '../policy/testdata/random.js';
 import { GLOBAL_POLICY_RULES, HOST_ENDPOINT_RULES } from './crd-calico-compat.js';
 import { renderCrds } from './crds.js';
 import { validate } from './schema-validator.testkit.js';
@@ -51,6 +55,20 @@ function problemsOf(doc: Obj): string[] {
   const out: string[] = [];
   validate(schemaOf(crd), doc, 'doc', out, cel);
   return out;
+}
+
+/** Whether the parser accepts the document whole. */
+const parserAccepts = (doc: Obj): boolean =>
+  (doc.kind === 'HostEndpoint' ? parseHostEndpoint(doc) : parseGlobalNetworkPolicy(doc)).problems.length ===
+  0;
+
+/** Which of GLOBAL_POLICY_RULES a parser problem is (the parser's flag checks), or -1. */
+function flagRule(problem: string): number {
+  if (/^spec\.doNotTrack: .* cannot be combined with preDNAT/.test(problem)) return 0;
+  if (/^spec\.egress: .* must be empty in a preDNAT policy/.test(problem)) return 1;
+  if (/^spec\.types: .* may not include Egress in a preDNAT policy/.test(problem)) return 2;
+  if (/^spec\.applyOnForward: .* must be true with/.test(problem)) return 3;
+  return -1;
 }
 
 const gnp = (spec: Obj): Obj => ({
@@ -211,6 +229,11 @@ describe('GlobalNetworkPolicy and HostEndpoint CRDs', () => {
       got,
       cases.map(([name, , want]) => [name, want]),
     );
+    // The parser, which the agent runs, says the same of each.
+    assert.deepEqual(
+      cases.map(([name, spec]) => `${name}: ${parserAccepts(gnp(spec))}`),
+      cases.map(([name, , want]) => `${name}: ${want.length === 0}`),
+    );
     const H = `doc.spec: ${HOST_ENDPOINT_RULES[0]?.rule}`;
     const heps: [string, Obj, string[]][] = [
       ['all interfaces', { node: 'n', interfaceName: '*' }, []],
@@ -240,5 +263,41 @@ describe('GlobalNetworkPolicy and HostEndpoint CRDs', () => {
       heps.map(([name, spec]) => [name, problemsOf(hep(spec))]),
       heps.map(([name, , want]) => [name, want]),
     );
+    assert.deepEqual(
+      heps.map(([name, spec]) => `${name}: ${parserAccepts(hep(spec))}`),
+      heps.map(([name, , want]) => `${name}: ${want.length === 0}`),
+    );
+  });
+  it('agrees with the parser on 2000 random policies: what it accepts passes; the CEL rules are its flag checks', () => {
+    const f = gnpFuzzer(prng(11));
+    const schema = schemaOf(palisadeGnp);
+    let accepted = 0;
+    let celChecked = 0;
+    for (let i = 0; i < 2000; i++) {
+      const doc = JSON.parse(JSON.stringify(f.doc())) as Obj;
+      const fromSchema: string[] = [];
+      validate(schema, doc, 'doc', fromSchema, cel);
+      const parsed = parseGlobalNetworkPolicy(doc).problems.filter(
+        (p) => !p.startsWith('metadata.') && !p.startsWith('apiVersion:'),
+      );
+      const why = `document ${i}: ${JSON.stringify(doc)}\nschema: ${fromSchema.join('; ')}\nparser: ${parsed.join('; ')}`;
+      if (parsed.length === 0) assert.deepEqual(fromSchema, [], why);
+      if (fromSchema.length === 0) accepted++;
+      const celFailures = fromSchema.filter((p) =>
+        GLOBAL_POLICY_RULES.some((r) => p === `doc.spec: ${r.rule}`),
+      );
+      if (celFailures.length < fromSchema.length) continue; // CEL runs only on what passes the schema
+      celChecked++;
+      assert.deepEqual(
+        celFailures.map((p) => GLOBAL_POLICY_RULES.findIndex((r) => p === `doc.spec: ${r.rule}`)).sort(),
+        parsed
+          .map(flagRule)
+          .filter((r) => r >= 0)
+          .sort(),
+        why,
+      );
+    }
+    assert.ok(accepted >= 300 && accepted <= 1900, `${accepted} of 2000 accepted by the schema`);
+    assert.ok(celChecked >= 300, `${celChecked} of 2000 reached the CEL rules`);
   });
 });

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ValidationError } from './k8s.js';
-import { clusterNetworkPolicyProblems, networkPolicyProblems, parseManifests } from './manifests.js';
+import {
+  calicoKindProblems,
+  clusterNetworkPolicyProblems,
+  networkPolicyProblems,
+  parseManifests,
+} from './manifests.js';
+import { SEED_POLICY_NAMES, seedYaml } from './testdata/seed-003-calico.js';
 
 function problems(text: string): string[] {
   try {
@@ -142,6 +148,43 @@ status: { addresses: [{ type: Hostname, address: node-1 }, { type: InternalIP, a
       'bad: spec.tier: "Middle" must be one of Admin, Baseline',
     ]);
     assert.deepEqual(networkPolicyProblems(objs), []);
+  });
+  it('returns GlobalNetworkPolicies and HostEndpoints of each group they are served as, with their problems', () => {
+    const objs = parseManifests(
+      `${seedYaml('node-a')}---
+apiVersion: palisade.dev/v1
+kind: GlobalNetworkPolicy
+metadata: {name: allow-outbound-external}
+spec: {selector: all(), egress: [{action: Allow, source: {nets: [10.0.0.1/8]}}]}
+---
+apiVersion: palisade.dev/v1
+kind: HostEndpoint
+metadata: {name: node-a-eth0}
+spec: {node: node-a, interfaceName: eth0, expectedIPs: [198.18.0.11]}
+---
+apiVersion: projectcalico.org/v1
+kind: GlobalNetworkPolicy
+metadata: {name: old}
+spec: {}
+`,
+      'f.yaml',
+    );
+    assert.deepEqual(
+      objs.map(
+        (o) =>
+          `${o.kind} ${'group' in o ? o.group : '-'} ${o.name} ${'problems' in o ? o.problems.length : '-'}`,
+      ),
+      [
+        ...SEED_POLICY_NAMES.map((n) => `GlobalNetworkPolicy projectcalico.org ${n} 0`),
+        'HostEndpoint crd.projectcalico.org node-a 0',
+        'GlobalNetworkPolicy palisade.dev allow-outbound-external 1',
+        'HostEndpoint palisade.dev node-a-eth0 0',
+        'Other - old -',
+      ],
+    );
+    assert.deepEqual(calicoKindProblems(objs), [
+      'gnp:allow-outbound-external: spec.egress[0].source.nets[0]: "10.0.0.1/8" has host bits set (the network is 10.0.0.0/8)',
+    ]);
   });
   it('reports every problem with document, field and value', () => {
     const got = problems(`

@@ -1,17 +1,37 @@
 // Multi-document YAML (or JSON) manifests → validated objects; List kinds are flattened. Every document's
-// problems are reported together, each prefixed with the document's position and name.
+// problems are reported together, each prefixed with the document's position and name. GlobalNetworkPolicy and
+// HostEndpoint are read in each group they are served as (calico-groups.ts), each with its group.
 import { parseAllDocuments } from 'yaml';
+import { CALICO_KINDS_API_VERSIONS } from './calico-groups.js';
 import type { ClusterNetworkPolicy } from './cluster-network-policy.js';
 import { isClusterNetworkPolicyDoc, parseClusterNetworkPolicy } from './cluster-network-policy-parse.js';
-import { type KubeObject, type OtherObject, parseKubeObject, ValidationError } from './k8s.js';
+import { type GlobalNetworkPolicy, globalPolicyKey } from './global-network-policy.js';
+import { parseGlobalNetworkPolicy } from './global-network-policy-parse.js';
+import { type HostEndpoint, hostEndpointKey } from './host-endpoint.js';
+import { parseHostEndpoint } from './host-endpoint-parse.js';
+import { isObject, type KubeObject, type OtherObject, parseKubeObject, ValidationError } from './k8s.js';
 import { type NetworkPolicy, policyKey } from './network-policy.js';
 import { isNetworkPolicyDoc, parseNetworkPolicy } from './network-policy-parse.js';
 
 /**
- * What a manifest document becomes. A NetworkPolicy or ClusterNetworkPolicy carries its own problems (it fails
- * closed, not out).
+ * What a manifest document becomes. A NetworkPolicy, ClusterNetworkPolicy, GlobalNetworkPolicy or HostEndpoint
+ * carries its own problems (it fails closed, not out).
  */
-export type ManifestObject = KubeObject | NetworkPolicy | ClusterNetworkPolicy | OtherObject;
+export type ManifestObject =
+  | KubeObject
+  | NetworkPolicy
+  | ClusterNetworkPolicy
+  | GlobalNetworkPolicy
+  | HostEndpoint
+  | OtherObject;
+
+const CALICO_KIND_API_VERSIONS: readonly unknown[] = Object.values(CALICO_KINDS_API_VERSIONS);
+
+/** A GlobalNetworkPolicy or HostEndpoint document of a group they are served as. */
+export function calicoKindOf(doc: unknown): 'GlobalNetworkPolicy' | 'HostEndpoint' | undefined {
+  if (!isObject(doc) || !CALICO_KIND_API_VERSIONS.includes(doc.apiVersion)) return undefined;
+  return doc.kind === 'GlobalNetworkPolicy' || doc.kind === 'HostEndpoint' ? doc.kind : undefined;
+}
 
 function describe(doc: unknown, index: number): string {
   const d = doc as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
@@ -49,8 +69,9 @@ function documents(text: string): { value?: unknown; error?: string }[] {
 
 /**
  * Parses manifest text. `source` names the file in messages. Throws ValidationError with every problem of
- * the Namespaces, Pods and other documents; a NetworkPolicy or a policy.networking.k8s.io ClusterNetworkPolicy
- * with problems is returned, not thrown (the agent fails closed on it): list those with networkPolicyProblems.
+ * the Namespaces, Pods and other documents; a NetworkPolicy, a policy.networking.k8s.io ClusterNetworkPolicy, a
+ * GlobalNetworkPolicy or a HostEndpoint with problems is returned, not thrown (the agent fails closed on it): list
+ * those with networkPolicyProblems and its siblings below.
  */
 export function parseManifests(text: string, source = 'manifest'): ManifestObject[] {
   return parseManifestEntries(text, source).map((e) => e.object);
@@ -85,6 +106,12 @@ export function parseManifestEntries(text: string, source = 'manifest'): Manifes
       out.push({ object: parseClusterNetworkPolicy(doc), raw });
       return;
     }
+    const calicoKind = calicoKindOf(doc);
+    if (calicoKind) {
+      const object = calicoKind === 'HostEndpoint' ? parseHostEndpoint(doc) : parseGlobalNetworkPolicy(doc);
+      out.push({ object, raw });
+      return;
+    }
     try {
       out.push({ object: parseKubeObject(doc), raw });
     } catch (err) {
@@ -111,4 +138,16 @@ export function clusterNetworkPolicyProblems(objects: readonly ManifestObject[])
   return objects.flatMap((o) =>
     o.kind === 'ClusterNetworkPolicy' ? o.problems.map((p) => `${o.name}: ${p}`) : [],
   );
+}
+
+/**
+ * `<key>: <problem>` for every problem of every GlobalNetworkPolicy and HostEndpoint among `objects` (keys as
+ * globalPolicyKey and hostEndpointKey: the group when not palisade.dev). Each fails closed as its model says.
+ */
+export function calicoKindProblems(objects: readonly ManifestObject[]): string[] {
+  return objects.flatMap((o) => {
+    if (o.kind === 'GlobalNetworkPolicy') return o.problems.map((p) => `${globalPolicyKey(o)}: ${p}`);
+    if (o.kind === 'HostEndpoint') return o.problems.map((p) => `${hostEndpointKey(o)}: ${p}`);
+    return [];
+  });
 }
