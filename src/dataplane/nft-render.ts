@@ -36,6 +36,10 @@ export function renderMatch(m: Match): string {
       return m.states.length === 1 ? `ct state ${m.states[0]}` : `ct state { ${m.states.join(', ')} }`;
     case 'addr-in-set':
       return `${ip(m.family)} ${m.field} ${m.negate ? '!= ' : ''}@${m.set}`;
+    case 'ifname-in-set':
+      return `${m.field} ${m.negate ? '!= ' : ''}@${m.set}`;
+    case 'ifname':
+      return `${m.field} ${m.negate ? '!= ' : ''}${quote(m.name)}`;
     case 'l4proto-number':
       return `meta l4proto ${m.negate ? '!= ' : ''}${m.number}`;
     case 'port': {
@@ -70,6 +74,7 @@ export function renderRule(r: Rule): string {
     parts.push(
       `meta mark set meta mark ${r.mark.set ? `| ${hex32(r.mark.bit)}` : `& ${hex32(~r.mark.bit)}`}`,
     );
+  if (r.notrack) parts.push('notrack');
   if (r.log) parts.push(`log prefix ${quote(r.log.prefix)} group ${r.log.group}`);
   if (r.vmap) parts.push(`${r.vmap.key} vmap @${r.vmap.map}`);
   if (r.verdict) parts.push(renderVerdict(r.verdict));

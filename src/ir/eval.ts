@@ -4,7 +4,7 @@
 // change now denies. Pure.
 import { cidrContains, parseCidr, parseIp } from '../model/cidr.js';
 import { PROTOCOL_NUMBERS, type Protocol } from '../model/k8s.js';
-import type { Chain, CtState, Match, NamedSet, Rule, Table, Verdict } from './ir.js';
+import type { Chain, CtState, Hook, Match, NamedSet, Rule, Table, Verdict } from './ir.js';
 
 export interface Packet {
   readonly iifname: string;
@@ -32,6 +32,8 @@ export interface PacketVerdict {
   readonly trail: readonly string[];
   /** Prefixes of the log statements the packet met, in order. */
   readonly logged: readonly string[];
+  /** Whether a notrack statement took the packet out of connection tracking. */
+  readonly untracked: boolean;
 }
 
 type Outcome = 'accept' | 'drop' | 'continue';
@@ -42,6 +44,7 @@ class Interpreter {
   private readonly maps: Map<string, Table['maps'][number]>;
   readonly trail: string[] = [];
   readonly logged: string[] = [];
+  untracked = false;
   private mark: number;
 
   constructor(
@@ -115,6 +118,12 @@ class Interpreter {
           this.family() === m.family &&
           this.inSet(m.set, `${p.daddr} . ${p.protocol.toLowerCase()} . ${p.dport}`)
         );
+      case 'ifname-in-set': {
+        const name = m.field === 'iifname' ? p.iifname : p.oifname;
+        return this.inSet(m.set, `"${name}"`) !== m.negate;
+      }
+      case 'ifname':
+        return ((m.field === 'iifname' ? p.iifname : p.oifname) === m.name) !== m.negate;
       case 'mark-bit':
         return ((this.mark & m.bit) !== 0) === m.set;
     }
@@ -136,6 +145,7 @@ class Interpreter {
     for (const rule of chain.rules) {
       if (!rule.matches.every((m) => this.matches(m))) continue;
       if (rule.log) this.logged.push(rule.log.prefix);
+      if (rule.notrack) this.untracked = true;
       if (rule.mark) this.mark = rule.mark.set ? this.mark | rule.mark.bit : this.mark & ~rule.mark.bit;
       const v = this.verdictOf(rule);
       if (!v) continue;
@@ -149,15 +159,31 @@ class Interpreter {
   }
 }
 
-export function evaluatePacket(table: Table, pkt: Packet): PacketVerdict {
+/**
+ * Runs a packet through the base chains of `hooks` in order (e.g. prerouting then input), each hook's chains by
+ * priority; the mark carries from one to the next as in the kernel. Dropped anywhere: dropped.
+ */
+export function evaluatePacket(
+  table: Table,
+  pkt: Packet,
+  hooks: readonly Hook[] = ['forward'],
+): PacketVerdict {
   const interp = new Interpreter(table, pkt);
-  const bases = table.chains
-    .filter((c) => c.base?.hook === 'forward')
-    .sort((a, b) => a.base!.priority - b.base!.priority);
-  for (const base of bases) {
-    const out = interp.run(base.name);
-    const final = out === 'continue' ? base.base!.policy : out;
-    if (final === 'drop') return { verdict: 'drop', trail: interp.trail, logged: interp.logged };
+  const result = (verdict: 'accept' | 'drop'): PacketVerdict => ({
+    verdict,
+    trail: interp.trail,
+    logged: interp.logged,
+    untracked: interp.untracked,
+  });
+  for (const hook of hooks) {
+    const bases = table.chains
+      .filter((c) => c.base?.hook === hook)
+      .sort((a, b) => a.base!.priority - b.base!.priority);
+    for (const base of bases) {
+      const out = interp.run(base.name);
+      const final = out === 'continue' ? base.base!.policy : out;
+      if (final === 'drop') return result('drop');
+    }
   }
-  return { verdict: 'accept', trail: interp.trail, logged: interp.logged };
+  return result('accept');
 }

@@ -59,6 +59,15 @@ export type Match =
   | { readonly kind: 'tcp-not-syn' }
   /** ip daddr . meta l4proto . th dport @set: named ports resolved per pod address. */
   | { readonly kind: 'daddr-proto-port-in-set'; readonly family: Family; readonly set: string }
+  /** iifname @set / oifname != @set: the packet's interface among the set's (type ifname). */
+  | {
+      readonly kind: 'ifname-in-set';
+      readonly field: 'iifname' | 'oifname';
+      readonly set: string;
+      readonly negate: boolean;
+    }
+  /** iifname "lo" / oifname != "lo": the packet's interface by name. */
+  | { readonly kind: 'ifname'; readonly field: 'iifname' | 'oifname'; readonly name: string; readonly negate: boolean }
   /** meta mark & BIT != 0 (set) or == 0 (not set): one bit of the packet mark, as a rule before left it. */
   | { readonly kind: 'mark-bit'; readonly bit: number; readonly set: boolean };
 
@@ -83,14 +92,18 @@ export interface Rule {
   readonly counter: boolean;
   /** Changes a bit of the packet mark when the rule matches, before its verdict. */
   readonly mark?: MarkStatement;
+  /** notrack: no conntrack entry for the packet (only in a chain that runs before conntrack, priority -300). */
+  readonly notrack?: boolean;
   /** Sends the packet to NFLOG when the rule matches (Calico's Log action). */
   readonly log?: LogStatement;
   /** Origin of the rule, e.g. "np:shop/allow-web:ingress[0]". */
   readonly comment: string;
 }
 
+export type Hook = 'prerouting' | 'input' | 'forward' | 'output';
+
 export interface BaseHook {
-  readonly hook: 'forward';
+  readonly hook: Hook;
   readonly priority: number;
   readonly policy: 'accept' | 'drop';
 }
@@ -104,13 +117,17 @@ export interface Chain {
 }
 
 export type SetType =
+  | 'ifname'
   | 'inet_service'
   | 'ipv4_addr'
   | 'ipv6_addr'
   | 'ipv4_addr . inet_proto . inet_service'
   | 'ipv6_addr . inet_proto . inet_service';
 
-/** Set elements in canonical text: "10.0.0.1", "10.0.0.0/8" (interval sets), "10.0.0.1 . tcp . 80". */
+/**
+ * Set elements in canonical text: "10.0.0.1", "10.0.0.0/8" (interval sets), "10.0.0.1 . tcp . 80", and for ifname
+ * sets the name as nft quotes it: "\"palweb\"".
+ */
 export interface NamedSet {
   readonly kind: 'set';
   readonly name: string;
@@ -157,6 +174,7 @@ export function createRule(opts: {
   counter?: boolean;
   mark?: MarkStatement;
   log?: LogStatement;
+  notrack?: boolean;
 }): Rule {
   return {
     kind: 'rule',
@@ -166,6 +184,7 @@ export function createRule(opts: {
     counter: opts.counter ?? true,
     ...(opts.mark ? { mark: opts.mark } : {}),
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.notrack ? { notrack: true } : {}),
     comment: opts.comment,
   };
 }

@@ -114,6 +114,20 @@ export class ClusterIndex {
   private epoch = 0;
   private v6Pods = 0;
 
+  /** The host endpoints of a node (the same array while none of them changed). */
+  hostEndpointsOf(node: string): readonly HostEndpoint[] {
+    if (this.localHeps?.node !== node || this.localHeps.all !== this.hostEndpoints)
+      this.localHeps = {
+        node,
+        all: this.hostEndpoints,
+        mine: this.hostEndpoints.filter((h) => h.node === node),
+      };
+    return this.localHeps.mine;
+  }
+  private localHeps:
+    | { node: string; all: readonly HostEndpoint[]; mine: readonly HostEndpoint[] }
+    | undefined;
+
   /** Address families of the pods; always includes 4. */
   get families(): readonly Family[] {
     return this.v6Pods > 0 ? [4, 6] : [4];
@@ -212,9 +226,10 @@ export class ClusterIndex {
   /** Whether the host endpoints' names, addresses or labels changed (a selector peer names them); keeps them. */
   private updateHostEndpoints(heps: readonly HostEndpoint[]): boolean {
     if (heps === this.hostEndpoints) return false;
-    const key = JSON.stringify(heps.map((h) => [h.group, h.name, h.expectedIPs, h.labels]));
-    this.hostEndpoints = heps;
+    // Everything about them, so the host chains see any change; the same content keeps the old array.
+    const key = JSON.stringify(heps);
     if (key === this.hostEndpointsKey) return false;
+    this.hostEndpoints = heps;
     this.hostEndpointsKey = key;
     return true;
   }

@@ -24,7 +24,15 @@ import {
 import { type Cidr, disjointCidrs, formatCidr, parseCidr, subtractCidrs } from '../model/cidr.js';
 import type { PolicyRule } from '../model/network-policy.js';
 import { conditionAlternatives } from './compile-conditions.js';
-import { type Direction, LOG_GROUP, originComment, PASS_MARK, portSetName, sharedSetName } from './names.js';
+import {
+  type Direction,
+  LOG_GROUP,
+  originComment,
+  PASS_MARK,
+  portSetName,
+  sharedSetName,
+  UNTRACKED_MARK,
+} from './names.js';
 import { type OrderedPolicy, type OrderedRule, TIER_RULES } from './ordered.js';
 import {
   egressNamedSet,
@@ -131,8 +139,11 @@ function ruleVerdict(
   policy: OrderedPolicy,
   rule: OrderedRule,
   comment: string,
-): { verdict?: Verdict; mark?: MarkStatement; log?: LogStatement } {
+): { verdict?: Verdict; mark?: MarkStatement; log?: LogStatement; notrack?: boolean } {
   if (rule.action === 'log') return { log: { group: LOG_GROUP, prefix: comment } };
+  // An untracked allow (Calico's doNotTrack): no conntrack entry, and a mark the filter hooks accept.
+  if (rule.action === 'allow' && policy.host?.doNotTrack)
+    return { verdict: accept, notrack: true, mark: { bit: UNTRACKED_MARK, set: true } };
   if (rule.action === 'allow') return { verdict: accept };
   if (rule.action === 'deny') return { verdict: drop };
   if (TIER_RULES[policy.tier].pass === 'allow') return { verdict: accept };
@@ -161,7 +172,7 @@ function withConditions(input: RuleInput, out: RuleOutput): void {
 export function compileRule(input: RuleInput): RuleOutput {
   const out: RuleOutput = { rules: [], sets: [], podSets: [] };
   const comment = originComment(`${input.policy.origin}:${input.direction}[${input.rule.index}]`);
-  const { verdict, mark, log } = ruleVerdict(input.policy, input.rule, comment);
+  const { verdict, mark, log, notrack } = ruleVerdict(input.policy, input.rule, comment);
   const cidrs = blockCidrs(input.rule);
   const plan = planPorts(input.rule.ports);
   const addrs = addrVariants(input, cidrs, out);
@@ -170,7 +181,14 @@ export function compileRule(input: RuleInput): RuleOutput {
     for (const a of addrs) {
       for (const p of ports)
         out.rules.push(
-          createRule({ matches: [...(a.match ? [a.match] : []), ...p], verdict, mark, log, comment }),
+          createRule({
+            matches: [...(a.match ? [a.match] : []), ...p],
+            verdict,
+            mark,
+            log,
+            notrack,
+            comment,
+          }),
         );
     }
   }
@@ -181,13 +199,20 @@ export function compileRule(input: RuleInput): RuleOutput {
       const named: Match = { kind: 'daddr-proto-port-in-set', family, set: spec.name };
       if (input.direction === 'egress') {
         // The triples already pin the destination to the peer pods.
-        out.rules.push(createRule({ matches: [named], verdict, mark, log, comment }));
+        out.rules.push(createRule({ matches: [named], verdict, mark, log, notrack, comment }));
         continue;
       }
       for (const a of addrs) {
         if (a.family !== undefined && a.family !== family) continue;
         out.rules.push(
-          createRule({ matches: [...(a.match ? [a.match] : []), named], verdict, mark, log, comment }),
+          createRule({
+            matches: [...(a.match ? [a.match] : []), named],
+            verdict,
+            mark,
+            log,
+            notrack,
+            comment,
+          }),
         );
       }
     }

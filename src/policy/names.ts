@@ -51,6 +51,12 @@ export function networkPolicyTierChainName(podKey: string, d: Direction): string
  */
 export const PASS_MARK = 0x20000000;
 
+/**
+ * The bit an untracked allow (doNotTrack policy, raw priority) sets: the filter hooks accept such a packet, which
+ * has no conntrack state for them to judge.
+ */
+export const UNTRACKED_MARK = 0x10000000;
+
 /** The NFLOG group a Log rule sends packets to (issue 13's flow reader listens on it). */
 export const LOG_GROUP = 1;
 

@@ -32,9 +32,12 @@ import {
 } from '../ir/ir.js';
 import { recordSetChange } from '../ir/set-change.js';
 import type { ClusterState, PodInfo } from '../model/cluster.js';
+import { DEFAULT_FAILSAFES, type Failsafes } from '../model/failsafe.js';
+import { type HostEndpoint, hostEndpointKey } from '../model/host-endpoint.js';
 import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
 import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
 import { type EndpointDirection, endpointDirection, pipelineKey } from './endpoint-chains.js';
+import { compileHost, type HostOutput, hostInterfacesSet } from './host-chains.js';
 import { baseChainName, type Direction, endpointMapName, TABLE_NAME } from './names.js';
 import { comparePolicies, type OrderedPolicy } from './ordered.js';
 import { type PodSetContext, type PodSetSpec, selects } from './pod-sets.js';
@@ -130,7 +133,17 @@ function updateMember(s: PodSetState, key: string, was: readonly string[], now: 
   return true;
 }
 
+/** Host endpoints with problems, and those the host part could not program, as diagnostics by their key. */
+function hostDiagnostics(heps: readonly HostEndpoint[], host: HostOutput): Diagnostic[] {
+  const out = new Map<string, string[]>();
+  for (const h of heps) if (h.problems.length > 0) out.set(hostEndpointKey(h), [...h.problems]);
+  for (const p of host.problems) out.set(p.hostEndpoint, [...(out.get(p.hostEndpoint) ?? []), p.problem]);
+  return [...out].map(([policy, problems]) => ({ policy, problems }));
+}
+
 export interface NodeCompilerOptions {
+  /** Connections of the node that no host policy can cut (default: DEFAULT_FAILSAFES). */
+  readonly failsafes?: Failsafes;
   /**
    * A pod selected by more policies than this (in one direction) gets their rules merged into its own chain
    * (compile-endpoint.ts) instead of a jump to each policy's shared chain. Default 16.
@@ -154,12 +167,17 @@ export class NodeCompiler {
   private readonly ctx: PodSetContext;
 
   private readonly mergeAbove: number;
+  private readonly failsafes: Failsafes;
+  /** The host part as last built, and what it was built from (policies by epoch, host endpoints by identity). */
+  private host: { epoch: number; heps: readonly HostEndpoint[]; out: HostOutput } | undefined;
+  private policyEpoch = 0;
 
   constructor(
     readonly node: string,
     opts: NodeCompilerOptions = {},
   ) {
     this.mergeAbove = opts.mergeAbove ?? 16;
+    this.failsafes = opts.failsafes ?? DEFAULT_FAILSAFES;
     const index = this.index;
     this.ctx = { node, nsLabels: (ns) => index.nsLabels(ns), namespaces: () => index.podsByNs.keys() };
   }
@@ -187,6 +205,7 @@ export class NodeCompiler {
   }
 
   private reset(): void {
+    this.policyEpoch += 1;
     this.compiled.clear();
     this.podSets.clear();
     this.endpoints.clear();
@@ -197,6 +216,7 @@ export class NodeCompiler {
     if (delta.namespaceLabels) {
       for (const [name, s] of this.podSets) if (s.spec.namespaceLabels) this.podSets.delete(name);
     }
+    if (delta.policies.length > 0) this.policyEpoch += 1;
     const touchedNs = new Set<string>();
     let everywhere = false; // a policy whose subject can be in any namespace changed
     for (const [key, before, after] of delta.policies) {
@@ -251,6 +271,31 @@ export class NodeCompiler {
       return endpointDirection({ key, pod, d, selecting, families, mergeAbove: this.mergeAbove });
     };
     this.endpoints.set(key, { pod, egress: direction('egress'), ingress: direction('ingress') });
+  }
+
+  /**
+   * The host endpoint chains of this node (host-chains.ts), rebuilt only when a policy or the host endpoints
+   * changed; the pods' interfaces set is refreshed every time.
+   */
+  private hostPart(): HostOutput {
+    const heps = this.index.hostEndpointsOf(this.node);
+    const podInterfaces = [...this.endpointsInterfaces()];
+    const c = this.host;
+    if (c && c.epoch === this.policyEpoch && c.heps === heps) {
+      if (c.out.sets.length === 0) return c.out;
+      const [, ...rest] = c.out.sets;
+      return { ...c.out, sets: [hostInterfacesSet(podInterfaces), ...rest] };
+    }
+    const policies = [...this.index.clusterPolicies.values()]
+      .filter((p) => p.subject.calico)
+      .sort(comparePolicies);
+    const out = compileHost({ hostEndpoints: heps, policies, failsafes: this.failsafes, podInterfaces });
+    this.host = { epoch: this.policyEpoch, heps, out };
+    return out;
+  }
+
+  private *endpointsInterfaces(): Iterable<string> {
+    for (const e of this.endpoints.values()) if (e.pod.interface) yield e.pod.interface;
   }
 
   private compiledPolicy(key: string): CompiledPolicy {
@@ -324,9 +369,11 @@ export class NodeCompiler {
     const sets = new Map<string, NamedSet>();
     const used = new Map<string, PodSetSpec>();
     const endpoints = [...this.endpoints.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const host = this.hostPart();
+    for (const s of host.sets) sets.set(s.name, s);
     for (const d of DIRECTIONS) {
       const isolated = endpoints.filter(([, e]) => e[d] !== undefined);
-      const emitted = new Set<string>();
+      const emitted = new Set<string>(host.jumped[d]);
       for (const [, e] of isolated) {
         const ep = e[d]!;
         for (const p of ep.jumped) emitted.add(p);
@@ -354,14 +401,22 @@ export class NodeCompiler {
     }
     for (const spec of used.values()) sets.set(spec.name, this.podSet(spec));
     for (const name of this.podSets.keys()) if (!used.has(name)) this.podSets.delete(name);
-    const diagnostics = [...this.index.policies.entries()]
-      .filter(([, p]) => p.problems.length > 0)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([policy, p]) => ({ policy, problems: p.problems }));
+    const diagnostics = [
+      ...[...this.index.policies.entries()]
+        .filter(([, p]) => p.problems.length > 0)
+        .map(([policy, p]) => ({ policy, problems: p.problems })),
+      ...hostDiagnostics(this.index.hostEndpointsOf(this.node), host),
+    ].sort((a, b) => (a.policy < b.policy ? -1 : a.policy > b.policy ? 1 : 0));
     const orderedSets = [...sets.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     // Declaration order (ir.ts): what is jumped to before what jumps, by name within each layer.
     const byName = (a: Chain, b: Chain) => a.name.localeCompare(b.name);
-    const chains = [...policyChains.sort(byName), ...endpointChains.sort(byName), BASE.egress, BASE.ingress];
+    const chains = [
+      ...policyChains.sort(byName),
+      ...endpointChains.sort(byName),
+      ...host.chains,
+      BASE.egress,
+      BASE.ingress,
+    ];
     return {
       table: { kind: 'table', family: 'inet', name: TABLE_NAME, sets: orderedSets, maps, chains },
       diagnostics,

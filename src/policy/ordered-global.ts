@@ -7,7 +7,7 @@
 // the rest (CIDRs, selectors, their negations, source ports, protocols, ICMP, the IP version) as conditions.
 //
 // preDNAT and doNotTrack policies apply only to host endpoints (Calico: "pre-DNAT policy ... applies to host
-// endpoints"; untracked policy likewise): for pods there is no translation.
+// endpoints"; untracked policy likewise): the translation says so (`host`), and pods never select them.
 
 import { calicoSelectorMatches } from '../model/calico-selector.js';
 import {
@@ -168,12 +168,11 @@ function translateRules(
   return out;
 }
 
-/** The policy for the pods it selects; undefined when it applies only to host endpoints. */
+/** The policy, for the pods and host endpoints it selects (appliesToPods: not when preDNAT or doNotTrack). */
 export function fromGlobalNetworkPolicy(
   gnp: GlobalNetworkPolicy,
   heps: readonly HostEndpoint[] = [],
-): OrderedPolicy | undefined {
-  if (gnp.preDNAT || gnp.doNotTrack) return undefined;
+): OrderedPolicy {
   const key = globalPolicyKey(gnp);
   const problems = [...gnp.problems];
   const types = new Set(gnp.types);
@@ -192,6 +191,7 @@ export function fromGlobalNetworkPolicy(
     },
     ...(ingress ? { ingress: failClosed(ingress) } : {}),
     ...(egress ? { egress: failClosed(egress) } : {}),
+    host: { preDNAT: gnp.preDNAT, doNotTrack: gnp.doNotTrack, applyOnForward: gnp.applyOnForward },
     problems,
   };
 }

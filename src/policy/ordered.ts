@@ -72,6 +72,17 @@ export interface PolicySubject {
 
 export type PacketEnd = 'src' | 'dst';
 
+export interface HostApplication {
+  readonly preDNAT: boolean;
+  readonly doNotTrack: boolean;
+  readonly applyOnForward: boolean;
+}
+
+/** Whether a policy can apply to pods: not one for host endpoints only (preDNAT, doNotTrack). */
+export function appliesToPods(p: OrderedPolicy): boolean {
+  return !p.host || (!p.host.preDNAT && !p.host.doNotTrack);
+}
+
 /**
  * A further condition of a rule (Calico's rules; the other kinds need none): every condition of a rule must hold,
  * besides its peers and ports. `negate` turns a condition into "not": an address in none of the CIDRs, a port
@@ -140,6 +151,11 @@ export interface OrderedPolicy {
   /** Its rules per direction, in order; absent when the policy does not apply to that direction. */
   readonly ingress?: readonly OrderedRule[];
   readonly egress?: readonly OrderedRule[];
+  /**
+   * How it applies to host endpoints (GlobalNetworkPolicy only): before the DNAT, untracked, or also to forwarded
+   * traffic. A preDNAT or doNotTrack policy applies to host endpoints only.
+   */
+  readonly host?: HostApplication;
   /**
    * Why the policy could not be accepted. It then fails closed, and its translator has already shaped it so:
    * it applies where it would (so a NetworkPolicy keeps isolating) and its rules only deny.

@@ -11,7 +11,13 @@ import type { Protocol } from '../model/k8s.js';
 import type { LabelSelector, PolicyPeer } from '../model/network-policy.js';
 import { selectorMatches, selectorToString } from '../model/selector.js';
 import { type Direction, sharedSetName } from './names.js';
-import { type OrderedPolicy, type PolicySubject, rulesOf, type SelectorPeer } from './ordered.js';
+import {
+  appliesToPods,
+  type OrderedPolicy,
+  type PolicySubject,
+  rulesOf,
+  type SelectorPeer,
+} from './ordered.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -57,7 +63,9 @@ export function selects(
   d: Direction,
   nsLabels: (ns: string) => Labels,
 ): boolean {
-  return rulesOf(policy, d) !== undefined && subjectMatches(policy.subject, pod, nsLabels);
+  return (
+    rulesOf(policy, d) !== undefined && appliesToPods(policy) && subjectMatches(policy.subject, pod, nsLabels)
+  );
 }
 
 /** Whether Calico selectors name a pod: its namespace's labels and its own, as Calico sees them. */

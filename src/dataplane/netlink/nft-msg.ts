@@ -86,6 +86,8 @@ function protocol(text: string, type: SetType): Buffer {
 /** The key of `text` (an element as the IR writes it, nft's syntax) in a set of `type`, as the kernel stores it. */
 export function setElementKey(type: SetType, text: string): Buffer {
   switch (type) {
+    case 'ifname':
+      return ifnameKey(text.replace(/^"|"$/g, ''));
     case 'ipv4_addr':
       return address(text, 4, type);
     case 'ipv6_addr':
@@ -133,6 +135,7 @@ export function isVerdictOnly(r: Rule): r is Rule & { readonly verdict: Verdict 
     r.vmap === undefined &&
     r.mark === undefined &&
     r.log === undefined &&
+    r.notrack === undefined &&
     r.verdict !== undefined
   );
 }

@@ -208,4 +208,74 @@ export const GLOBAL_SCENARIOS: Record<
       }),
     ],
   },
+  /**
+   * Host endpoints: seed 003's three policies (egress allowed, ingress from given CIDRs before the DNAT, the rest
+   * denied), an untracked pair, a forward policy, a named interface beside "*", one without interfaceName.
+   */
+  host: {
+    global: [
+      calico('allow-outbound-external', {
+        order: 10,
+        egress: [{ action: 'Allow' }],
+        selector: 'has(host-endpoint)',
+      }),
+      calico('allow-cluster-internal-ingress', {
+        order: 10,
+        preDNAT: true,
+        applyOnForward: true,
+        ingress: [{ action: 'Allow', source: { nets: ['10.240.0.0/16', '192.168.0.0/16'] } }],
+        selector: 'has(host-endpoint)',
+      }),
+      calico('drop-other-ingress', {
+        order: 20,
+        preDNAT: true,
+        applyOnForward: true,
+        ingress: [{ action: 'Deny' }],
+        selector: 'has(host-endpoint)',
+      }),
+      calico('vxlan-untracked', {
+        order: 5,
+        doNotTrack: true,
+        applyOnForward: true,
+        selector: 'has(host-endpoint)',
+        ingress: [{ action: 'Allow', protocol: 'UDP', destination: { ports: [4789] } }],
+        egress: [{ action: 'Allow', protocol: 'UDP', destination: { ports: [4789] } }],
+      }),
+      calico('no-9999-forwarded', {
+        order: 30,
+        applyOnForward: true,
+        selector: "iface == 'eth1'",
+        ingress: [
+          { action: 'Pass', source: { nets: ['198.18.0.0/15'] } },
+          { action: 'Deny', protocol: 'TCP', destination: { ports: [9999] } },
+        ],
+      }),
+    ],
+    policies: [],
+    hostEndpoints: [
+      parseHostEndpoint({
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'HostEndpoint',
+        metadata: { name: 'node-1', labels: { 'host-endpoint': 'ingress' } },
+        spec: {
+          node: 'node-1',
+          interfaceName: '*',
+          expectedIPs: ['198.18.0.11'],
+          profiles: ['projectcalico-default-allow'],
+        },
+      }),
+      parseHostEndpoint({
+        apiVersion: 'palisade.dev/v1',
+        kind: 'HostEndpoint',
+        metadata: { name: 'node-1-eth1', labels: { iface: 'eth1' } },
+        spec: { node: 'node-1', interfaceName: 'eth1', expectedIPs: ['192.0.2.11'] },
+      }),
+      parseHostEndpoint({
+        apiVersion: 'palisade.dev/v1',
+        kind: 'HostEndpoint',
+        metadata: { name: 'node-1-by-ip' },
+        spec: { node: 'node-1', expectedIPs: ['198.51.100.11'] },
+      }),
+    ],
+  },
 };
