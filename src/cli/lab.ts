@@ -16,6 +16,7 @@ import {
 import { matrixToJson, renderMatrixTable } from '../lab/probe.js';
 import type { Protocol } from '../model/k8s.js';
 import {
+  calicoKindProblems,
   clusterNetworkPolicyProblems,
   type ManifestEntry,
   networkPolicyProblems,
@@ -91,6 +92,9 @@ function warnProblems(entries: readonly ManifestEntry[]): void {
     process.stderr.write(
       `palisade: warning: ClusterNetworkPolicy ${p} (applied; it fails closed: its rules only deny)\n`,
     );
+  }
+  for (const p of calicoKindProblems(objects)) {
+    process.stderr.write(`palisade: warning: ${p} (applied; it fails closed)\n`);
   }
 }
 

@@ -75,10 +75,7 @@ export interface KubeDatastoreOptions {
    * this agent in the Events it posts.
    */
   clusterPolicyStatus?: false | Pick<ClusterPolicyStatusOptions, 'node' | 'jitterMs' | 'retryMs'>;
-  /**
-   * Calico's groups to read GlobalNetworkPolicies and HostEndpoints from besides palisade.dev (default: both;
-   * none where Calico is installed: its policies are not ours to enforce, and the agent may not read them).
-   */
+  /** Calico's groups to read GlobalNetworkPolicies and HostEndpoints from besides palisade.dev (default: both). */
   calicoGroups?: readonly CalicoGroup[];
 }
 
@@ -109,8 +106,9 @@ class NotServedError extends Error {
   override readonly name = 'NotServedError';
 }
 
-const isWatchNotFound = (err: unknown): boolean =>
-  typeof err === 'object' && err !== null && (err as { statusCode?: unknown }).statusCode === 404;
+const statusCodeOf = (err: unknown): unknown =>
+  typeof err === 'object' && err !== null ? (err as { statusCode?: unknown }).statusCode : undefined;
+const isWatchNotFound = (err: unknown): boolean => statusCodeOf(err) === 404;
 
 /** ListWatch's own test for "resourceVersion too old": it re-lists on these by itself. */
 function isGone(err: unknown): boolean {
@@ -180,6 +178,9 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
     s.backoffMs = Math.min(delayMs * 2, backoff.maxMs);
     if (err instanceof NotServedError)
       log.debug({ resource: s.resource, delayMs }, 'not served; listing again later');
+    // "Retry later": what a CRD's watch cache answers while it initialises, just after the CRD is installed.
+    else if (statusCodeOf(err) === 429 || apiStatusOf(err) === 429)
+      log.info({ resource: s.resource, err, delayMs }, 'too many requests; retrying');
     else log.warn({ resource: s.resource, err, delayMs }, why);
     s.timer = setTimeout(() => {
       s.timer = undefined;

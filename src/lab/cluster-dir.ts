@@ -10,19 +10,33 @@ export function clusterDir(labDir: string): string {
   return join(labDir, 'cluster');
 }
 
-function objectFile(labDir: string, kind: string, namespace: string, name: string): string {
+/**
+ * `group` tells apart kinds served in several groups (GlobalNetworkPolicy and HostEndpoint: objects of different
+ * groups are different objects); empty for the others.
+ */
+function objectFile(labDir: string, kind: string, namespace: string, name: string, group: string): string {
   // Short, unique, safe names: the manifest itself carries the real identity.
-  return join(clusterDir(labDir), `${kind.toLowerCase()}-${fnv1a32(`${namespace}/${name}`)}.yaml`);
+  const id = group ? `${group}:${namespace}/${name}` : `${namespace}/${name}`;
+  return join(clusterDir(labDir), `${kind.toLowerCase()}-${fnv1a32(id)}.yaml`);
 }
 
-export function writeObject(labDir: string, obj: Record<string, unknown>): void {
+export function writeObject(labDir: string, obj: Record<string, unknown>, group = ''): void {
   mkdirSync(clusterDir(labDir), { recursive: true });
   const meta = obj.metadata as { name: string; namespace?: string };
-  writeFileAtomic(objectFile(labDir, String(obj.kind), meta.namespace ?? '', meta.name), stringify(obj));
+  writeFileAtomic(
+    objectFile(labDir, String(obj.kind), meta.namespace ?? '', meta.name, group),
+    stringify(obj),
+  );
 }
 
-export function deleteObject(labDir: string, kind: string, namespace: string, name: string): void {
-  rmSync(objectFile(labDir, kind, namespace, name), { force: true });
+export function deleteObject(
+  labDir: string,
+  kind: string,
+  namespace: string,
+  name: string,
+  group = '',
+): void {
+  rmSync(objectFile(labDir, kind, namespace, name, group), { force: true });
 }
 
 export function writeRevision(labDir: string, revision: number): void {

@@ -1,6 +1,6 @@
-// `lab apply` and `lab delete`: change namespaces, pods, NetworkPolicies and ClusterNetworkPolicies of a running
-// lab, through the lab's cluster directory (what every node's agent watches), and return only once every agent
-// has programmed the change.
+// `lab apply` and `lab delete`: change namespaces, pods, NetworkPolicies, ClusterNetworkPolicies,
+// GlobalNetworkPolicies and HostEndpoints (of each group they are served as) of a running lab, through the lab's
+// cluster directory (what every node's agent watches), and return only once every agent has programmed the change.
 import { resolve } from 'node:path';
 import type { PodObject } from '../model/k8s.js';
 import { podKey } from '../model/k8s.js';
@@ -142,6 +142,8 @@ export async function labApply(
         policies.add(`${o.namespace}/${o.name}`);
       }
       if (o.kind === 'ClusterNetworkPolicy') writeObject(dir, clusterScoped(raw));
+      if (o.kind === 'GlobalNetworkPolicy' || o.kind === 'HostEndpoint')
+        writeObject(dir, clusterScoped(raw), o.group);
     }
     state = { ...state, namespaces, policies: [...policies].sort() };
     const pods = entries.flatMap((e) => (e.object.kind === 'Pod' ? [e.object] : []));
@@ -180,7 +182,11 @@ export async function labDelete(
         if (gonePolicies.has(key) || goneNamespaces.has(ns)) deleteObject(dir, 'NetworkPolicy', ns, name);
       }
       for (const ns of goneNamespaces) if (ns !== 'default') deleteObject(dir, 'Namespace', '', ns);
-      for (const o of objects) if (o.kind === 'ClusterNetworkPolicy') deleteObject(dir, o.kind, '', o.name);
+      for (const o of objects) {
+        if (o.kind === 'ClusterNetworkPolicy') deleteObject(dir, o.kind, '', o.name);
+        if (o.kind === 'GlobalNetworkPolicy' || o.kind === 'HostEndpoint')
+          deleteObject(dir, o.kind, '', o.name, o.group);
+      }
       const policies = state.policies.filter(
         (k) => !gonePolicies.has(k) && !goneNamespaces.has(k.split('/')[0]!),
       );

@@ -5,29 +5,28 @@
 //
 // "Programmed" is read from each agent's status: the newest resourceVersion it has programmed per resource. Pods
 // and Namespaces are waited for at the newest resourceVersion among the objects the API holds. A deletion
-// leaves no object to read a version from, so the lab bumps a barrier NetworkPolicy (in the agents' own
-// namespace, selecting no pod) after every change: once an agent has programmed the barrier, it has programmed
-// every NetworkPolicy event before it. A change that names ClusterNetworkPolicies bumps a barrier
-// ClusterNetworkPolicy the same way (Baseline, last, selecting no pod, no rules), made on first use: it then
-// stays in the cluster, so agents and `kubectl get cnp` see it (tests read it as BARRIER_CLUSTER_POLICY).
+// leaves no object to read a version from, so the lab bumps a barrier NetworkPolicy after every change, and a
+// barrier of each other policy resource the change names: ClusterNetworkPolicies, and GlobalNetworkPolicies and
+// HostEndpoints per group (kube-barriers.ts).
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { CommandError } from '../../dataplane/runner.js';
+import { type CalicoKindResource, calicoKindResource } from '../../datastore/kube-convert-calico.js';
 import { createKubeRest, HttpMethod, type KubeRest } from '../../datastore/kube-rest.js';
-import {
-  CLUSTER_NETWORK_POLICY_API_VERSION,
-  isClusterNetworkPolicyDoc,
-} from '../../model/cluster-network-policy-parse.js';
+import { isClusterNetworkPolicyDoc } from '../../model/cluster-network-policy-parse.js';
+import type { CalicoCompatGroup } from '../../model/global-network-policy.js';
 import { isObject } from '../../model/k8s.js';
+import { calicoKindOf } from '../../model/manifests.js';
 import { agentPaths, agentStatus } from '../agents.js';
 import { type LabDeps, LabError } from '../lab-common.js';
 import type { LabState } from '../state.js';
+import { bumpBarrier, bumpCalicoKindBarrier, bumpClusterBarrier } from './kube-barriers.js';
 import { kubectl } from './kubectl.js';
-import { AGENT_NAMESPACE, kubePaths } from './plan.js';
+import { kubePaths } from './plan.js';
+
+export { BARRIER_CLUSTER_POLICY, BARRIER_POLICY, isLabBarrier } from './kube-barriers.js';
 
 const SETTLE_TIMEOUT_MS = 120_000;
-export const BARRIER_POLICY = 'palisade-lab-barrier';
-export const BARRIER_CLUSTER_POLICY = 'palisade-lab-barrier';
 
 interface ObjectMeta {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string };
@@ -52,6 +51,16 @@ interface Documents {
   readonly names: string[];
   /** Some document is a ClusterNetworkPolicy (policy.networking.k8s.io). */
   readonly clusterPolicies: boolean;
+  /** The GlobalNetworkPolicy and HostEndpoint resources (kind and group) the documents name. */
+  readonly calicoKinds: CalicoKindResource[];
+}
+
+/** The resource of a GlobalNetworkPolicy or HostEndpoint document, in its group. */
+function calicoKindResourceOf(doc: unknown): CalicoKindResource | undefined {
+  const kind = calicoKindOf(doc);
+  if (!kind || !isObject(doc)) return undefined;
+  const group = String(doc.apiVersion).split('/')[0] as CalicoCompatGroup;
+  return calicoKindResource(kind === 'HostEndpoint' ? 'hostendpoints' : 'globalnetworkpolicies', group);
 }
 
 /** The documents of the files, Namespaces apart: objects in a new namespace can be checked only once it exists. */
@@ -60,6 +69,7 @@ function splitDocuments(files: readonly string[]): Documents {
   const rest: string[] = [];
   const names: string[] = [];
   let clusterPolicies = false;
+  const calicoKinds = new Set<CalicoKindResource>();
   for (const f of files) {
     for (const doc of parseAllDocuments(readFileSync(f === '-' ? 0 : f, 'utf8'))) {
       const value: unknown = doc.toJS();
@@ -67,13 +77,23 @@ function splitDocuments(files: readonly string[]): Documents {
       const text = doc.toString();
       const items = value.kind === 'List' && Array.isArray(value.items) ? value.items : [value];
       if (items.some(isClusterNetworkPolicyDoc)) clusterPolicies = true;
+      for (const item of items) {
+        const resource = calicoKindResourceOf(item);
+        if (resource) calicoKinds.add(resource);
+      }
       if (value.kind === 'Namespace' && isObject(value.metadata) && typeof value.metadata.name === 'string') {
         namespaces.push(text);
         names.push(value.metadata.name);
       } else rest.push(text);
     }
   }
-  return { namespaces: namespaces.join('---\n'), rest: rest.join('---\n'), names, clusterPolicies };
+  return {
+    namespaces: namespaces.join('---\n'),
+    rest: rest.join('---\n'),
+    names,
+    clusterPolicies,
+    calicoKinds: [...calicoKinds].sort(),
+  };
 }
 
 export async function kubeApply(deps: LabDeps, state: LabState, files: readonly string[]): Promise<void> {
@@ -113,7 +133,7 @@ export async function kubeApply(deps: LabDeps, state: LabState, files: readonly 
   } catch (err) {
     throw new LabError(`kubectl apply failed:\n${commandMessage(err)}`);
   }
-  await settle(state, { clusterPolicies: docs.clusterPolicies });
+  await settle(state, docs);
 }
 
 export async function kubeDelete(deps: LabDeps, state: LabState, files: readonly string[]): Promise<void> {
@@ -129,7 +149,7 @@ export async function kubeDelete(deps: LabDeps, state: LabState, files: readonly
   } catch (err) {
     throw new LabError(`kubectl delete failed:\n${commandMessage(err)}`);
   }
-  await settle(state, { clusterPolicies: splitDocuments(files).clusterPolicies });
+  await settle(state, splitDocuments(files));
 }
 
 async function defaultServiceAccount(api: KubeRest, namespace: string): Promise<void> {
@@ -157,9 +177,13 @@ function newest(objects: readonly ObjectMeta[]): string {
 
 /**
  * Waits for every pod to run (or be gone), then for every agent to program the API's state; with
- * `clusterPolicies`, their ClusterNetworkPolicies too.
+ * `clusterPolicies`, their ClusterNetworkPolicies too, and the GlobalNetworkPolicies and HostEndpoints of each
+ * resource in `calicoKinds`.
  */
-export async function settle(state: LabState, opts: { clusterPolicies?: boolean } = {}): Promise<void> {
+export async function settle(
+  state: LabState,
+  opts: { clusterPolicies?: boolean; calicoKinds?: readonly CalicoKindResource[] } = {},
+): Promise<void> {
   const api = createKubeRest(kubePaths(state.dir).adminKubeconfig);
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   let pods: ObjectMeta[];
@@ -183,59 +207,12 @@ export async function settle(state: LabState, opts: { clusterPolicies?: boolean 
     networkpolicies: await bumpBarrier(api),
     ...(opts.clusterPolicies ? { clusternetworkpolicies: await bumpClusterBarrier(api) } : {}),
   };
+  for (const r of opts.calicoKinds ?? []) targets[r] = await bumpCalicoKindBarrier(api, r);
   await Promise.all(
     state.plan.nodes.map((n) =>
       waitForRevisions(agentPaths(state.dir, n.name).statusSocket, targets, deadline),
     ),
   );
-}
-
-const SELECTS_NOTHING = { matchLabels: { 'palisade.dev/lab-barrier': 'selects-nothing' } };
-
-/** Creates or updates the barrier policy; returns its new resourceVersion. */
-function bumpBarrier(api: KubeRest): Promise<string> {
-  return bump(api, `/apis/networking.k8s.io/v1/namespaces/${AGENT_NAMESPACE}/networkpolicies`, {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name: BARRIER_POLICY, namespace: AGENT_NAMESPACE },
-    // Selects no pod: it only orders the agents' NetworkPolicy watch.
-    spec: { podSelector: SELECTS_NOTHING, policyTypes: ['Ingress'] },
-  });
-}
-
-/** The same for ClusterNetworkPolicies: last of all, selecting no pod, no rules. */
-function bumpClusterBarrier(api: KubeRest): Promise<string> {
-  return bump(api, `/apis/${CLUSTER_NETWORK_POLICY_API_VERSION}/clusternetworkpolicies`, {
-    apiVersion: CLUSTER_NETWORK_POLICY_API_VERSION,
-    kind: 'ClusterNetworkPolicy',
-    metadata: { name: BARRIER_CLUSTER_POLICY },
-    spec: {
-      tier: 'Baseline',
-      priority: 1000,
-      subject: { pods: { namespaceSelector: SELECTS_NOTHING, podSelector: SELECTS_NOTHING } },
-    },
-  });
-}
-
-/** Stamps an annotation on the object (creating it when missing); returns its new resourceVersion. */
-async function bump(
-  api: KubeRest,
-  collection: string,
-  body: { metadata: { name: string; namespace?: string } } & Record<string, unknown>,
-): Promise<string> {
-  const stamp = { 'palisade.dev/lab-barrier': String(Date.now()) };
-  const out = await api
-    .request({
-      method: HttpMethod.PATCH,
-      path: `${collection}/${body.metadata.name}`,
-      body: { metadata: { annotations: stamp } },
-    })
-    .catch(async (err: unknown) => {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-      const created = { ...body, metadata: { ...body.metadata, annotations: stamp } };
-      return api.request({ method: HttpMethod.POST, path: collection, body: created });
-    });
-  return String((out.metadata as { resourceVersion?: string }).resourceVersion);
 }
 
 async function waitForRevisions(
