@@ -134,6 +134,12 @@ describe('GlobalNetworkPolicy and HostEndpoint on a real API server', () => {
       ...SEED_POLICY_NAMES.map((n) => `globalnetworkpolicy.projectcalico.org/${n} created`),
       'hostendpoint.crd.projectcalico.org/node-a created',
     ]);
+    // The seed's script finds its endpoint with `kubectl get hostendpoint $NODE_NAME`: the kind alone resolves to
+    // crd.projectcalico.org (discovery order), where the seed creates it.
+    assert.match(
+      await api.kubectl('get', 'hostendpoint', 'node-a', '-o', 'name'),
+      /^hostendpoint\.crd\.projectcalico\.org\/node-a$/m,
+    );
     await api.apply([OWN]);
     // `kubectl get gnp` is Palisade's own group (the short name is only there).
     assert.match(await api.kubectl('get', 'gnp'), /drop-other-ingress\s+5\s+role == 'edge'/);
