@@ -40,6 +40,20 @@ describe('parsePodServerConfig', () => {
     });
   });
 
+  it("accepts a lab host's name as the id (node and outside servers)", () => {
+    assert.equal(parsePodServerConfig(withFields({ id: 'node-1' }), 'x').id, 'node-1');
+    assert.equal(parsePodServerConfig(withFields({ id: 'outside' }), 'x').id, 'outside');
+  });
+
+  it('takes the addresses to serve on, when given', () => {
+    const cfg = parsePodServerConfig(
+      withFields({ id: 'outside', addresses: ['198.18.0.3', '203.0.113.10'] }),
+      'x',
+    );
+    assert.deepStrictEqual(cfg.addresses, ['198.18.0.3', '203.0.113.10']);
+    assert.equal(parsePodServerConfig(withFields({}), 'x').addresses, undefined);
+  });
+
   it('accepts the same port number on two protocols', () => {
     const cfg = parsePodServerConfig(
       withFields({
@@ -55,16 +69,26 @@ describe('parsePodServerConfig', () => {
 
   const cases: { name: string; text: string; want: string[] }[] = [
     { name: 'not JSON', text: '{', want: [] },
+    {
+      name: 'bad addresses',
+      text: withFields({ addresses: ['198.18.0.3', 'outside', 7] }),
+      want: ['addresses[1]: "outside" is not an IP', 'addresses[2]: 7 is not an IP'],
+    },
+    {
+      name: 'no addresses',
+      text: withFields({ addresses: [] }),
+      want: ['addresses: [] is not a non-empty array'],
+    },
     { name: 'not an object', text: '[1]', want: ['[1] is not an object'] },
     {
       name: 'bad id',
-      text: withFields({ id: 'web-0' }),
-      want: ['id: "web-0" is not "<namespace>/<pod>" (letters, digits, "-" and "." only)'],
+      text: withFields({ id: 'ns/web/0' }),
+      want: ['id: "ns/web/0" is not "<namespace>/<pod>" or a host name (letters, digits, "-" and "." only)'],
     },
     {
       name: 'id with shell characters',
       text: withFields({ id: "ns/a'b" }),
-      want: [`id: "ns/a'b" is not "<namespace>/<pod>" (letters, digits, "-" and "." only)`],
+      want: [`id: "ns/a'b" is not "<namespace>/<pod>" or a host name (letters, digits, "-" and "." only)`],
     },
     {
       name: 'relative socket',
@@ -106,7 +130,7 @@ describe('parsePodServerConfig', () => {
       name: 'problems in several fields',
       text: JSON.stringify({ id: 3, controlSocket: null, ports: {} }),
       want: [
-        'id: 3 is not "<namespace>/<pod>" (letters, digits, "-" and "." only)',
+        'id: 3 is not "<namespace>/<pod>" or a host name (letters, digits, "-" and "." only)',
         'controlSocket: null is not an absolute path',
         'ports: {} is not an array',
       ],

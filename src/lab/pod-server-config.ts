@@ -1,6 +1,7 @@
 // The pod server's config file: which pod it is, where its control socket lives, which ports it serves.
 // Pure: parses text into a value or throws PodServerConfigError listing every problem at once.
 
+import { tryParseIp } from '../model/cidr.js';
 import { PROTOCOLS, type Protocol } from '../model/k8s.js';
 
 export { PROTOCOLS, type Protocol };
@@ -12,11 +13,19 @@ export interface PortSpec {
 }
 
 export interface PodServerConfig {
-  /** "<namespace>/<pod>": what the server answers on every port, and what probers expect. */
+  /**
+   * "<namespace>/<pod>" (or a lab host's name, "node-1", "outside"): what the server answers on every port, and
+   * what probers expect.
+   */
   readonly id: string;
   /** Absolute path of the Unix control socket. */
   readonly controlSocket: string;
   readonly ports: readonly PortSpec[];
+  /**
+   * Serve TCP and UDP ports on each of these addresses rather than on the wildcard: a host with several addresses
+   * (the outside host) then answers UDP from the address it was sent to, which a connected prober requires.
+   */
+  readonly addresses?: readonly string[];
 }
 
 export class PodServerConfigError extends Error {
@@ -30,8 +39,13 @@ export class PodServerConfigError extends Error {
   }
 }
 
-/** Kubernetes names: a DNS label namespace and a DNS subdomain pod name (upper case tolerated). */
-const ID_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\/[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+/**
+ * Kubernetes names: a DNS label namespace and a DNS subdomain pod name (upper case tolerated), or a host's name
+ * alone (a DNS subdomain).
+ */
+const ID_RE =
+  /^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+const ID_PROBLEM = 'is not "<namespace>/<pod>" or a host name (letters, digits, "-" and "." only)';
 /** sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH_BYTES = 107;
 
@@ -56,7 +70,7 @@ export function show(v: unknown): string {
 
 function checkId(v: unknown, problems: string[]): void {
   if (typeof v !== 'string' || !ID_RE.test(v)) {
-    problems.push(`id: ${show(v)} is not "<namespace>/<pod>" (letters, digits, "-" and "." only)`);
+    problems.push(`id: ${show(v)} ${ID_PROBLEM}`);
   }
 }
 
@@ -110,6 +124,18 @@ function parsePorts(v: unknown, problems: string[]): PortSpec[] {
   return out;
 }
 
+function parseAddresses(v: unknown, problems: string[]): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length === 0) {
+    problems.push(`addresses: ${show(v)} is not a non-empty array`);
+    return undefined;
+  }
+  v.forEach((a, i) => {
+    if (typeof a !== 'string' || !tryParseIp(a)) problems.push(`addresses[${i}]: ${show(a)} is not an IP`);
+  });
+  return v as string[];
+}
+
 /** Parses the JSON text of a config file; `source` (usually the path) names it in errors. */
 export function parsePodServerConfig(text: string, source: string): PodServerConfig {
   let raw: unknown;
@@ -123,6 +149,8 @@ export function parsePodServerConfig(text: string, source: string): PodServerCon
   checkId(raw['id'], problems);
   checkSocket(raw['controlSocket'], problems);
   const ports = parsePorts(raw['ports'], problems);
+  const addresses = parseAddresses(raw['addresses'], problems);
   if (problems.length > 0) throw new PodServerConfigError(source, problems);
-  return { id: raw['id'] as string, controlSocket: raw['controlSocket'] as string, ports };
+  const base = { id: raw['id'] as string, controlSocket: raw['controlSocket'] as string, ports };
+  return addresses ? { ...base, addresses } : base;
 }

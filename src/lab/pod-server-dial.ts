@@ -19,20 +19,22 @@ const UDP_RESEND_MS = 200;
 function settle(
   resolve: (r: ProbeResult) => void,
   cleanup: () => void,
-): (ok: boolean, reason: string) => void {
+): (ok: boolean, reason: string, peer?: string) => void {
   const start = performance.now();
   let done = false;
-  return (ok, reason) => {
+  return (ok, reason, peer) => {
     if (done) return;
     done = true;
     cleanup();
-    resolve({ ok, reason, ms: roundMs(performance.now() - start) });
+    const ms = roundMs(performance.now() - start);
+    resolve(peer === undefined ? { ok, reason, ms } : { ok, reason, ms, peer });
   };
 }
 
 export const dialTcp: Dial = (target, timeoutMs) =>
   new Promise((resolve) => {
-    const socket = connect({ host: target.ip, port: target.port });
+    const local = target.source === undefined ? {} : { localAddress: target.source };
+    const socket = connect({ host: target.ip, port: target.port, ...local });
     let connected = false;
     let received = '';
     const finish = settle(resolve, () => {
@@ -47,13 +49,13 @@ export const dialTcp: Dial = (target, timeoutMs) =>
     socket.on('data', (chunk: string) => {
       received += chunk;
       if (received.includes('\n') || received.length > MAX_ANSWER_BYTES) {
-        const v = tcpVerdict(target.key, received);
-        finish(v.ok, v.reason);
+        const v = tcpVerdict(target, received);
+        finish(v.ok, v.reason, v.peer);
       }
     });
     socket.on('end', () => {
-      const v = tcpVerdict(target.key, received);
-      finish(v.ok, v.reason);
+      const v = tcpVerdict(target, received);
+      finish(v.ok, v.reason, v.peer);
     });
     socket.on('error', (err) => finish(false, classifyError(err)));
   });
@@ -77,15 +79,20 @@ export const dialUdp: Dial = (target, timeoutMs) =>
       });
     };
     socket.on('message', (msg) => {
-      const v = udpVerdict(target.key, nonce, msg.toString('utf8'));
-      if (v) finish(v.ok, v.reason);
+      const v = udpVerdict(target, nonce, msg.toString('utf8'));
+      if (v) finish(v.ok, v.reason, v.peer);
     });
     // On a connected socket, an ICMP port unreachable surfaces as ECONNREFUSED from recvmsg.
     socket.on('error', (err) => finish(false, classifyError(err)));
-    socket.connect(target.port, target.ip, () => {
-      send();
-      resend = setInterval(send, UDP_RESEND_MS);
-    });
+    const start = (): void => {
+      socket.connect(target.port, target.ip, () => {
+        send();
+        resend = setInterval(send, UDP_RESEND_MS);
+      });
+    };
+    // A chosen source: bound first (port 0: any free one), then connected from it.
+    if (target.source === undefined) start();
+    else socket.bind({ address: target.source, port: 0 }, start);
   });
 
 /** Probes every target in parallel; results are keyed by target key. */

@@ -106,21 +106,30 @@ describe('classifyError', () => {
 });
 
 describe('tcpVerdict', () => {
-  const cases: { received: string; want: { ok: boolean; reason: string } }[] = [
-    { received: 'ns/a\n', want: { ok: true, reason: 'connected' } },
-    { received: 'ns/a', want: { ok: true, reason: 'connected' } },
-    { received: 'ns/a\r\nmore', want: { ok: true, reason: 'connected' } },
-    { received: 'ns/b\n', want: { ok: false, reason: 'wrong-peer:ns/b' } },
+  const cases: {
+    received: string;
+    anyPeer?: boolean;
+    want: { ok: boolean; reason: string; peer?: string };
+  }[] = [
+    { received: 'ns/a\n', want: { ok: true, reason: 'connected', peer: 'ns/a' } },
+    { received: 'ns/a', want: { ok: true, reason: 'connected', peer: 'ns/a' } },
+    { received: 'ns/a\r\nmore', want: { ok: true, reason: 'connected', peer: 'ns/a' } },
+    { received: 'ns/b\n', want: { ok: false, reason: 'wrong-peer:ns/b', peer: 'ns/b' } },
+    { received: 'ns/b\n', anyPeer: true, want: { ok: true, reason: 'connected', peer: 'ns/b' } },
     {
       received: 'HTTP/1.1 400 Bad Request\r\n',
-      want: { ok: false, reason: 'wrong-peer:HTTP/1.1 400 Bad Request' },
+      want: {
+        ok: false,
+        reason: 'wrong-peer:HTTP/1.1 400 Bad Request',
+        peer: 'HTTP/1.1 400 Bad Request',
+      },
     },
     { received: '', want: { ok: false, reason: 'no-answer' } },
-    { received: '\n', want: { ok: false, reason: 'no-answer' } },
+    { received: '\n', anyPeer: true, want: { ok: false, reason: 'no-answer' } },
   ];
   for (const c of cases) {
-    it(`judges ${JSON.stringify(c.received)}`, () =>
-      assert.deepStrictEqual(tcpVerdict('ns/a', c.received), c.want));
+    it(`judges ${JSON.stringify(c.received)}${c.anyPeer ? ' from any peer' : ''}`, () =>
+      assert.deepStrictEqual(tcpVerdict({ key: 'ns/a', anyPeer: c.anyPeer }, c.received), c.want));
   }
 });
 
@@ -134,10 +143,20 @@ describe('UDP exchange', () => {
   });
 
   it('judges replies by id, and skips replies to other nonces', () => {
-    assert.deepStrictEqual(udpVerdict('ns/a', 'n1', 'ns/a n1'), { ok: true, reason: 'replied' });
-    assert.deepStrictEqual(udpVerdict('ns/a', 'n1', 'ns/b n1\n'), { ok: false, reason: 'wrong-peer:ns/b' });
-    assert.equal(udpVerdict('ns/a', 'n1', 'ns/a n0'), undefined);
-    assert.equal(udpVerdict('ns/a', 'n1', 'garbage'), undefined);
+    const a = { key: 'ns/a' };
+    assert.deepStrictEqual(udpVerdict(a, 'n1', 'ns/a n1'), { ok: true, reason: 'replied', peer: 'ns/a' });
+    assert.deepStrictEqual(udpVerdict(a, 'n1', 'ns/b n1\n'), {
+      ok: false,
+      reason: 'wrong-peer:ns/b',
+      peer: 'ns/b',
+    });
+    assert.deepStrictEqual(udpVerdict({ key: 'node-1', anyPeer: true }, 'n1', 'ns/b n1'), {
+      ok: true,
+      reason: 'replied',
+      peer: 'ns/b',
+    });
+    assert.equal(udpVerdict(a, 'n1', 'ns/a n0'), undefined);
+    assert.equal(udpVerdict(a, 'n1', 'garbage'), undefined);
   });
 });
 

@@ -6,11 +6,15 @@ import { tryParseIp } from '../model/cidr.js';
 import { isPort, isProtocol, PROTOCOLS, type Protocol, show } from './pod-server-config.js';
 
 export interface ProbeTarget {
-  /** "<namespace>/<pod>": the key of the result and the id the target must answer with. */
+  /** "<namespace>/<pod>": the key of the result and the id the target must answer with (unless anyPeer). */
   readonly key: string;
   readonly ip: string;
   readonly port: number;
   readonly protocol: Protocol;
+  /** Local address to send from (one of the prober's own); the kernel's choice when absent. */
+  readonly source?: string;
+  /** Any server's answer counts (a NodePort, a node address): `peer` says whose it was. */
+  readonly anyPeer?: boolean;
 }
 
 export interface ProbeResult {
@@ -18,6 +22,8 @@ export interface ProbeResult {
   /** connected | replied | refused | timeout | unreachable | reset | no-answer | wrong-peer:<id> | ... */
   readonly reason: string;
   readonly ms: number;
+  /** The id the server answered with, when one answered. */
+  readonly peer?: string;
 }
 
 export interface PortStatus {
@@ -69,12 +75,19 @@ function parseTarget(v: unknown, at: string, problems: string[]): ProbeTarget | 
   if (!isProtocol(t['protocol'])) {
     problems.push(`${at}.protocol: ${show(t['protocol'])} is not one of ${PROTOCOLS.join(', ')}`);
   }
+  const source = t['source'];
+  if (source !== undefined && (typeof source !== 'string' || !tryParseIp(source)))
+    problems.push(`${at}.source: ${show(source)} is not an IP`);
+  if (t['anyPeer'] !== undefined && typeof t['anyPeer'] !== 'boolean')
+    problems.push(`${at}.anyPeer: ${show(t['anyPeer'])} is not a boolean`);
   if (problems.length > before) return undefined;
   return {
     key: t['key'] as string,
     ip: t['ip'] as string,
     port: t['port'] as number,
     protocol: t['protocol'] as Protocol,
+    ...(typeof source === 'string' ? { source } : {}),
+    ...(t['anyPeer'] === true ? { anyPeer: true } : {}),
   };
 }
 
@@ -157,13 +170,25 @@ export function classifyError(err: unknown): string {
   return `error:${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** Judges what a TCP target sent before closing: its id must equal the key. */
-export function tcpVerdict(key: string, received: string): { ok: boolean; reason: string } {
+export interface Verdict {
+  readonly ok: boolean;
+  readonly reason: string;
+  readonly peer?: string;
+}
+
+/** Judges a server's id against the target: it must equal the key, unless any peer will do. */
+function peerVerdict(target: Pick<ProbeTarget, 'key' | 'anyPeer'>, id: string, okReason: string): Verdict {
+  const peer = id.slice(0, 300);
+  if (id === target.key || target.anyPeer) return { ok: true, reason: okReason, peer };
+  return { ok: false, reason: `wrong-peer:${peer}`, peer };
+}
+
+/** Judges what a TCP (or SCTP) target sent before closing: its id must equal the key (unless anyPeer). */
+export function tcpVerdict(target: Pick<ProbeTarget, 'key' | 'anyPeer'>, received: string): Verdict {
   const nl = received.indexOf('\n');
   const line = (nl < 0 ? received : received.slice(0, nl)).trim();
   if (line === '') return { ok: false, reason: 'no-answer' };
-  if (line === key) return { ok: true, reason: 'connected' };
-  return { ok: false, reason: `wrong-peer:${line.slice(0, 300)}` };
+  return peerVerdict(target, line, 'connected');
 }
 
 export function udpProbePayload(nonce: string): string {
@@ -178,15 +203,13 @@ export function udpAnswer(id: string, datagram: string): string | undefined {
 
 /** Judges a UDP reply; undefined when it answers another probe (stale nonce) and should be ignored. */
 export function udpVerdict(
-  key: string,
+  target: Pick<ProbeTarget, 'key' | 'anyPeer'>,
   nonce: string,
   reply: string,
-): { ok: boolean; reason: string } | undefined {
+): Verdict | undefined {
   const m = /^(\S+) (\S+)\s*$/.exec(reply);
   if (!m || m[2] !== nonce) return undefined;
-  return m[1] === key
-    ? { ok: true, reason: 'replied' }
-    : { ok: false, reason: `wrong-peer:${m[1]!.slice(0, 300)}` };
+  return peerVerdict(target, m[1]!, 'replied');
 }
 
 /** Milliseconds to one decimal. */

@@ -28,13 +28,17 @@ export function sctpListenArgv(id: string, port: number): string[] {
   return ['socat', `SCTP6-LISTEN:${port},ipv6only=0,fork,reuseaddr`, `SYSTEM:echo ${id}`];
 }
 
-/** A one-shot client that prints what the target sends until it closes. */
-export function sctpConnectArgv(target: Pick<ProbeTarget, 'ip' | 'port'>, timeoutMs: number): string[] {
+/** A one-shot client that prints what the target sends until it closes; from `source` when given. */
+export function sctpConnectArgv(
+  target: Pick<ProbeTarget, 'ip' | 'port' | 'source'>,
+  timeoutMs: number,
+): string[] {
   const v6 = tryParseIp(target.ip)?.family === 6;
   const s = seconds(timeoutMs);
+  const bind = target.source === undefined ? '' : v6 ? `,bind=[${target.source}]` : `,bind=${target.source}`;
   const address = v6
-    ? `SCTP6-CONNECT:[${target.ip}]:${target.port},connect-timeout=${s}`
-    : `SCTP4-CONNECT:${target.ip}:${target.port},connect-timeout=${s}`;
+    ? `SCTP6-CONNECT:[${target.ip}]:${target.port},connect-timeout=${s}${bind}`
+    : `SCTP4-CONNECT:${target.ip}:${target.port},connect-timeout=${s}${bind}`;
   return ['socat', '-T', s, '-u', address, 'STDOUT'];
 }
 
@@ -65,15 +69,16 @@ export async function probeSctp(
   timeoutMs: number,
 ): Promise<ProbeResult> {
   const start = performance.now();
-  const done = (ok: boolean, reason: string): ProbeResult => ({
+  const done = (ok: boolean, reason: string, peer?: string): ProbeResult => ({
     ok,
     reason,
     ms: roundMs(performance.now() - start),
+    ...(peer === undefined ? {} : { peer }),
   });
   try {
     const { stdout } = await runner.run(sctpConnectArgv(target, timeoutMs), { timeoutMs });
-    const v = tcpVerdict(target.key, stdout);
-    return done(v.ok, v.reason);
+    const v = tcpVerdict(target, stdout);
+    return done(v.ok, v.reason, v.peer);
   } catch (err) {
     if (err instanceof CommandError) return done(false, classifySocatFailure(err.stderr, err.signal));
     return done(false, `error:${(err as Error).message}`);

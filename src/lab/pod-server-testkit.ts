@@ -57,13 +57,20 @@ export async function startLoopbackPod(opts: {
   readonly dir: string;
   readonly ports: readonly PortSpec[];
   readonly host?: string;
+  /** Serve on each of these (config.addresses) instead of on `host`. */
+  readonly addresses?: readonly string[];
   readonly deps?: Partial<PodServerDeps>;
 }): Promise<LoopbackPod> {
   const controlSocket = join(opts.dir, `${opts.id.replace('/', '_')}.sock`);
   const logLines: string[] = [];
   const shutdowns: number[] = [];
   const server = await startPodServer(
-    { id: opts.id, controlSocket, ports: opts.ports },
+    {
+      id: opts.id,
+      controlSocket,
+      ports: opts.ports,
+      ...(opts.addresses ? { addresses: opts.addresses } : {}),
+    },
     {
       log: createLineLog((l) => logLines.push(l)),
       runner: createFakeRunner(),

@@ -1,11 +1,13 @@
 // The pod server in-process on loopback: served ports, control socket, SCTP children (faked), shutdown.
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ControlSocketError } from './pod-server-control.js';
 import { dialTcp, dialUdp } from './pod-server-dial.js';
+import { udpAnswer } from './pod-server-protocol.js';
 import { fakeChild, freePort, type LoopbackPod, startLoopbackPod, tempDir } from './pod-server-testkit.js';
 import { controlRequest, podStatus, probeTargets } from './probe.js';
 
@@ -107,6 +109,81 @@ describe('pod server on loopback', () => {
     assert.match(JSON.parse(lines[0]!).error, /^request is not JSON/);
     assert.equal(JSON.parse(lines[1]!).id, 'ns/web');
     assert.equal(JSON.parse(lines[2]!).error, 'op: "nope" is not one of status, probe, shutdown');
+  });
+});
+
+describe('a server with several addresses, probed from a chosen one', () => {
+  let host: LoopbackPod;
+  let port: number;
+  before(async () => {
+    port = await freePort('127.0.0.2');
+    host = await startLoopbackPod({
+      id: 'outside',
+      dir: tmp.dir,
+      addresses: ['127.0.0.2', '127.0.0.3'],
+      ports: [
+        { port, protocol: 'TCP' },
+        { port, protocol: 'UDP' },
+      ],
+    });
+  });
+  after(() => host.server.close());
+
+  it('serves each address (UDP answering from the one asked), not the others; any peer counts', async () => {
+    const t = (key: string, ip: string, protocol: 'TCP' | 'UDP') => ({
+      key,
+      ip,
+      port,
+      protocol,
+      anyPeer: true,
+      source: '127.0.0.4',
+    });
+    const results = await probeTargets(
+      host.controlSocket,
+      [
+        t('tcp-2', '127.0.0.2', 'TCP'),
+        t('udp-3', '127.0.0.3', 'UDP'),
+        t('tcp-1', '127.0.0.1', 'TCP'),
+        t('udp-1', '127.0.0.1', 'UDP'),
+        { ...t('not-mine', '127.0.0.2', 'TCP'), source: '192.0.2.1' },
+      ],
+      500,
+    );
+    const got = Object.fromEntries(
+      Object.entries(results).map(([k, r]) => [k, `${r.ok} ${r.reason} ${r.peer ?? '-'}`]),
+    );
+    assert.deepStrictEqual(got, {
+      'tcp-2': 'true connected outside',
+      'udp-3': 'true replied outside',
+      'tcp-1': 'false refused -',
+      'udp-1': 'false refused -',
+      'not-mine': 'false error:EADDRNOTAVAIL -',
+    });
+  });
+
+  it('sends from the chosen source address, TCP and UDP', async () => {
+    const seen: string[] = [];
+    const tcp = createServer((s) => {
+      seen.push(`tcp ${s.remoteAddress}`);
+      s.end('x/y\n');
+    });
+    const udp = createSocket('udp4');
+    udp.on('message', (msg, rinfo) => {
+      seen.push(`udp ${rinfo.address}`);
+      udp.send(udpAnswer('x/y', msg.toString()) ?? '', rinfo.port, rinfo.address);
+    });
+    const p = await freePort('127.0.0.5');
+    await new Promise<void>((r) => tcp.listen(p, '127.0.0.5', r));
+    await new Promise<void>((r) => udp.bind(p, '127.0.0.5', r));
+    try {
+      const base = { key: 'x/y', ip: '127.0.0.5', port: p, source: '127.0.0.6' };
+      assert.equal((await dialTcp({ ...base, protocol: 'TCP' }, 500)).reason, 'connected');
+      assert.equal((await dialUdp({ ...base, protocol: 'UDP' }, 500)).reason, 'replied');
+      assert.deepStrictEqual(seen, ['tcp 127.0.0.6', 'udp 127.0.0.6']);
+    } finally {
+      tcp.close();
+      udp.close();
+    }
   });
 });
 

@@ -19,7 +19,7 @@ export interface PodServerDeps {
   readonly sctpSupported: boolean;
   /** Reads /proc/net/sctp/eps (undefined when absent), to see when an SCTP listener has bound. */
   readonly readSctpEndpoints: () => string | undefined;
-  /** Address the ports listen on; "::" dual-stack when absent. */
+  /** Address the ports listen on (unless the config lists addresses); "::" dual-stack when absent. */
   readonly listenHost?: string;
   /** Called after a shutdown request has been answered. */
   readonly onShutdown: () => void;
@@ -72,11 +72,33 @@ async function listenSctp(id: string, spec: PortSpec, deps: PodServerDeps): Prom
   return { status: statusOf(spec), listener };
 }
 
-async function servePort(id: string, spec: PortSpec, deps: PodServerDeps): Promise<Served> {
-  const opts = { id, port: spec.port, host: deps.listenHost, log: deps.log };
+/** One listener per host (undefined: the wildcard), closed together; if one cannot bind, none stays. */
+async function listenAll(
+  hosts: readonly (string | undefined)[],
+  listen: (host: string | undefined) => Promise<Listener>,
+): Promise<Listener> {
+  const settled = await Promise.allSettled(hosts.map(listen));
+  const listeners = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(listeners.map((l) => l.close()));
+    throw failed.reason;
+  }
+  return { close: async () => void (await Promise.all(listeners.map((l) => l.close()))) };
+}
+
+async function servePort(
+  id: string,
+  spec: PortSpec,
+  deps: PodServerDeps,
+  hosts: readonly (string | undefined)[],
+): Promise<Served> {
+  const opts = (host: string | undefined) => ({ id, port: spec.port, host, log: deps.log });
   try {
-    if (spec.protocol === 'TCP') return { status: statusOf(spec), listener: await listenTcp(opts) };
-    if (spec.protocol === 'UDP') return { status: statusOf(spec), listener: await listenUdp(opts) };
+    if (spec.protocol === 'TCP')
+      return { status: statusOf(spec), listener: await listenAll(hosts, (h) => listenTcp(opts(h))) };
+    if (spec.protocol === 'UDP')
+      return { status: statusOf(spec), listener: await listenAll(hosts, (h) => listenUdp(opts(h))) };
     if (!deps.sctpSupported) return { status: statusOf(spec, SCTP_UNSUPPORTED) };
     return await listenSctp(id, spec, deps);
   } catch (err) {
@@ -122,7 +144,8 @@ function within(ms: number, work: Promise<unknown>): Promise<unknown> {
 }
 
 export async function startPodServer(config: PodServerConfig, deps: PodServerDeps): Promise<PodServer> {
-  const serving = Promise.all(config.ports.map((spec) => servePort(config.id, spec, deps)));
+  const hosts = config.addresses ?? [deps.listenHost];
+  const serving = Promise.all(config.ports.map((spec) => servePort(config.id, spec, deps, hosts)));
   const ready = serving.then((served) => served.map((s) => s.status));
   let control: ControlServer;
   try {
