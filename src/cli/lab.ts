@@ -13,7 +13,11 @@ import {
   labKubectl,
   runLabKubelet,
 } from '../lab/lab-kube-commands.js';
+import { labProbePairs } from '../lab/lab-probe.js';
+import { OutsideAddressError, planOutsideAddresses } from '../lab/outside.js';
+import { MAX_PROBE_TIMEOUT_MS } from '../lab/pod-server-protocol.js';
 import { matrixToJson, renderMatrixTable } from '../lab/probe.js';
+import { renderPairsTable } from '../lab/probe-pairs.js';
 import type { Protocol } from '../model/k8s.js';
 import {
   calicoKindProblems,
@@ -27,15 +31,25 @@ import { UsageError } from './usage.js';
 export const LAB_USAGE = `Usage: palisade lab <command> [options]
 
 Commands:
-  up      [--nodes N] [--control-plane dir|kubernetes] [-f FILE]...
+  up      [--nodes N] [--control-plane dir|kubernetes] [--outside-address ADDR[/PREFIX]]... [-f FILE]...
                                      create a lab (default 2 nodes) and apply manifests; kubernetes runs a
                                      real control plane (etcd, kube-apiserver, controller-manager, scheduler,
-                                     kube-proxy on each node) built from the pinned release (kube/)
+                                     kube-proxy on each node) built from the pinned release (kube/). The
+                                     outside host (198.18.0.3, serving 80/443 TCP and 53/80 UDP) also holds
+                                     198.18.0.4-6 and 203.0.113.10-11, and each --outside-address (beyond the
+                                     underlay, its network, default /24, routed by the nodes via it)
   apply   -f FILE...                 add or update namespaces, pods and policies (kubernetes: any kind the
                                      API serves, checked by a server-side dry run first)
   delete  -f FILE...                 remove what the files name
   probe   [--port P] [--protocol tcp|udp|sctp] [--timeout MS] [--json]
                                      reachability of every pod from every pod
+  probe   --from SRC... --to DST... [--port P] [--protocol tcp|udp|sctp] [--timeout MS] [--json]
+                                     each SRC probes each DST: connected (and which server answered: the
+                                     pod, e.g. behind a NodePort, or "outside"), refused (RST, ICMP error)
+                                     or dropped (silence until the timeout)
+                                     SRC: NS/POD | NODE | outside | outside@ADDR (send from that address)
+                                     DST: NS/POD | NODE | outside | outside@ADDR | ADDR, each with optional
+                                     :PORT (e.g. node-1:30080)
   status  [--json]                   nodes and pods
   kubeconfig                         the path of an admin kubeconfig that works from this shell (kubernetes)
   kubectl ARGS...                    the pinned kubectl against the lab, ARGS passed unchanged (kubernetes)
@@ -143,6 +157,9 @@ export async function runLab(
       timeout: { type: 'string', default: '1000' },
       json: { type: 'boolean', default: false },
       'control-plane': { type: 'string', default: 'dir' },
+      'outside-address': { type: 'string', multiple: true, default: [] },
+      from: { type: 'string', multiple: true, default: [] },
+      to: { type: 'string', multiple: true, default: [] },
       node: { type: 'string' },
     },
     strict: true,
@@ -154,7 +171,14 @@ export async function runLab(
       const controlPlane = values['control-plane'];
       if (controlPlane !== 'dir' && controlPlane !== 'kubernetes')
         throw new UsageError(`--control-plane: "${controlPlane}" must be dir or kubernetes`);
-      await labUp(deps, { dir, nodes, controlPlane });
+      const outsideAddresses = values['outside-address'];
+      try {
+        planOutsideAddresses(outsideAddresses);
+      } catch (err) {
+        if (err instanceof OutsideAddressError) throw new UsageError(err.message);
+        throw err;
+      }
+      await labUp(deps, { dir, nodes, controlPlane, outsideAddresses });
       if (values.file.length > 0) await applyFiles(deps, dir, values.file, 'apply');
       await printStatus(dir, out);
       return 0;
@@ -188,6 +212,21 @@ export async function runLab(
       const protocol = PROTOCOL_NAMES[values.protocol.toLowerCase()];
       if (!protocol) throw new UsageError(`--protocol: "${values.protocol}" must be tcp, udp or sctp`);
       const timeoutMs = Number(values.timeout);
+      if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_PROBE_TIMEOUT_MS)
+        throw new UsageError(`--timeout: "${values.timeout}" must be 1-${MAX_PROBE_TIMEOUT_MS} (ms)`);
+      if (values.from.length > 0 || values.to.length > 0) {
+        if (values.from.length === 0 || values.to.length === 0)
+          throw new UsageError('probe: --from and --to go together (or neither, for every pod to every pod)');
+        const pairs = await labProbePairs(dir, {
+          from: values.from,
+          to: values.to,
+          port,
+          protocol,
+          timeoutMs,
+        });
+        out(values.json ? `${JSON.stringify(pairs)}\n` : renderPairsTable(pairs.results));
+        return 0;
+      }
       const matrix = await labProbe(dir, { port, protocol, timeoutMs });
       if (values.json) out(`${JSON.stringify(matrixToJson({ port, protocol }, matrix))}\n`);
       else out(`${renderMatrixTable(matrix)}\n`);

@@ -44,6 +44,12 @@ export function writeRevision(labDir: string, revision: number): void {
   writeFileAtomic(join(clusterDir(labDir), 'REVISION'), `${revision}\n`);
 }
 
+/**
+ * A Pod as the API server would hold it once scheduled (and, with `ip`, running). A hostNetwork pod's address is
+ * its node's: it is written as spec.hostNetwork with status.hostIP and no podIPs, so that the dir datastore (which
+ * takes every podIP for a pod endpoint) never takes a node's address for a pod's, just as the kubernetes
+ * datastore gives a hostNetwork pod no endpoint address.
+ */
 export function podManifest(pod: {
   namespace: string;
   name: string;
@@ -51,12 +57,19 @@ export function podManifest(pod: {
   node: string;
   ports: readonly { name?: string; containerPort: number; protocol: string }[];
   ip?: string;
+  hostNetwork?: boolean;
 }): Record<string, unknown> {
+  const containers = [{ name: 'main', ports: pod.ports.map((p) => ({ ...p })) }];
+  const status = !pod.ip
+    ? undefined
+    : pod.hostNetwork
+      ? { hostIP: pod.ip }
+      : { podIP: pod.ip, podIPs: [{ ip: pod.ip }] };
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: pod.name, namespace: pod.namespace, labels: { ...pod.labels } },
-    spec: { nodeName: pod.node, containers: [{ name: 'main', ports: pod.ports.map((p) => ({ ...p })) }] },
-    ...(pod.ip ? { status: { podIP: pod.ip, podIPs: [{ ip: pod.ip }] } } : {}),
+    spec: { nodeName: pod.node, ...(pod.hostNetwork ? { hostNetwork: true } : {}), containers },
+    ...(status ? { status } : {}),
   };
 }

@@ -8,7 +8,7 @@ import type { ManifestEntry } from '../model/manifests.js';
 import { agentPaths, waitForAgent } from './agents.js';
 import { deleteObject, podManifest, writeObject, writeRevision } from './cluster-dir.js';
 import { inParallel, type LabDeps, LabError, requireState } from './lab-common.js';
-import { addPod, removePod } from './pods.js';
+import { addHostNetworkPod, addPod, removePod } from './pods.js';
 import { type LabState, type PodState, saveState, withLabLock } from './state.js';
 
 /** How long apply/delete wait for every agent to program the change. */
@@ -26,8 +26,26 @@ function schedule(state: LabState, pods: readonly PodState[], pod: PodObject): s
   return [...state.plan.nodes].sort((a, b) => load(a.name) - load(b.name))[0]!.name;
 }
 
-function samePlacement(p: PodState, pod: PodObject, node: string): boolean {
-  return p.node === node && JSON.stringify(p.ports) === JSON.stringify(pod.ports);
+/** A Pod document and whether it asks for the node's network (spec.hostNetwork, which PodObject leaves out). */
+interface PodToApply {
+  readonly pod: PodObject;
+  readonly hostNetwork: boolean;
+}
+
+function podsOf(entries: readonly ManifestEntry[]): PodToApply[] {
+  return entries.flatMap(({ object, raw }) => {
+    if (object.kind !== 'Pod') return [];
+    const spec = raw.spec as { hostNetwork?: unknown } | undefined;
+    return [{ pod: object, hostNetwork: spec?.hostNetwork === true }];
+  });
+}
+
+function samePlacement(p: PodState, { pod, hostNetwork }: PodToApply, node: string): boolean {
+  return (
+    p.node === node &&
+    (p.hostNetwork === true) === hostNetwork &&
+    JSON.stringify(p.ports) === JSON.stringify(pod.ports)
+  );
 }
 
 /** Kinds the lab cannot act on: named, so nothing in a manifest is silently ignored. */
@@ -80,29 +98,30 @@ async function publish(state: LabState): Promise<LabState> {
   return next;
 }
 
-async function applyPods(deps: LabDeps, state: LabState, pods: readonly PodObject[]): Promise<LabState> {
+async function applyPods(deps: LabDeps, state: LabState, pods: readonly PodToApply[]): Promise<LabState> {
   const current = new Map(state.pods.map((p) => [podKey(p), p]));
-  const toCreate: { pod: PodObject; node: string }[] = [];
+  const toCreate: (PodToApply & { node: string })[] = [];
   const toRecreate: PodState[] = [];
-  for (const o of pods) {
+  for (const want of pods) {
+    const o = want.pod;
     const existing = current.get(podKey(o));
     const node = existing && !o.nodeName ? existing.node : schedule(state, [...current.values()], o);
-    if (existing && samePlacement(existing, o, node)) {
+    if (existing && samePlacement(existing, want, node)) {
       current.set(podKey(o), { ...existing, labels: o.labels });
       writeObject(state.dir, podManifest({ ...existing, labels: o.labels }));
       continue;
     }
     if (existing) toRecreate.push(existing);
-    toCreate.push({ pod: o, node });
+    toCreate.push({ ...want, node });
     current.set(podKey(o), { namespace: o.namespace, name: o.name, node } as PodState); // placeholder for scheduling
   }
   await inParallel(toRecreate, 8, (p) => removePod(deps, state, p));
   const created: PodState[] = [];
   try {
-    await inParallel(toCreate, 8, async ({ pod, node }) => {
+    await inParallel(toCreate, 8, async ({ pod, hostNetwork, node }) => {
       // As in a cluster: the Pod object exists (scheduled, no IP) before its sandbox is wired.
-      writeObject(state.dir, podManifest({ ...pod, node }));
-      const p = await addPod(deps, state, pod, node);
+      writeObject(state.dir, podManifest({ ...pod, node, hostNetwork }));
+      const p = await (hostNetwork ? addHostNetworkPod : addPod)(deps, state, pod, node);
       writeObject(state.dir, podManifest(p)); // the kubelet's status update: the pod's IP
       created.push(p);
     });
@@ -146,8 +165,7 @@ export async function labApply(
         writeObject(dir, clusterScoped(raw), o.group);
     }
     state = { ...state, namespaces, policies: [...policies].sort() };
-    const pods = entries.flatMap((e) => (e.object.kind === 'Pod' ? [e.object] : []));
-    state = await applyPods(deps, state, pods);
+    state = await applyPods(deps, state, podsOf(entries));
     return publish(state);
   });
 }

@@ -58,6 +58,7 @@ function targetNetns(dir: string, target: string): string {
   const state = requireState(resolve(dir));
   const node = state.plan.nodes.find((n) => n.name === target);
   if (node) return node.netns;
+  if (target === 'outside' && state.outside) return state.outside.netns;
   const host = state.kube?.hosts.find((h) => h.name === target);
   if (host) return host.netns;
   if (target.includes('/')) {
@@ -67,7 +68,11 @@ function targetNetns(dir: string, target: string): string {
     if (pod) return pod.netns;
     throw new LabError(`lab exec: no pod ${target} runs in the lab`);
   }
-  const known = [...state.plan.nodes.map((n) => n.name), ...(state.kube?.hosts.map((h) => h.name) ?? [])];
+  const hosts = new Set([
+    ...(state.outside ? ['outside'] : []),
+    ...(state.kube?.hosts.map((h) => h.name) ?? []),
+  ]);
+  const known = [...state.plan.nodes.map((n) => n.name), ...hosts];
   throw new LabError(`lab exec: "${target}" is not a node, host (${known.join(', ')}) or NAMESPACE/POD`);
 }
 

@@ -7,13 +7,16 @@ import type { Runner } from '../dataplane/runner.js';
 import { podKey } from '../model/k8s.js';
 import { agentPaths, startNodeAgent, stopNodeAgent, waitForAgent } from './agents.js';
 import { writeObject, writeRevision } from './cluster-dir.js';
+import { stopHostServers } from './host-servers.js';
 import { kubeLabUp, kubeSandboxes, stopKubeProcesses, wireUnderlay } from './kube/kube-lab.js';
 import { kubeProbePods, kubeStatusPods } from './kube/kube-status.js';
 import { nodeLabels } from './kube/kubelet-objects.js';
 import { hostPlans } from './kube/plan.js';
 import { inParallel, type LabDeps, LabError, requireState } from './lab-common.js';
+import { routeOutsideToPods, startProbeServers, wireOutside } from './lab-outside.js';
 import { writeNodeFiles } from './node-files.js';
-import { nodeScript, planLab, switchScript } from './plan.js';
+import { outsideIps, planOutsideAddresses } from './outside.js';
+import { nodeRoutesScript, planLab } from './plan.js';
 import { deleteNetns, removePod } from './pods.js';
 import { type Matrix, type ProbeOptions, probeMatrix } from './probe.js';
 import { stopProcess } from './processes.js';
@@ -32,9 +35,10 @@ export type ControlPlaneKind = 'dir' | 'kubernetes';
 
 export async function labUp(
   deps: LabDeps,
-  opts: { dir: string; nodes: number; controlPlane?: ControlPlaneKind },
+  opts: { dir: string; nodes: number; controlPlane?: ControlPlaneKind; outsideAddresses?: readonly string[] },
 ): Promise<LabState> {
   const dir = resolve(opts.dir);
+  const addresses = planOutsideAddresses(opts.outsideAddresses);
   return withLabLock(dir, async () => {
     if (existsSync(statePath(dir)))
       throw new LabError(`a lab is already up in ${dir} (\`palisade lab down --dir ${dir}\`)`);
@@ -45,7 +49,7 @@ export async function labUp(
         `network namespaces of an earlier lab in ${dir} still exist (${leftovers.join(', ')}); run \`palisade lab down --dir ${dir}\``,
       );
     }
-    const state: LabState = {
+    let state: LabState = {
       version: 1,
       dir,
       plan,
@@ -55,50 +59,21 @@ export async function labUp(
       revision: 1,
       agents: {},
     };
-    if (opts.controlPlane === 'kubernetes') {
-      try {
-        saveState(state);
-        await wireUnderlay(deps, plan, hostPlans(plan.prefix));
-        return await kubeLabUp(deps, state);
-      } catch (err) {
-        await teardown(deps, dir, plan.prefix);
-        throw err;
-      }
-    }
+    const kube = opts.controlPlane === 'kubernetes';
+    // The control plane's host only with a control plane; the outside host always.
+    const hosts = hostPlans(plan.prefix).filter((h) => kube || h.name === 'outside');
+    const outsideHost = hosts.find((h) => h.name === 'outside')!;
     try {
-      for (const ns of [plan.switchNetns, ...plan.nodes.map((n) => n.netns)]) {
-        await deps.runner.run(['ip', 'netns', 'add', ns]);
+      saveState(state);
+      await wireUnderlay(deps, plan, hosts);
+      state = { ...state, outside: await wireOutside(deps, plan, outsideHost, addresses) };
+      state = await startProbeServers(deps, state);
+      if (kube) {
+        const up = await kubeLabUp(deps, state);
+        await routeOutsideToPods(deps, up.plan, up.outside!);
+        return up;
       }
-      await deps.runner.run(['ip', '-batch', '-'], {
-        netns: `/run/netns/${plan.switchNetns}`,
-        input: switchScript(plan),
-      });
-      for (const node of plan.nodes) {
-        await deps.runner.run(['ip', '-batch', '-'], {
-          netns: `/run/netns/${node.netns}`,
-          input: nodeScript(plan, node),
-        });
-        await deps.runner.run(['sysctl', '-qw', 'net.ipv4.ip_forward=1'], {
-          netns: `/run/netns/${node.netns}`,
-        });
-        writeNodeFiles(dir, node, deps);
-        writeObject(dir, {
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: { name: node.name, labels: nodeLabels(node.name) },
-          status: { addresses: [{ type: 'InternalIP', address: node.underlayIP }] },
-        });
-      }
-      writeObject(dir, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
-      writeRevision(dir, state.revision);
-      const agents = Object.fromEntries(
-        plan.nodes.map((node) => [node.name, startNodeAgent({ labDir: dir, node, cliEntry: deps.cliEntry })]),
-      );
-      saveState({ ...state, agents });
-      await Promise.all(
-        plan.nodes.map((n) => waitForAgent(agentPaths(dir, n.name).statusSocket, state.revision, 20_000)),
-      );
-      return { ...state, agents };
+      return await dirLabUp(deps, state);
     } catch (err) {
       await teardown(deps, dir, plan.prefix);
       throw err;
@@ -106,15 +81,57 @@ export async function labUp(
   });
 }
 
+/** The rest of `lab up` without a control plane: pod routes, node files, the cluster directory, the agents. */
+async function dirLabUp(deps: LabDeps, state: LabState): Promise<LabState> {
+  const { dir, plan } = state;
+  for (const node of plan.nodes) {
+    await deps.runner.run(['ip', '-batch', '-'], {
+      netns: `/run/netns/${node.netns}`,
+      input: nodeRoutesScript(plan, node),
+    });
+    writeNodeFiles(dir, node, deps);
+    writeObject(dir, {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: node.name, labels: nodeLabels(node.name) },
+      status: { addresses: [{ type: 'InternalIP', address: node.underlayIP }] },
+    });
+  }
+  await routeOutsideToPods(deps, plan, state.outside!);
+  writeObject(dir, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+  writeRevision(dir, state.revision);
+  const agents = Object.fromEntries(
+    plan.nodes.map((node) => [node.name, startNodeAgent({ labDir: dir, node, cliEntry: deps.cliEntry })]),
+  );
+  const next = { ...state, agents };
+  saveState(next);
+  await Promise.all(
+    plan.nodes.map((n) => waitForAgent(agentPaths(dir, n.name).statusSocket, state.revision, 20_000)),
+  );
+  return next;
+}
+
+/** The hosts beside the nodes: the control plane's (with one), and the outside host with all its addresses. */
+function statusHosts(state: LabState) {
+  const hosts: { name: string; underlayIP: string; addresses?: string[] }[] = [];
+  const cp = state.kube?.hosts.find((h) => h.name === 'control-plane');
+  if (cp) hosts.push({ name: cp.name, underlayIP: cp.ip });
+  const out = state.outside ?? state.kube?.hosts.find((h) => h.name === 'outside');
+  if (out) {
+    const addresses = state.outside ? outsideIps(state.outside.addresses) : [out.ip];
+    hosts.push({ name: 'outside', underlayIP: out.ip, addresses });
+  }
+  return hosts;
+}
+
 export async function labStatus(dirIn: string) {
   const state = requireState(resolve(dirIn));
   const nodes = state.plan.nodes.map((n) => ({ name: n.name, underlayIP: n.underlayIP, podCIDR: n.podCIDR }));
-  if (state.kube) {
-    const hosts = state.kube.hosts.map((h) => ({ name: h.name, underlayIP: h.ip }));
-    return { nodes, hosts, pods: await kubeStatusPods(state) };
-  }
+  const hosts = statusHosts(state);
+  if (state.kube) return { nodes, hosts, pods: await kubeStatusPods(state) };
   return {
     nodes,
+    hosts,
     pods: state.pods.map((p) => ({
       namespace: p.namespace,
       name: p.name,
@@ -155,12 +172,13 @@ async function teardown(deps: LabDeps, dir: string, prefix: string): Promise<str
       problems.push(String(e)),
     );
     for (const pid of Object.values(state.agents ?? {})) await stopNodeAgent(dir, pid);
+    if (state.hostServers) await stopHostServers(dir, state.hostServers);
     if (kube) await stopKubeProcesses(dir, kube);
   }
   for (const ns of await netnsWithPrefix(deps.runner, prefix)) {
     await deleteNetns(deps.runner, ns).catch((e: unknown) => problems.push(String(e)));
   }
-  for (const sub of ['nodes', 'pods', 'cluster', 'kube', 'lab.json'])
+  for (const sub of ['nodes', 'pods', 'hosts', 'cluster', 'kube', 'lab.json'])
     rmSync(join(dir, sub), { recursive: true, force: true });
   return problems;
 }

@@ -10,9 +10,17 @@ import { fnv1a32 } from '../util/hash.js';
 import type { Logger } from '../util/log.js';
 import { nodePaths } from './node-files.js';
 import { podNetnsName } from './plan.js';
+import type { PortSpec } from './pod-server-config.js';
 import { waitForPodServer } from './probe.js';
 import { stopProcess } from './processes.js';
 import type { LabState, PodState } from './state.js';
+
+/**
+ * Run in every netns of the lab that answers probes: the kernel rate-limits ICMP errors (port unreachable among
+ * them) per destination, ~1/s after a burst of 6, and a refused UDP probe whose answer was rate-limited away
+ * would read as dropped. The lab's probes must tell the two apart every time.
+ */
+export const SYSCTL_NO_ICMP_RATELIMIT = ['sysctl', '-qw', 'net.ipv4.icmp_ratelimit=0'] as const;
 
 export interface PodDeps {
   readonly runner: Runner;
@@ -70,6 +78,7 @@ export async function addPod(deps: PodDeps, state: LabState, pod: PodToRun, node
   let wired = false;
   try {
     await deps.runner.run(['ip', '-n', netns, 'link', 'set', 'lo', 'up']); // the runtime's loopback step
+    await deps.runner.run([...SYSCTL_NO_ICMP_RATELIMIT], { netns: `/run/netns/${netns}` });
     const result = await addNetworkList(deps.runner, list, rt);
     wired = true;
     const ips = (result.ips ?? []) as { address: string }[];
@@ -107,10 +116,27 @@ export function startPodServer(deps: PodDeps, dir: string, pod: PodToRun, netns:
   const files = podFiles(dir, pod.namespace, pod.name);
   mkdirSync(join(dir, 'pods'), { recursive: true });
   const ports = pod.ports.map((p) => ({ name: p.name, port: p.containerPort, protocol: p.protocol }));
-  writeFileSync(
-    files.config,
-    JSON.stringify({ id: `${pod.namespace}/${pod.name}`, controlSocket: files.socket, ports }),
-  );
+  return startLabServer(deps, { id: `${pod.namespace}/${pod.name}`, files, ports, netns });
+}
+
+/**
+ * Starts a pod server (dist/pod-server.cjs) in `netns` that answers as `id` on `ports` and probes on request;
+ * returns its PID. Its config file's path is in its command line, which is how it is told from a reused PID.
+ */
+export function startLabServer(
+  deps: Pick<PodDeps, 'podServer'>,
+  opts: {
+    readonly id: string;
+    readonly files: { readonly config: string; readonly socket: string; readonly log: string };
+    readonly ports: readonly PortSpec[];
+    readonly netns: string;
+    /** Serve on each of these rather than on the wildcard (pod-server-config.ts). */
+    readonly addresses?: readonly string[];
+  },
+): number {
+  const { id, files, ports, netns, addresses } = opts;
+  const config = { id, controlSocket: files.socket, ports, ...(addresses ? { addresses } : {}) };
+  writeFileSync(files.config, JSON.stringify(config));
   return startDetached(
     ['nsenter', `--net=/run/netns/${netns}`, process.execPath, deps.podServer, files.config],
     { logFile: files.log, env: serverEnv() },

@@ -3,8 +3,10 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import type { ContainerPort } from '../model/k8s.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import type { HostServerState } from './host-servers.js';
 import type { ControlPlaneState } from './kube/control-plane.js';
 import type { HostPlan } from './kube/plan.js';
+import type { OutsideAddress } from './outside.js';
 import type { LabPlan } from './plan.js';
 
 export interface PodState {
@@ -39,6 +41,19 @@ export interface LabState {
   readonly agents: Readonly<Record<string, number>>;
   /** With `--control-plane kubernetes`: the control plane and what runs on each node besides the agent. */
   readonly kube?: KubeLabState;
+  /** The outside host (either kind of lab; absent in a lab made before it existed). */
+  readonly outside?: OutsideState;
+  /** The probe servers of the nodes and of the outside host, by name (`lab probe --from NODE|outside`). */
+  readonly hostServers?: Readonly<Record<string, HostServerState>>;
+}
+
+export interface OutsideState {
+  readonly netns: string;
+  /** Its own address on the underlay (OUTSIDE_IP). */
+  readonly ip: string;
+  readonly uplink: string;
+  /** Its extra addresses (`lab up --outside-address`, and the defaults). */
+  readonly addresses: readonly OutsideAddress[];
 }
 
 export interface KubeLabState {

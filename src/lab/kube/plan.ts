@@ -2,6 +2,7 @@
 // addresses and argv only (src/lab/kube/control-plane.ts starts them).
 import { join } from 'node:path';
 import { DEFAULT_VALUES } from '../../deploy/manifests.js';
+import { OUTSIDE_IP } from '../outside.js';
 import type { NodePlan } from '../plan.js';
 import { kubeconfig } from './kubeconfig.js';
 import { type ClientIdentity, type PkiPaths, pkiPaths } from './pki.js';
@@ -26,7 +27,7 @@ export interface HostPlan {
 export function hostPlans(prefix: string): HostPlan[] {
   return [
     { name: 'control-plane', netns: `${prefix}-cp`, ip: '198.18.0.2', uplink: 'eth0', switchPort: 'cp' },
-    { name: 'outside', netns: `${prefix}-out`, ip: '198.18.0.3', uplink: 'eth0', switchPort: 'out' },
+    { name: 'outside', netns: `${prefix}-out`, ip: OUTSIDE_IP, uplink: 'eth0', switchPort: 'out' },
   ];
 }
 
