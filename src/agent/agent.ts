@@ -10,12 +10,15 @@ import { createNftApplier } from '../dataplane/nft-apply.js';
 import { libNft } from '../dataplane/nft-exec.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Datastore } from '../datastore/types.js';
+import { DEFAULT_FAILSAFES, type Failsafes, formatFailsafeList } from '../model/failsafe.js';
 import type { Logger } from '../util/log.js';
 import { cniInProcess } from './cni-inprocess.js';
 import { serveHandoff } from './cni-socket.js';
 import { localAddresses, RevocationScheduler } from './conntrack.js';
 import { EndpointRegistry } from './endpoints.js';
+import { createConfirmWindow } from './host-confirm.js';
 import type { HostEndpointController } from './host-endpoint-desired.js';
+import { HostGuard, type HostGuardOptions } from './host-guard.js';
 import { serveHttp } from './http.js';
 import { endpointsFromIpam } from './ipam-endpoints.js';
 import { createAgentMetrics } from './metrics.js';
@@ -48,6 +51,17 @@ export interface AgentOptions {
   readonly onDiagnostics?: (diagnostics: SyncStats['diagnostics']) => Promise<void> | void;
   /** The host endpoint controller (src/datastore/kube-host-endpoint-controller.ts): off when absent. */
   readonly hostEndpoint?: HostEndpointController;
+  /** Host policy: failsafes, and lockout protection (host-guard.ts, host-confirm.ts). */
+  readonly hostPolicy?: HostPolicyOptions;
+}
+
+export interface HostPolicyOptions {
+  /** Default DEFAULT_FAILSAFES. */
+  readonly failsafes?: Failsafes;
+  /** The first line: the connections checked before a change (absent: lockout protection off). */
+  readonly lockout?: Pick<HostGuardOptions, 'apiServers' | 'dnsServers'>;
+  /** The second line: after a host change, the API server must answer within windowMs (absent: off). */
+  readonly confirm?: { readonly windowMs: number; readonly probe: () => Promise<boolean> };
 }
 
 export interface RunningAgent {
@@ -126,9 +140,29 @@ export async function startAgent(
       .then(() => opts.onDiagnostics?.(diagnostics))
       .catch((err: unknown) => log.warn({ err }, 'reporting rejected policies failed'));
   };
+  const failsafes = opts.hostPolicy?.failsafes ?? DEFAULT_FAILSAFES;
+  const lockout = opts.hostPolicy?.lockout;
+  const hostGuard = lockout && new HostGuard({ node: opts.node, failsafes, ...lockout });
+  const confirm = opts.hostPolicy?.confirm;
+  let kickAfterRollback = () => {};
+  const confirmWindow =
+    hostGuard &&
+    confirm &&
+    createConfirmWindow({
+      windowMs: confirm.windowMs,
+      probe: confirm.probe,
+      confirmed: (ms) => log.info({ ms }, 'host policy change confirmed: the API server answers'),
+      expire: (what) => {
+        const held = hostGuard.rollback(what);
+        log.error({ objects: held.map((r) => r.object), what }, 'host policy change rolled back');
+        kickAfterRollback();
+      },
+    });
   const reconciler = new Reconciler({
     node: opts.node,
-    compiler: { mergeAbove: opts.mergeAbove },
+    compiler: { mergeAbove: opts.mergeAbove, failsafes },
+    ...(hostGuard ? { hostGuard } : {}),
+    ...(confirmWindow ? { onHostChange: () => confirmWindow.start() } : {}),
     snapshot: () => opts.datastore.snapshot(),
     endpoints: async () =>
       registry.merged(await endpointsFromIpam({ dataDir: opts.ipamDir, network: opts.network })),
@@ -162,6 +196,7 @@ export async function startAgent(
     },
     onError: () => metrics.syncFailed(),
   });
+  kickAfterRollback = () => void reconciler.kick().catch(() => undefined);
   await opts.datastore.start(() => void reconciler.kick().catch(() => undefined));
   opts.hostEndpoint?.start((s) => metrics.hostEndpoint(s));
   // The agent as the CNI plugin sees it: over the socket for the Node plugin, directly for invocations the
@@ -209,6 +244,15 @@ export async function startAgent(
         ...(reconciler.revisions ? { revisions: reconciler.revisions } : {}),
         lastSync: last ?? null,
         ...(opts.hostEndpoint ? { hostEndpoint: opts.hostEndpoint.status() } : {}),
+        hostPolicy: {
+          failsafes: {
+            inbound: formatFailsafeList(failsafes.inbound),
+            outbound: formatFailsafeList(failsafes.outbound),
+          },
+          lockoutProtection: hostGuard !== undefined,
+          refused: hostGuard?.refusals ?? [],
+          confirmWindowOpen: confirmWindow?.open ?? false,
+        },
       }),
       metrics: async () => ({
         contentType: metrics.registry.contentType,
@@ -242,6 +286,7 @@ export async function startAgent(
     reconciler,
     async stop() {
       clearInterval(resync);
+      confirmWindow?.stop();
       repair?.stop();
       reconciler.stop();
       revocations.stop();

@@ -54,6 +54,12 @@ export function createAgentMetrics(node: string): AgentMetrics {
     labelNames: ['policy'],
     registers: [registry],
   });
+  const hostRefused = new Gauge({
+    name: 'palisade_host_policy_refused',
+    help: 'Host policy objects held back by lockout protection (1 per object), by why: would-cut or confirm-expired',
+    labelNames: ['object', 'reason'],
+    registers: [registry],
+  });
   const revision = new Gauge({
     name: 'palisade_programmed_revision',
     help: 'Datastore revision last programmed (when numeric)',
@@ -102,6 +108,8 @@ export function createAgentMetrics(node: string): AgentMetrics {
       sets.set(s.sets);
       rejected.reset();
       for (const d of s.diagnostics) rejected.set({ policy: d.policy }, 1);
+      hostRefused.reset();
+      for (const r of s.hostRefusals ?? []) hostRefused.set({ object: r.object, reason: r.reason }, 1);
       const n = Number(s.revision);
       if (Number.isFinite(n)) revision.set(n);
     },

@@ -8,6 +8,7 @@ import { type Diagnostic, NodeCompiler, type NodeCompilerOptions } from '../poli
 import type { Logger } from '../util/log.js';
 import { phaseTimer } from '../util/phases.js';
 import { type LocalEndpoint, mergeEndpoints } from './endpoints.js';
+import type { HostGuard, Refusal } from './host-guard.js';
 
 /** What the reconciler needs of the nftables applier (src/dataplane/nft-apply.ts). */
 export interface TableApplier {
@@ -25,6 +26,8 @@ export interface SyncStats {
   readonly rules: number;
   readonly sets: number;
   readonly diagnostics: readonly Diagnostic[];
+  /** Host objects held back by lockout protection (host-guard.ts), all of them, not only this sync's. */
+  readonly hostRefusals?: readonly Refusal[];
 }
 
 export interface ReconcilerDeps {
@@ -39,6 +42,10 @@ export interface ReconcilerDeps {
   /** Called after a sync that changed the table; the revision is reported programmed once it resolves. */
   readonly onTableChanged?: (table: Table, state: ClusterState) => void | Promise<void>;
   readonly onError?: (err: unknown) => void;
+  /** Lockout protection: decides which GlobalNetworkPolicies and HostEndpoints each sync may program. */
+  readonly hostGuard?: HostGuard;
+  /** A sync programmed host objects that changed (their keys): the confirm window starts (host-confirm.ts). */
+  readonly onHostChange?: (changed: readonly string[]) => void;
   readonly now?: () => number;
   readonly retryMs?: number;
 }
@@ -142,8 +149,17 @@ export class Reconciler {
     const { ms: phases, lap } = phaseTimer(now);
     const state = mergeEndpoints(snap, this.deps.node, await this.deps.endpoints());
     lap('endpoints');
-    const { table, diagnostics } = this.compiler.compile(state);
+    const guard = this.deps.hostGuard;
+    const admitted = guard
+      ? guard.admit(state, (s) => this.compiler.compile(s))
+      : { result: this.compiler.compile(state), refused: [], changed: [] };
+    const { table, diagnostics } = admitted.result;
     lap('compile');
+    for (const r of admitted.refused)
+      this.deps.log.error(
+        { object: r.object, connection: r.connection },
+        'host policy change refused: it would cut the node off',
+      );
     let mode: SyncStats['mode'] = 'replace';
     if (this.programmed) {
       const out = await this.deps.applier.update(this.programmed, table);
@@ -155,6 +171,7 @@ export class Reconciler {
     lap('kernel');
     this.programmed = table;
     this.settle(gen, true);
+    if (admitted.changed.length > 0) this.deps.onHostChange?.(admitted.changed);
     // A changed table may deny flows that are already established: end them before the revision counts as
     // programmed, so "programmed" means no connection contradicts the policy (with a revoke delay, later). The
     // next sync does not wait for it (it lists the whole conntrack table, ~10 ms): revocations complete in
@@ -178,6 +195,7 @@ export class Reconciler {
       rules: table.chains.reduce((n, c) => n + c.rules.length, 0),
       sets: table.sets.length,
       diagnostics,
+      ...(guard ? { hostRefusals: guard.refusals } : {}),
     });
     return true;
   }

@@ -8,7 +8,9 @@ import { createRunner } from '../dataplane/runner.js';
 import { createDirDatastore } from '../datastore/dir.js';
 import type { PolicyEventRecorder } from '../datastore/kube-events.js';
 import type { Datastore } from '../datastore/types.js';
+import { CALICO_GROUPS, type CalicoGroup, parseCalicoGroups } from '../model/calico-groups.js';
 import type { Logger } from '../util/log.js';
+import { HOST_POLICY_OPTIONS, HOST_POLICY_USAGE, parseHostPolicyFlags } from './agent-host-policy.js';
 import { UsageError } from './usage.js';
 
 export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubernetes|dir:PATH [options]
@@ -34,6 +36,9 @@ export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubern
                             interfaces, labelled as the Node, owned by it (kubernetes datastore only; default off)
   --host-endpoint-label KEY=VALUE
                             a label for that HostEndpoint besides the Node's (repeatable; wins over the Node's)
+  --calico-groups LIST|none  Calico's groups whose GlobalNetworkPolicies and HostEndpoints are read besides
+                            palisade.dev (kubernetes datastore; default crd.projectcalico.org,projectcalico.org)
+${HOST_POLICY_USAGE}
   --log-level LEVEL         debug, info, warn, error (default info)`;
 
 interface DatastoreWiring {
@@ -42,13 +47,18 @@ interface DatastoreWiring {
   readonly events?: PolicyEventRecorder;
 }
 
-async function makeDatastore(source: string, node: string, log: Logger): Promise<DatastoreWiring> {
+async function makeDatastore(
+  source: string,
+  node: string,
+  log: Logger,
+  calicoGroups: readonly CalicoGroup[],
+): Promise<DatastoreWiring> {
   if (source.startsWith('dir:')) return { datastore: createDirDatastore({ dir: source.slice(4), log }) };
   if (source === 'kubernetes') {
     const { createKubeDatastore } = await import('../datastore/kube.js');
     const { createPolicyEventRecorder } = await import('../datastore/kube-events.js');
     return {
-      datastore: createKubeDatastore({ log, clusterPolicyStatus: { node } }),
+      datastore: createKubeDatastore({ log, clusterPolicyStatus: { node }, calicoGroups }),
       events: createPolicyEventRecorder({ node, log }),
     };
   }
@@ -75,6 +85,8 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       'auto-host-endpoints': { type: 'boolean', default: false },
       'host-endpoint-label': { type: 'string', multiple: true, default: [] },
       'log-level': { type: 'string', default: 'info' },
+      'calico-groups': { type: 'string', default: CALICO_GROUPS.join(',') },
+      ...HOST_POLICY_OPTIONS,
     },
     strict: true,
   });
@@ -119,8 +131,12 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     values['host-endpoint-label'],
     values.datastore,
   );
+  const hostPolicy = await parseHostPolicyFlags(values, values.datastore);
+  const groups = parseCalicoGroups(values['calico-groups']);
+  if ('errors' in groups) throw new UsageError(groups.errors.join('\n'));
+  const calicoGroups = groups.groups;
   const log: Logger = pino({ level: values['log-level'], base: { pid: process.pid } }, pino.destination(2));
-  const { datastore, events } = await makeDatastore(values.datastore, values.node, log);
+  const { datastore, events } = await makeDatastore(values.datastore, values.node, log, calicoGroups);
   const hostEndpoint =
     hostEndpointLabels &&
     (await import('../datastore/kube-host-endpoint-controller.js')).createHostEndpointController({
@@ -156,6 +172,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
         : {}),
       onDiagnostics: events && ((diagnostics) => events.record(diagnostics)),
       ...(hostEndpoint ? { hostEndpoint } : {}),
+      hostPolicy,
     },
     { runner: createRunner(), log },
   );

@@ -87,7 +87,7 @@ describe('palisade manifests output', () => {
     assert.deepEqual(role.rules.at(-1), {
       apiGroups: ['palisade.dev'],
       resources: ['hostendpoints'],
-      verbs: ['create', 'update', 'patch', 'delete'],
+      verbs: ['create', 'patch'],
     });
     for (const [argv, message] of [
       [['--host-endpoint-label', 'a=b'], /given without hostEndpointController/],

@@ -190,7 +190,7 @@ describe('install manifests', () => {
     const controllerWrites = {
       apiGroups: ['palisade.dev'],
       resources: ['hostendpoints'],
-      verbs: ['create', 'update', 'patch', 'delete'],
+      verbs: ['create', 'patch'],
     };
     assert.deepEqual(rulesOf({ hostEndpointController: true }), [...base(all), controllerWrites]);
     assert.deepEqual(rulesOf({ hostEndpointController: true, calicoGroups: [] }), [

@@ -190,7 +190,7 @@ function clusterRole(v: Values): Obj {
             {
               apiGroups: ['palisade.dev'],
               resources: ['hostendpoints'],
-              verbs: ['create', 'update', 'patch', 'delete'],
+              verbs: ['create', 'patch'],
             },
           ]
         : []),

@@ -1,0 +1,51 @@
+// The API server as lockout protection sees it (src/agent/host-guard.ts, host-confirm.ts): where the agent dials
+// it (for the checks before a host policy change) and whether it answers now (for the confirm window after one).
+import { HttpMethod } from '@kubernetes/client-node';
+import { tryParseIp } from '../model/cidr.js';
+import type { Endpoint } from '../policy/lockout.js';
+import { loadKubeConfig } from './kube-client.js';
+import { sendJson } from './kube-rest.js';
+
+/**
+ * The address and port of the kubeconfig's server (an IP literal: a name is left out, the checks cannot know
+ * where it resolves), and in a pod also the kubernetes Service's (KUBERNETES_SERVICE_HOST/PORT).
+ */
+export function apiServerEndpoints(kubeConfig?: string, env: NodeJS.ProcessEnv = process.env): Endpoint[] {
+  const out: Endpoint[] = [];
+  const server = loadKubeConfig(kubeConfig).getCurrentCluster()?.server;
+  if (server) {
+    const url = new URL(server);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (tryParseIp(host)) out.push({ ip: host, port });
+  }
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = Number(env.KUBERNETES_SERVICE_PORT);
+  if (
+    host &&
+    tryParseIp(host) &&
+    Number.isInteger(port) &&
+    !out.some((e) => e.ip === host && e.port === port)
+  )
+    out.push({ ip: host, port });
+  return out;
+}
+
+/** Resolves true when GET /version answers within `timeoutMs`; false on any failure. */
+export function apiServerProbe(
+  opts: { kubeConfig?: string; timeoutMs?: number } = {},
+): () => Promise<boolean> {
+  const kc = loadKubeConfig(opts.kubeConfig);
+  return async () => {
+    try {
+      await sendJson(kc, {
+        method: HttpMethod.GET,
+        path: '/version',
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 2000),
+      });
+      return true;
+    } catch {
+      return false; // unreachable, refused, timed out or an error status: not confirmed (the window retries)
+    }
+  };
+}
