@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { readManifestDir, snapshotFromObjects } from '../../src/datastore/dir.js';
 import type { DatastoreSnapshot } from '../../src/datastore/types.js';
 import { BARRIER_CLUSTER_POLICY, BARRIER_POLICY } from '../../src/lab/kube/kube-apply.js';
+import type { PairResult, PairsJson } from '../../src/lab/probe-pairs.js';
 import type { Protocol } from '../../src/model/k8s.js';
 import { parseManifests } from '../../src/model/manifests.js';
 import { evaluateFlow } from '../../src/policy/reference.js';
@@ -23,6 +24,14 @@ export interface LabNode {
   readonly name: string;
   readonly netns: string;
   readonly underlayIP: string;
+}
+
+export interface PairProbeOpts {
+  readonly protocol?: Protocol;
+  /** For destinations without :PORT; default 80. */
+  readonly port?: number;
+  /** Default: the lab's timeoutMs. */
+  readonly timeoutMs?: number;
 }
 
 /** Where a lab keeps its cluster: the embedded manifest directory, or a real control plane. */
@@ -45,6 +54,11 @@ export interface Lab {
   /** `lab apply -f` (or `lab delete -f`) of a manifest text, written to a temporary file. */
   applyText(text: string, verb?: 'apply' | 'delete'): Promise<void>;
   probe(protocol: Protocol, port: number): Promise<Matrix>;
+  /**
+   * `lab probe --from ... --to ... --json`: every source probes every destination (NS/POD, NODE, outside,
+   * outside@ADDR; destinations also ADDR and :PORT); results in order, sources first.
+   */
+  probePairs(from: readonly string[], to: readonly string[], opts?: PairProbeOpts): Promise<PairResult[]>;
   /** The reference's matrix for the cluster directory as it is now. */
   expected(protocol: Protocol, port: number): Matrix;
   /** Probes every (protocol, port) in parallel; the pairs where the kernel and the reference disagree. */
@@ -153,7 +167,15 @@ function apiObjects(dir: string) {
   return docs.flatMap((d) => parseManifests(JSON.stringify(d), `${d.kind} ${String(d.metadata.name)}`));
 }
 
-export function createLab(tag: string, opts: { timeoutMs?: number; controlPlane?: ControlPlane } = {}): Lab {
+export function createLab(
+  tag: string,
+  opts: {
+    timeoutMs?: number;
+    controlPlane?: ControlPlane;
+    /** `lab up --outside-address` each (beyond the defaults 198.18.0.4-6, 203.0.113.10-11). */
+    outsideAddresses?: readonly string[];
+  } = {},
+): Lab {
   const controlPlane = opts.controlPlane ?? 'dir';
   const fx = createFixture(tag);
   const dir = join(fx.tmp, 'lab');
@@ -177,6 +199,21 @@ export function createLab(tag: string, opts: { timeoutMs?: number; controlPlane?
     const args = ['--protocol', protocol.toLowerCase(), '--port', String(port), '--timeout', timeout];
     const out = await palisade('lab', 'probe', '--json', ...args);
     return (JSON.parse(out) as { matrix: Matrix }).matrix;
+  }
+
+  async function probePairs(
+    from: readonly string[],
+    to: readonly string[],
+    o: PairProbeOpts = {},
+  ): Promise<PairResult[]> {
+    const args = [
+      ...from.flatMap((f) => ['--from', f]),
+      ...to.flatMap((t) => ['--to', t]),
+      ...['--protocol', (o.protocol ?? 'TCP').toLowerCase(), '--port', String(o.port ?? 80)],
+      ...['--timeout', String(o.timeoutMs ?? timeout)],
+    ];
+    const out = await palisade('lab', 'probe', '--json', ...args);
+    return [...(JSON.parse(out) as PairsJson).results];
   }
 
   function snapshot(): DatastoreSnapshot {
@@ -256,11 +293,13 @@ export function createLab(tag: string, opts: { timeoutMs?: number; controlPlane?
         String(nodes),
         '--control-plane',
         controlPlane,
+        ...(opts.outsideAddresses ?? []).flatMap((a) => ['--outside-address', a]),
         ...files.flatMap((f) => ['-f', f]),
       );
     },
     applyText,
     probe,
+    probePairs,
     expected,
     mismatches,
     async agrees(what, probes) {
