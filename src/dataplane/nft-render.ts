@@ -36,6 +36,8 @@ export function renderMatch(m: Match): string {
       return m.states.length === 1 ? `ct state ${m.states[0]}` : `ct state { ${m.states.join(', ')} }`;
     case 'addr-in-set':
       return `${ip(m.family)} ${m.field} ${m.negate ? '!= ' : ''}@${m.set}`;
+    case 'daddr-local':
+      return 'fib daddr type local';
     case 'ifname-in-set':
       return `${m.field} ${m.negate ? '!= ' : ''}@${m.set}`;
     case 'ifname':

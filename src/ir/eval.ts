@@ -22,6 +22,8 @@ export interface Packet {
   readonly ctState: CtState;
   /** For TCP: whether the packet can open a connection (a SYN). Default true: the first packet of a flow. */
   readonly tcpOpening?: boolean;
+  /** Whether daddr is one of the node's own addresses (fib daddr type local). */
+  readonly daddrLocal?: boolean;
   /** The packet mark as the hook gets it (default 0). */
   readonly mark?: number;
 }
@@ -118,6 +120,8 @@ class Interpreter {
           this.family() === m.family &&
           this.inSet(m.set, `${p.daddr} . ${p.protocol.toLowerCase()} . ${p.dport}`)
         );
+      case 'daddr-local':
+        return p.daddrLocal === true;
       case 'ifname-in-set': {
         const name = m.field === 'iifname' ? p.iifname : p.oifname;
         return this.inSet(m.set, `"${name}"`) !== m.negate;

@@ -66,8 +66,15 @@ export type Match =
       readonly set: string;
       readonly negate: boolean;
     }
+  /** fib daddr type local: the packet is addressed to the node itself. */
+  | { readonly kind: 'daddr-local' }
   /** iifname "lo" / oifname != "lo": the packet's interface by name. */
-  | { readonly kind: 'ifname'; readonly field: 'iifname' | 'oifname'; readonly name: string; readonly negate: boolean }
+  | {
+      readonly kind: 'ifname';
+      readonly field: 'iifname' | 'oifname';
+      readonly name: string;
+      readonly negate: boolean;
+    }
   /** meta mark & BIT != 0 (set) or == 0 (not set): one bit of the packet mark, as a rule before left it. */
   | { readonly kind: 'mark-bit'; readonly bit: number; readonly set: boolean };
 

@@ -36,7 +36,7 @@ function hep(node: string, ip: string, labels: Record<string, string>): HostEndp
     apiVersion: 'crd.projectcalico.org/v1',
     kind: 'HostEndpoint',
     metadata: { name: node, labels },
-    spec: { node, interfaceName: '*', expectedIPs: [ip] },
+    spec: { node, interfaceName: '*', expectedIPs: [ip], profiles: ['projectcalico-default-allow'] },
   });
 }
 

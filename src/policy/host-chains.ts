@@ -305,6 +305,11 @@ export function compileHost(input: HostInput): HostOutput {
     comment: 'invalid',
   });
   const failIn = failsafeRules(input.failsafes.inbound, 'ingress', sets);
+  // Before routing, inbound failsafes must not open forwarded traffic: only what is addressed to the node.
+  const failInLocal = failIn.map((r) => ({
+    ...r,
+    matches: [{ kind: 'daddr-local' } as const, ...r.matches],
+  }));
   const failOut = failsafeRules(input.failsafes.outbound, 'egress', sets);
   const base = (name: string, rules: Rule[], always = false) => {
     const targets = rules.some((r) => r.verdict?.kind === 'goto');
@@ -313,7 +318,7 @@ export function compileHost(input: HostInput): HostOutput {
   };
   base('host_raw_prerouting', [
     ...notEndpoint('iifname'),
-    ...failIn,
+    ...failInLocal,
     ...dispatch('untracked', 'ingress', 'iifname'),
   ]);
   base('host_raw_output', [
@@ -324,7 +329,7 @@ export function compileHost(input: HostInput): HostOutput {
   base('host_prerouting', [
     ...tracked,
     ...notEndpoint('iifname'),
-    ...failIn,
+    ...failInLocal,
     ...dispatch('preDNAT', 'ingress', 'iifname'),
   ]);
   base(

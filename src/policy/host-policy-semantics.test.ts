@@ -50,6 +50,7 @@ function packet(c: Case): Packet {
     dport: c.port,
     sport: 40000,
     ctState: 'new',
+    daddrLocal: c.path === 'in',
   };
 }
 

@@ -86,6 +86,7 @@ export function lockoutProbes(input: LockoutInput): Probe[] {
     const into = (what: string, src: string, port: number, protocol: Protocol) => {
       for (const dst of input.nodeIps.filter((ip) => familyOf(ip) === familyOf(src)))
         add(`${what} ${src} → node ${dst}:${port}/${protocol} via ${via}`, IN, {
+          daddrLocal: true,
           iifname: iface,
           oifname: '',
           saddr: src,

@@ -121,7 +121,20 @@ function protocolNumberOf(p: NonNullable<GlobalPolicyRule['protocol']>): number 
 }
 
 function ruleMatches(state: ClusterState, rule: GlobalPolicyRule, ctx: DefaultTierContext): boolean {
-  const { flow, self, direction } = ctx;
+  return globalRuleMatches(state, rule, ctx.flow, ctx.direction, ctx.self);
+}
+
+/**
+ * Whether a rule matches the flow, for an endpoint deciding in direction d: `self` is that endpoint when it is a
+ * pod (named destination ports of ingress rules resolve on it); a host endpoint has none.
+ */
+export function globalRuleMatches(
+  state: ClusterState,
+  rule: GlobalPolicyRule,
+  flow: Flow,
+  direction: 'Ingress' | 'Egress',
+  self: PodInfo | undefined,
+): boolean {
   const proto = PROTOCOL_NUMBERS[flow.protocol];
   if (rule.protocol && protocolNumberOf(rule.protocol) !== proto) return false;
   if (rule.notProtocol && protocolNumberOf(rule.notProtocol) === proto) return false;
@@ -144,7 +157,7 @@ function ruleMatches(state: ClusterState, rule: GlobalPolicyRule, ctx: DefaultTi
  * Palisade programs a named port only as a destination port of TCP, UDP or SCTP: a rule naming one elsewhere
  * makes its policy fail closed (its Allow, Pass and Log rules do nothing; such a Deny rule denies everything).
  */
-function unsupportedRule(r: GlobalPolicyRule): boolean {
+export function unsupportedRule(r: GlobalPolicyRule): boolean {
   const named = (ports: readonly GlobalPolicyPort[]) => ports.some((p) => p.kind === 'named');
   if (named([...r.source.ports, ...r.source.notPorts, ...r.destination.notPorts])) return true;
   const dst = r.destination.ports;

@@ -21,6 +21,7 @@
 // (namespace/name, rule index) order is named, so the reason does not depend on the order of state.policies.
 import { type Cidr, cidrContains, type IpAddress, parseCidr, tryParseIp } from '../model/cidr.js';
 import type { ClusterState, Flow, NamespaceInfo, NodeInfo, PodInfo } from '../model/cluster.js';
+import { DEFAULT_FAILSAFES, type Failsafes } from '../model/failsafe.js';
 import type {
   IpBlock,
   NetworkPolicy,
@@ -31,6 +32,7 @@ import type {
 } from '../model/network-policy.js';
 import { decideClusterTier } from './reference-cluster.js';
 import { decideDefaultTier } from './reference-global.js';
+import { decideHostFlow } from './reference-host.js';
 import { referenceSelectorMatches } from './reference-labels.js';
 
 export interface Decision {
@@ -40,12 +42,14 @@ export interface Decision {
 }
 
 export interface Verdict {
-  /** egress.allowed && ingress.allowed. */
+  /** egress.allowed && ingress.allowed && host.allowed. */
   readonly allowed: boolean;
   /** For the source pod. */
   readonly egress: Decision;
   /** For the destination pod. */
   readonly ingress: Decision;
+  /** For the host endpoints the flow crosses (reference-host.ts). */
+  readonly host: Decision;
 }
 
 type Endpoint =
@@ -173,7 +177,11 @@ function decideForPod(state: ClusterState, ctx: Context): Decision {
 const NOT_A_POD: Decision = { allowed: true, reason: 'not a pod' };
 
 /** Decides the first packet of `flow` against the NetworkPolicies in `state`. Never throws. */
-export function evaluateFlow(state: ClusterState, flow: Flow): Verdict {
+export function evaluateFlow(
+  state: ClusterState,
+  flow: Flow,
+  opts: { readonly failsafes?: Failsafes } = {},
+): Verdict {
   const src = endpointOf(state, flow.srcIp);
   const dst = endpointOf(state, flow.dstIp);
   const egress =
@@ -184,5 +192,6 @@ export function evaluateFlow(state: ClusterState, flow: Flow): Verdict {
     dst.kind === 'pod'
       ? decideForPod(state, { direction: 'Ingress', self: dst.pod, other: src, dst, flow })
       : NOT_A_POD;
-  return { allowed: egress.allowed && ingress.allowed, egress, ingress };
+  const host = decideHostFlow(state, src, dst, flow, opts.failsafes ?? DEFAULT_FAILSAFES);
+  return { allowed: egress.allowed && ingress.allowed && host.allowed, egress, ingress, host };
 }

@@ -93,27 +93,38 @@ function rule(g: Gen): GlobalPolicyRule {
   };
 }
 
+/** How a policy applies to host endpoints: mostly normal, sometimes forwarded, before the DNAT, or untracked. */
+function hostFlags(g: Gen): { preDNAT: boolean; doNotTrack: boolean; applyOnForward: boolean } {
+  const r = g.rnd();
+  if (r < 0.6) return { preDNAT: false, doNotTrack: false, applyOnForward: g.chance(0.2) };
+  if (r < 0.75) return { preDNAT: false, doNotTrack: false, applyOnForward: true };
+  if (r < 0.9) return { preDNAT: true, doNotTrack: false, applyOnForward: true };
+  return { preDNAT: false, doNotTrack: true, applyOnForward: true };
+}
+
 export function randomGlobalPolicy(g: Gen, i: number): GlobalNetworkPolicy {
   const broken = g.chance(0.05);
   const rules = (): GlobalPolicyRule[] => {
     const list = Array.from({ length: g.int(0, 3) }, () => rule(g));
     return broken ? list.filter((r) => r.action === 'Deny') : list;
   };
-  const hostOnly = g.chance(0.05);
+  const host = broken ? { preDNAT: false, doNotTrack: false, applyOnForward: false } : hostFlags(g);
   const ingress = rules();
+  const egress = host.preDNAT ? [] : rules();
+  const types: GlobalNetworkPolicy['types'] = host.preDNAT
+    ? ['Ingress']
+    : g.pick([['Ingress'], ['Egress'], ['Ingress', 'Egress']] as const);
   return {
     kind: 'GlobalNetworkPolicy',
     group: g.chance(0.8) ? 'palisade.dev' : 'crd.projectcalico.org',
     name: `g${i}`,
     ...(g.chance(0.8) ? { order: g.pick([10, 500, 1000, 1000, 2000]) } : {}),
     selector: parsed(g.chance(0.3) ? 'all()' : selectorText(g)),
-    ...(g.chance(0.3) ? { namespaceSelector: parsed(selectorText(g)) } : {}),
-    types: g.pick([['Ingress'], ['Egress'], ['Ingress', 'Egress']] as const),
+    ...(g.chance(0.3) ? { namespaceSelector: parsed(g.pick([selectorText(g), 'global()', 'all()'])) } : {}),
+    types,
     ingress,
-    egress: hostOnly ? [] : rules(),
-    preDNAT: hostOnly,
-    applyOnForward: hostOnly,
-    doNotTrack: false,
+    egress,
+    ...host,
     problems: broken ? ['spec.order: "x" is not a number'] : [],
   };
 }
@@ -131,7 +142,7 @@ export function randomHostEndpoints(g: Gen): HostEndpoint[] {
             node,
             interfaceName: '*',
             expectedIPs: [`198.18.0.1${i + 1}`],
-            profiles: [],
+            profiles: g.chance(0.5) ? ['projectcalico-default-allow'] : [],
             ports: [],
             problems: [],
           },
