@@ -83,6 +83,8 @@ function table(opts: {
   c: string[];
   d: string[];
   e: string[];
+  /** The host chains' set of pod interfaces (type ifname). */
+  f: string[];
   eg: [string, string][];
   chains: [string, Rule[]][];
 }): Table {
@@ -106,6 +108,7 @@ function table(opts: {
         elements: opts.d,
       }),
       createSet({ name: 'e', type: 'inet_service', interval: false, elements: opts.e }),
+      createSet({ name: 'f', type: 'ifname', interval: false, elements: opts.f }),
       createSet({ name: 'iv', type: 'ipv4_addr', interval: true, elements: ['10.0.0.0/8'] }),
     ],
     maps: [
@@ -132,6 +135,7 @@ const PREV = table({
   c: ['10.0.0.1 . tcp . 80'],
   d: [],
   e: ['80'],
+  f: ['"pal1"', '"palgone"'],
   eg: [['pal1', 'ep_one']],
   chains: [
     npX,
@@ -147,6 +151,7 @@ const NEXT = table({
   c: ['10.0.0.3 . sctp . 9', '10.0.0.4 . udp . 53'],
   d: ['fd00::2 . tcp . 8080'],
   e: ['443', '80'],
+  f: ['"pal1"', '"pal2"', '"pal0123456789ab"'],
   eg: [
     ['pal1', 'ep_two'],
     ['pal2', 'ep_one'],
@@ -240,33 +245,58 @@ function podChange(state: ClusterState, g: Gen, n: number): ClusterState {
   return { ...state, pods };
 }
 
+/** A random cluster; with `host`, GlobalNetworkPolicies and a "*" HostEndpoint on node-1 (its pod_ifaces set). */
+function startState(host: boolean): ClusterState {
+  if (!host) return randomCluster(5, { pods: 60, policies: 10 });
+  const state = randomCluster(5, { pods: 60, policies: 10, globalPolicies: 6 });
+  const hep = {
+    kind: 'HostEndpoint' as const,
+    group: 'palisade.dev' as const,
+    name: 'node-1',
+    labels: { app: 'x' },
+    node: 'node-1',
+    interfaceName: '*',
+    expectedIPs: ['198.18.0.11'],
+    profiles: ['projectcalico-default-allow'],
+    ports: [],
+    problems: [],
+  };
+  return { ...state, hostEndpoints: [hep] };
+}
+
 describe('the applier in-process: pod changes through netlink, the rest through libnftables', () => {
-  it('40 pod changes of a random cluster: each step lists as the whole table written by nft', async () => {
-    const g = new Gen(prng(11));
-    let state = randomCluster(5, { pods: 60, policies: 10 });
-    const compiler = new NodeCompiler('node-1');
-    let prev = compiler.compile(state).table;
-    await byProcess.replace(prev);
-    const applier = createNftApplier({ runner, netns: nsNl, log, native, verify: false });
-    const seen = { netlink: 0, withChains: 0, libnftables: 0 };
-    for (let i = 0; i < 40; i++) {
-      state = podChange(state, g, i);
-      const next = compiler.compile(state).table;
-      const plan = planDiff(prev, next);
-      if (netlinkWritable(plan, next)) {
-        seen.netlink += 1;
-        if (plan.chainsAdded.length + plan.chainsRewritten.length + plan.chainsRemoved.length > 0)
-          seen.withChains += 1;
-      } else seen.libnftables += 1;
-      const out = await applier.update(prev, next);
-      assert.equal(out.error, undefined);
-      await refApplier.replace(next);
-      await assertSameKernelTables();
-      prev = next;
-    }
-    // Both paths ran, and netlink wrote endpoint chains, not only elements.
-    assert.ok(seen.netlink >= 15, JSON.stringify(seen));
-    assert.ok(seen.withChains >= 3, JSON.stringify(seen));
-    assert.ok(seen.libnftables >= 1, JSON.stringify(seen));
-  });
+  for (const host of [false, true])
+    it(`40 pod changes of a random cluster${host ? ' with host endpoint chains' : ''}: each step lists as the whole table written by nft`, async () => {
+      const g = new Gen(prng(11));
+      let state = startState(host);
+      const compiler = new NodeCompiler('node-1');
+      let prev = compiler.compile(state).table;
+      await byProcess.replace(prev);
+      const applier = createNftApplier({ runner, netns: nsNl, log, native, verify: false });
+      const seen = { netlink: 0, withChains: 0, libnftables: 0 };
+      for (let i = 0; i < 40; i++) {
+        state = podChange(state, g, i);
+        const next = compiler.compile(state).table;
+        const plan = planDiff(prev, next);
+        if (netlinkWritable(plan, next)) {
+          seen.netlink += 1;
+          if (plan.chainsAdded.length + plan.chainsRewritten.length + plan.chainsRemoved.length > 0)
+            seen.withChains += 1;
+        } else seen.libnftables += 1;
+        const out = await applier.update(prev, next);
+        assert.equal(out.error, undefined);
+        await refApplier.replace(next);
+        await assertSameKernelTables();
+        prev = next;
+      }
+      // Both paths ran, and netlink wrote endpoint chains, not only elements.
+      assert.ok(seen.netlink >= 15, JSON.stringify(seen));
+      assert.ok(seen.withChains >= 3, JSON.stringify(seen));
+      assert.ok(seen.libnftables >= 1, JSON.stringify(seen));
+      if (host)
+        assert.ok(
+          prev.sets.some((x) => x.name === 'pod_ifaces'),
+          'the host chains are there',
+        );
+    });
 });
