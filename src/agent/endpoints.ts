@@ -38,13 +38,9 @@ export function mergeEndpoints(
     if (!e) return p;
     return { ...p, interface: e.interface, ips: p.ips.length > 0 ? p.ips : e.ips };
   });
-  return {
-    namespaces: snap.namespaces,
-    pods,
-    nodes: snap.nodes,
-    policies: snap.policies,
-    ...(snap.clusterPolicies ? { clusterPolicies: snap.clusterPolicies } : {}),
-  };
+  // Everything the snapshot holds for policy, whatever its kinds: only the pods change here.
+  const { revision: _revision, revisions: _revisions, synced: _synced, ...cluster } = snap;
+  return { ...cluster, pods };
 }
 
 /** The hand-off registry: what the CNI plugin told this agent, keyed by container and interface. */
