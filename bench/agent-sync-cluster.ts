@@ -4,7 +4,8 @@
 //
 // Shape: 20 namespaces (labels team, env), pods spread over `nodes` nodes, each pod with labels from small pools
 // (app: 40 values, tier: 4, version: 3) and named ports (http, metrics, grpc, dns); `policies` policies of mixed
-// shapes (see policyShapes below). The local node is node-000 and holds `local` pods.
+// shapes (see policyShapes below). The local node is node-000 and holds `local` pods. Optionally ClusterNetworkPolicies
+// (makeClusterPolicy below), GlobalNetworkPolicies and HostEndpoints (bench/agent-sync-global.ts).
 import type { LocalEndpoint } from '../src/agent/endpoints.js';
 import type { DatastoreSnapshot } from '../src/datastore/types.js';
 import type { NamespaceInfo, NodeInfo, PodInfo } from '../src/model/cluster.js';
@@ -13,9 +14,12 @@ import type {
   ClusterIngressRule,
   ClusterNetworkPolicy,
 } from '../src/model/cluster-network-policy.js';
+import type { GlobalNetworkPolicy } from '../src/model/global-network-policy.js';
+import type { HostEndpoint } from '../src/model/host-endpoint.js';
 import type { ContainerPort } from '../src/model/k8s.js';
 import type { LabelSelector, NetworkPolicy, PolicyPeer, PolicyRule } from '../src/model/network-policy.js';
 import { Gen, prng } from '../src/policy/testdata/random.js';
+import { hostEndpointOf, hostPolicies, type LabelPools, makePodGlobalPolicy } from './agent-sync-global.js';
 
 export const LOCAL_NODE = 'node-000';
 const NS_COUNT = 20;
@@ -24,6 +28,7 @@ const ENVS = ['prod', 'staging', 'dev'];
 const APPS = Array.from({ length: 40 }, (_, i) => `app-${i}`);
 const TIERS = ['web', 'api', 'db', 'cache'];
 const VERSIONS = ['v1', 'v2', 'v3'];
+export const POOLS: LabelPools = { apps: APPS, tiers: TIERS, teams: TEAMS, envs: ENVS };
 
 export interface ClusterOptions {
   readonly pods: number;
@@ -34,6 +39,10 @@ export interface ClusterOptions {
   readonly seed?: number;
   /** ClusterNetworkPolicies (half Admin, half Baseline), beside the NetworkPolicies. */
   readonly clusterPolicies?: number;
+  /** GlobalNetworkPolicies selecting pods, beside the NetworkPolicies (bench/agent-sync-global.ts). */
+  readonly globalPolicies?: number;
+  /** A HostEndpoint for every node, and HOST_POLICIES host policies selecting them. */
+  readonly hostEndpoints?: boolean;
 }
 
 /** The mutable model the bench changes; snapshot() turns it into what the datastore would hand the agent. */
@@ -44,6 +53,13 @@ export class SyntheticCluster {
   pods: PodInfo[] = [];
   policies: NetworkPolicy[] = [];
   clusterPolicies: ClusterNetworkPolicy[] = [];
+  globalPolicies: GlobalNetworkPolicy[] = [];
+  hostEndpoints: HostEndpoint[] = [];
+  /** The generator of GlobalNetworkPolicies, and the number of the next one. */
+  readonly gg: Gen;
+  nextGlobalPolicy = 0;
+  /** Bumped by each host policy change (bench/agent-sync-changes.ts). */
+  hostPolicyVersion = 0;
   endpoints: LocalEndpoint[] = [];
   private revision = 0;
   private nextPod = 0;
@@ -71,6 +87,13 @@ export class SyntheticCluster {
     const cg = new Gen(prng((opts.seed ?? 1) + 7919));
     for (let i = 0; i < (opts.clusterPolicies ?? 0); i++)
       this.clusterPolicies.push(this.makeClusterPolicy(cg, i));
+    this.gg = new Gen(prng((opts.seed ?? 1) + 104729));
+    for (let i = 0; i < (opts.globalPolicies ?? 0); i++)
+      this.globalPolicies.push(makePodGlobalPolicy(this.gg, POOLS, `gnp-${this.nextGlobalPolicy++}`));
+    if (opts.hostEndpoints) {
+      this.hostEndpoints = this.nodes.map((n, i) => hostEndpointOf(n, i));
+      this.globalPolicies.push(...hostPolicies());
+    }
   }
 
   /**
@@ -140,6 +163,8 @@ export class SyntheticCluster {
       pods: this.pods,
       policies: this.policies,
       ...(this.clusterPolicies.length > 0 ? { clusterPolicies: this.clusterPolicies } : {}),
+      ...(this.globalPolicies.length > 0 ? { globalPolicies: this.globalPolicies } : {}),
+      ...(this.hostEndpoints.length > 0 ? { hostEndpoints: this.hostEndpoints } : {}),
       synced: true,
     };
   }

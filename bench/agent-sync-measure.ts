@@ -1,13 +1,14 @@
 // The measurements of bench/agent-sync.ts on one synthetic cluster: cold start (compile, render, `nft -f` of the
 // whole table into an empty netns) and propagation of single changes (compile, diff, incremental `nft -f`), the
-// way the agent's reconciler does them (src/agent/reconciler.ts: mergeEndpoints → NodeCompiler.compile, which
-// recomputes only what the change touched → applier.update, verify off as src/agent/agent.ts runs it). The
-// baseline, side by side: a full compile from scratch of the same state (what every sync cost before the
-// compiler became incremental) of each change's state, timed after the rounds and not applied.
+// way the agent's reconciler does them (src/agent/reconciler.ts: mergeEndpoints → HostGuard.admit around
+// NodeCompiler.compile, which recomputes only what the change touched → applier.update, verify off as
+// src/agent/agent.ts runs it; bench/agent-sync-guard.ts). The baseline, side by side: a full compile from scratch
+// of the same state (what every sync cost before the compiler became incremental) of each change's state, timed
+// after the rounds and not applied.
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { type LocalEndpoint, mergeEndpoints } from '../src/agent/endpoints.js';
+import type { LocalEndpoint } from '../src/agent/endpoints.js';
 import type { NativeAddon } from '../src/dataplane/native.js';
 import { createNftApplier } from '../src/dataplane/nft-apply.js';
 import { planDiff, renderPlan } from '../src/dataplane/nft-diff.js';
@@ -15,25 +16,17 @@ import { renderReplace } from '../src/dataplane/nft-render.js';
 import type { Runner } from '../src/dataplane/runner.js';
 import type { DatastoreSnapshot } from '../src/datastore/types.js';
 import type { Table } from '../src/ir/ir.js';
+import { DEFAULT_FAILSAFES } from '../src/model/failsafe.js';
 import { compileNode } from '../src/policy/compile.js';
-import { NodeCompiler } from '../src/policy/node-compiler.js';
 import type { Logger } from '../src/util/log.js';
 import type { AgentMemory } from './agent-sync-agent.js';
+import { type Kind, kindsFor, mutate } from './agent-sync-changes.js';
 import { type ClusterOptions, LOCAL_NODE, SyntheticCluster } from './agent-sync-cluster.js';
+import { GuardedCompiler, stateOf } from './agent-sync-guard.js';
 import { CommitWatch } from './commit-watch.js';
 import { type Summary, summarize } from './stats.js';
 
-export const KINDS = [
-  'pod add (remote)',
-  'pod add (local)',
-  'pod remove (remote)',
-  'pod remove (local)',
-  'pod relabel (remote)',
-  'pod relabel (local)',
-  'policy add',
-  'policy change',
-] as const;
-export type Kind = (typeof KINDS)[number];
+export type { Kind } from './agent-sync-changes.js';
 
 export interface TableSize {
   readonly chains: number;
@@ -60,6 +53,8 @@ export interface KindResult {
   /** From the change to the kernel's commit (nft monitor's "new generation"), transactions only (not noops). */
   readonly committed: Summary;
   readonly compile: Summary;
+  /** Lockout protection's own part of the compile (HostGuard.admit less its compiles): the probes. */
+  readonly lockout: Summary;
   /** The baseline: compiling the same state from scratch. */
   readonly fullCompile: Summary;
   readonly diff: Summary;
@@ -76,6 +71,8 @@ export interface ScaleResult {
   readonly propagation: Record<string, KindResult>;
   readonly verifiedAfterRounds: boolean;
   readonly agents?: readonly AgentMemory[];
+  /** The name of the result this one is compared with side by side (agent-sync.ts --gnps). */
+  readonly baseline?: string;
 }
 
 const silent: Logger = {
@@ -101,8 +98,18 @@ function sizeOf(t: Table, script: string): TableSize {
   };
 }
 
-function compile(c: SyntheticCluster, compiler = new NodeCompiler(LOCAL_NODE)): Table {
-  return compiler.compile(mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints)).table;
+/** A sync's compile through the guard; a refusal would make the bench measure something else, so it throws. */
+function compile(
+  snapshot: DatastoreSnapshot,
+  endpoints: readonly LocalEndpoint[],
+  compiler = new GuardedCompiler(LOCAL_NODE),
+) {
+  const out = compiler.sync(stateOf(snapshot, LOCAL_NODE, endpoints));
+  if (out.refused.length > 0)
+    throw new Error(
+      `lockout protection refused ${out.refused.map((r) => `${r.object} (${r.connection})`).join(', ')}`,
+    );
+  return out;
 }
 
 const COLD_REPS = 3;
@@ -124,7 +131,7 @@ async function coldStart(c: SyntheticCluster, runner: Runner, netns: string, bas
 /** One full sync into an empty table: compile, render the replace script, `nft -f -`. */
 async function coldOnce(c: SyntheticCluster, runner: Runner, netns: string, baseline: number) {
   const t0 = performance.now();
-  const table = compile(c);
+  const table = compile(c.snapshot(), c.endpoints).result.table;
   const t1 = performance.now();
   const script = renderReplace(table);
   const t2 = performance.now();
@@ -148,42 +155,11 @@ async function coldOnce(c: SyntheticCluster, runner: Runner, netns: string, base
   return { table, cold };
 }
 
-/** Applies one change of `kind` to the model (outside the timed part). */
-function mutate(c: SyntheticCluster, kind: Kind): void {
-  const g = c.g;
-  const remote = () => g.pick(c.pods.filter((p) => p.node !== LOCAL_NODE));
-  switch (kind) {
-    case 'pod add (remote)':
-      c.addPod(g.pick(c.nodes.slice(1)).name);
-      return;
-    case 'pod add (local)':
-      c.addPod(LOCAL_NODE);
-      return;
-    case 'pod remove (remote)':
-      c.removePod(remote());
-      return;
-    case 'pod remove (local)':
-      c.removePod(g.pick(c.localPods()));
-      return;
-    case 'pod relabel (remote)':
-      c.relabelPod(remote());
-      return;
-    case 'pod relabel (local)':
-      c.relabelPod(g.pick(c.localPods()));
-      return;
-    case 'policy add':
-      c.addPolicy();
-      return;
-    case 'policy change':
-      c.changePolicy(g.pick(c.policies));
-      return;
-  }
-}
-
 interface Sample {
   total: number;
   committed?: number;
   compile: number;
+  lockout: number;
   fullCompile: number;
   diff: number;
   nft: number;
@@ -237,20 +213,22 @@ async function rounds(
   applier: ReturnType<typeof createNftApplier>,
   watch: CommitWatch | undefined,
 ): Promise<ScaleResult> {
-  const samples = new Map<Kind, Sample[]>(KINDS.map((k) => [k, []]));
+  const kinds = kindsFor(c);
+  const samples = new Map<Kind, Sample[]>(kinds.map((k) => [k, []]));
   // Each change's state, for the baseline compiled after the rounds (see below).
   const states: { sample: Sample; snapshot: DatastoreSnapshot; endpoints: readonly LocalEndpoint[] }[] = [];
   // The agent's compiler: it has seen the cold start's state, as the reconciler's has after its first sync.
-  const compiler = new NodeCompiler(LOCAL_NODE);
-  compile(c, compiler);
+  const compiler = new GuardedCompiler(LOCAL_NODE);
+  compile(c.snapshot(), c.endpoints, compiler);
   let prev = table;
   for (let round = 0; round < opts.rounds; round++) {
     // Alternate the order each round so no kind always follows the same one.
-    for (const kind of round % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+    for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
       mutate(c, kind);
       const t0 = performance.now();
       const snapshot = c.snapshot(); // what the datastore hands the reconciler: "change visible" is t0
-      const next = compiler.compile(mergeEndpoints(snapshot, LOCAL_NODE, c.endpoints)).table;
+      const synced = compile(snapshot, c.endpoints, compiler);
+      const next = synced.result.table;
       const t1 = performance.now();
       const script = renderPlan(planDiff(prev, next), next); // timed alone for the split; update() redoes it
       const t2 = performance.now();
@@ -266,6 +244,7 @@ async function rounds(
         total: t1 - t0 + update,
         committed: commit === undefined ? undefined : commit - t0,
         compile: t1 - t0,
+        lockout: synced.lockoutMs,
         fullCompile: 0,
         diff,
         nft: Math.max(0, update - diff),
@@ -284,7 +263,7 @@ async function rounds(
   for (const s of states) {
     gc();
     const f0 = performance.now();
-    compileNode(mergeEndpoints(s.snapshot, LOCAL_NODE, s.endpoints), LOCAL_NODE);
+    compileNode(stateOf(s.snapshot, LOCAL_NODE, s.endpoints), LOCAL_NODE, { failsafes: DEFAULT_FAILSAFES });
     s.sample.fullCompile = performance.now() - f0;
   }
   states.length = 0;
@@ -317,6 +296,7 @@ function summarizeKinds(samples: Map<Kind, Sample[]>): Record<string, KindResult
     total: summarize(xs.map((s) => s.total)),
     committed: summarize(xs.flatMap((s) => (s.committed === undefined ? [] : [s.committed]))),
     compile: summarize(xs.map((s) => s.compile)),
+    lockout: summarize(xs.map((s) => s.lockout)),
     fullCompile: summarize(xs.map((s) => s.fullCompile)),
     diff: summarize(xs.map((s) => s.diff)),
     nft: summarize(xs.map((s) => s.nft)),
@@ -327,6 +307,9 @@ function summarizeKinds(samples: Map<Kind, Sample[]>): Record<string, KindResult
   for (const [k, xs] of samples) out[k] = one(xs);
   const pods = [...samples].filter(([k]) => k.startsWith('pod ')).flatMap(([, xs]) => xs);
   out['pod add/remove/relabel'] = one(pods);
+  out['policy changes (all kinds)'] = one(
+    [...samples].filter(([k]) => !k.startsWith('pod ')).flatMap(([, xs]) => xs),
+  );
   out.all = one([...samples.values()].flat());
   return out;
 }

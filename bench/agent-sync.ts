@@ -1,7 +1,8 @@
 // The node agent's cold start, propagation latency and memory on synthetic clusters, one node's view.
 //
 //   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/agent-sync.ts [--scale 1k|10k|both] [--rounds N]
-//       [--all-layouts] [--no-agent] [--nft process|libnftables|both] [--no-commit-watch] [--json]
+//       [--all-layouts] [--no-agent] [--nft process|libnftables|both] [--no-commit-watch] [--cnps N]
+//       [--gnps N [--heps]] [--json]
 //
 // Writers (--nft, default both when palisade-native.node loads): the same rounds through an `nft -f` process per
 // transaction (the fallback, and the baseline) and through libnftables in-process (the agent's normal path).
@@ -15,6 +16,11 @@
 // of its own: time from spawn to /readyz (its whole cold start: Node start-up, parsing manifests, first sync) and
 // its RSS after the first sync.
 // Propagation: R rounds of each single change, timed from the new snapshot to the committed nft transaction.
+// Every sync goes through lockout protection (HostGuard.admit) as the agent's reconciler runs it.
+// --gnps N: each cluster twice in the same run, as it is and with N GlobalNetworkPolicies selecting pods beside the
+// NetworkPolicies (bench/agent-sync-global.ts), the GNP changes added to the rounds; --heps adds a HostEndpoint for
+// every node and 100 host policies selecting them (normal, applyOnForward, preDNAT, doNotTrack), and a host
+// policy change to the rounds. A side-by-side table of the two follows the per-cluster ones.
 // Needs root; nft runs only in a netns it creates, removed on exit, failure and Ctrl-C. Prints figures, never
 // pass/fail.
 import type { ChildProcess } from 'node:child_process';
@@ -42,6 +48,10 @@ interface Options {
   readonly json: boolean;
   /** ClusterNetworkPolicies added to every cluster (--cnps N). */
   readonly cnps: number;
+  /** GlobalNetworkPolicies (--gnps N): each case also runs with them. */
+  readonly gnps: number;
+  /** With --gnps: HostEndpoints and host policies too (--heps). */
+  readonly heps: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -53,13 +63,19 @@ function parseArgs(argv: readonly string[]): Options {
   let writers: Writer[] = loadNative() ? ['process', 'libnftables'] : ['process'];
   let commitWatch = true;
   let cnps = 0;
+  let gnps = 0;
+  let heps = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') json = true;
     else if (a === '--cnps') {
       cnps = Number(argv[++i]);
       if (!Number.isInteger(cnps) || cnps < 0) throw new Error(`--cnps: "${argv[i]}" is not a count >= 0`);
-    } else if (a === '--no-commit-watch') commitWatch = false;
+    } else if (a === '--gnps') {
+      gnps = Number(argv[++i]);
+      if (!Number.isInteger(gnps) || gnps < 0) throw new Error(`--gnps: "${argv[i]}" is not a count >= 0`);
+    } else if (a === '--heps') heps = true;
+    else if (a === '--no-commit-watch') commitWatch = false;
     else if (a === '--nft') {
       const v = argv[++i];
       if (v !== 'process' && v !== 'libnftables' && v !== 'both')
@@ -80,19 +96,24 @@ function parseArgs(argv: readonly string[]): Options {
       rounds = n;
     } else
       throw new Error(
-        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --nft W, --no-commit-watch, --cnps N, --json)`,
+        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --nft W, --no-commit-watch, --cnps N, --gnps N, --heps, --json)`,
       );
   }
   // The real agents read their cluster from files and a fake API server that carry no ClusterNetworkPolicies.
   if (cnps > 0 && agent)
     throw new Error('--cnps needs --no-agent (the agents would not see the ClusterNetworkPolicies)');
-  return { writers, commitWatch, scales, rounds, allLayouts, agent, json, cnps };
+  if (gnps > 0 && agent)
+    throw new Error('--gnps needs --no-agent (the agents would not see the GlobalNetworkPolicies)');
+  if (heps && gnps === 0) throw new Error('--heps goes with --gnps N');
+  return { writers, commitWatch, scales, rounds, allLayouts, agent, json, cnps, gnps, heps };
 }
 
 interface Case {
   readonly name: string;
   readonly cluster: ClusterOptions;
   readonly rounds: number;
+  /** The case this one is compared with (--gnps: the same cluster without them). */
+  readonly baseline?: string;
 }
 
 function cases(opts: Options): Case[] {
@@ -122,12 +143,26 @@ function cases(opts: Options): Case[] {
       rounds,
     });
   }
-  if (opts.cnps === 0) return out;
-  return out.map((c) => ({
-    ...c,
-    name: `${c.name} + ${opts.cnps} CNPs`,
-    cluster: { ...c.cluster, clusterPolicies: opts.cnps },
-  }));
+  const withCnps =
+    opts.cnps === 0
+      ? out
+      : out.map((c) => ({
+          ...c,
+          name: `${c.name} + ${opts.cnps} CNPs`,
+          cluster: { ...c.cluster, clusterPolicies: opts.cnps },
+        }));
+  if (opts.gnps === 0) return withCnps;
+  // Side by side in one run: each case as it is, then with the GlobalNetworkPolicies (and host endpoints).
+  const host = opts.heps ? ' + 100 host policies, a HostEndpoint per node' : '';
+  return withCnps.flatMap((c) => [
+    c,
+    {
+      ...c,
+      name: `${c.name} + ${opts.gnps} GNPs${host}`,
+      cluster: { ...c.cluster, globalPolicies: opts.gnps, hostEndpoints: opts.heps },
+      baseline: c.name,
+    },
+  ]);
 }
 
 export interface Report {
@@ -170,10 +205,12 @@ async function run(
               return out;
             }
           : undefined;
-      const name = `${c.name} [${writer === 'process' ? 'nft process' : 'libnftables'}]`;
+      const tag = (n: string) => `${n} [${writer === 'process' ? 'nft process' : 'libnftables'}]`;
+      const name = tag(c.name);
       const native = writer === 'libnftables' ? loadNative() : undefined;
       const commitWatch = opts.commitWatch;
-      scales.push(await measureScale({ ...c, name, runner, netns, progress, agent, native, commitWatch }));
+      const s = await measureScale({ ...c, name, runner, netns, progress, agent, native, commitWatch });
+      scales.push(c.baseline ? { ...s, baseline: tag(c.baseline) } : s);
       await sb.dropNetns(netns);
     }
   }
