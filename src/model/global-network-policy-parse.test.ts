@@ -196,6 +196,18 @@ spec:
     }
   });
 
+  it('a status written by the agents is not policy: no problem, the same policy', () => {
+    const doc = {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: 'p' },
+      spec: { order: 20, preDNAT: true, applyOnForward: true, ingress: [{ action: 'Deny' }], selector: 'all()' },
+    };
+    const withStatus = { ...doc, status: { conditions: [{ type: 'Accepted', status: 'True' }] } };
+    assert.deepEqual(parseGlobalNetworkPolicy(withStatus), parseGlobalNetworkPolicy(doc));
+    assert.deepEqual(parseGlobalNetworkPolicy(withStatus).problems, []);
+  });
+
   it('the group comes from apiVersion', () => {
     for (const [apiVersion, group] of [
       ['palisade.dev/v1', 'palisade.dev'],

@@ -230,7 +230,8 @@ export function parseGlobalNetworkPolicy(doc: unknown): GlobalNetworkPolicy {
     if (doc.kind !== 'GlobalNetworkPolicy') {
       problems.push(`kind: ${showValue(doc.kind)} must be "GlobalNetworkPolicy"`);
     }
-    problems.push(...unknownFieldProblems(doc, ['apiVersion', 'kind', 'metadata', 'spec'], ''));
+    // status: what the agents report (conditions); never read as policy.
+    problems.push(...unknownFieldProblems(doc, ['apiVersion', 'kind', 'metadata', 'spec', 'status'], ''));
     name = parseMetadata(doc.metadata, problems);
     spec = parseSpec(doc.spec, problems);
   }

@@ -166,7 +166,8 @@ export function parseHostEndpoint(doc: unknown): HostEndpoint {
   } else {
     group = parseCalicoGroup(doc.apiVersion, problems);
     if (doc.kind !== 'HostEndpoint') problems.push(`kind: ${showValue(doc.kind)} must be "HostEndpoint"`);
-    problems.push(...unknownFieldProblems(doc, ['apiVersion', 'kind', 'metadata', 'spec'], ''));
+    // status: what the agents report (conditions); never read as policy.
+    problems.push(...unknownFieldProblems(doc, ['apiVersion', 'kind', 'metadata', 'spec', 'status'], ''));
     meta = parseMetadata(doc.metadata, problems);
     spec = parseSpec(doc.spec, problems);
   }
