@@ -3,6 +3,7 @@
 import type { Server } from 'node:net';
 import { podFactsOf } from '../chained/selection.js';
 import type { AgentApi } from '../cni/agent-client.js';
+import { listLinkNames } from '../dataplane/host-links.js';
 import { loadNative, nativeUnavailableReason } from '../dataplane/native.js';
 import { netlinkConntrack } from '../dataplane/netlink/conntrack-netlink.js';
 import { netlinkPodLinks } from '../dataplane/netlink/netlink-links.js';
@@ -11,6 +12,7 @@ import { libNft } from '../dataplane/nft-exec.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Datastore } from '../datastore/types.js';
 import { DEFAULT_FAILSAFES, type Failsafes, formatFailsafeList } from '../model/failsafe.js';
+import type { HostEndpoint } from '../model/host-endpoint.js';
 import type { Logger } from '../util/log.js';
 import { cniInProcess } from './cni-inprocess.js';
 import { serveHandoff } from './cni-socket.js';
@@ -19,6 +21,8 @@ import { EndpointRegistry } from './endpoints.js';
 import { createConfirmWindow } from './host-confirm.js';
 import type { HostEndpointController } from './host-endpoint-desired.js';
 import { HostGuard, type HostGuardOptions } from './host-guard.js';
+import { createInterfaceCheck } from './host-interfaces.js';
+import type { HostReport } from './host-report.js';
 import { serveHttp } from './http.js';
 import { endpointsFromIpam } from './ipam-endpoints.js';
 import { createAgentMetrics } from './metrics.js';
@@ -53,6 +57,12 @@ export interface AgentOptions {
   readonly hostEndpoint?: HostEndpointController;
   /** Host policy: failsafes, and lockout protection (host-guard.ts, host-confirm.ts). */
   readonly hostPolicy?: HostPolicyOptions;
+  /**
+   * Host policy reporting (on Kubernetes, src/datastore/kube-host-status.ts): what the node knows after every
+   * sync, and whenever its links change (listed when its HostEndpoints' interfaces change, and each resync
+   * interval while they name any: host-interfaces.ts). Absent: nothing is reported and no link is listed.
+   */
+  readonly onHostReport?: (report: HostReport) => void;
 }
 
 export interface HostPolicyOptions {
@@ -140,6 +150,29 @@ export async function startAgent(
       .then(() => opts.onDiagnostics?.(diagnostics))
       .catch((err: unknown) => log.warn({ err }, 'reporting rejected policies failed'));
   };
+  /** The HostEndpoints of the snapshot the running sync compiles, and of the last sync's. */
+  let syncingHeps: readonly HostEndpoint[] = [];
+  let syncedHeps: readonly HostEndpoint[] = [];
+  const reportHost = () => {
+    try {
+      opts.onHostReport?.({
+        ...(last ? { diagnostics: last.diagnostics, hostEndpoints: syncedHeps } : {}),
+        refusals: last?.hostRefusals ?? [],
+        ...(interfaces?.links ? { links: interfaces.links } : {}),
+      });
+    } catch (err) {
+      log.warn({ err }, 'reporting host policy failed');
+    }
+  };
+  const interfaces =
+    opts.onHostReport &&
+    createInterfaceCheck({
+      node: opts.node,
+      list: () => listLinkNames({ runner: deps.runner, ...(native ? { native } : {}) }),
+      intervalMs: opts.resyncMs,
+      onLinks: reportHost,
+      log,
+    });
   const failsafes = opts.hostPolicy?.failsafes ?? DEFAULT_FAILSAFES;
   const lockout = opts.hostPolicy?.lockout;
   const hostGuard = lockout && new HostGuard({ node: opts.node, failsafes, ...lockout });
@@ -163,7 +196,12 @@ export async function startAgent(
     compiler: { mergeAbove: opts.mergeAbove, failsafes },
     ...(hostGuard ? { hostGuard } : {}),
     ...(confirmWindow ? { onHostChange: () => confirmWindow.start() } : {}),
-    snapshot: () => opts.datastore.snapshot(),
+    snapshot: () => {
+      const snap = opts.datastore.snapshot();
+      syncingHeps = snap.hostEndpoints ?? [];
+      interfaces?.saw(syncingHeps);
+      return snap;
+    },
     endpoints: async () =>
       registry.merged(await endpointsFromIpam({ dataDir: opts.ipamDir, network: opts.network })),
     // No read-back after each update: on big tables it costs as much as a replace. Drift (a table flushed by
@@ -178,6 +216,8 @@ export async function startAgent(
         'synced',
       );
       reportDiagnostics(s.diagnostics);
+      syncedHeps = syncingHeps;
+      reportHost();
     },
     onTableChanged: async (table, state) => {
       revocations.changed(table, localAddresses(state, opts.node));
@@ -286,6 +326,7 @@ export async function startAgent(
     reconciler,
     async stop() {
       clearInterval(resync);
+      interfaces?.stop();
       confirmWindow?.stop();
       repair?.stop();
       reconciler.stop();

@@ -7,6 +7,7 @@ import { parseRedirectConf } from '../cni/redirect-config.js';
 import { createRunner } from '../dataplane/runner.js';
 import { createDirDatastore } from '../datastore/dir.js';
 import type { PolicyEventRecorder } from '../datastore/kube-events.js';
+import type { HostStatusReporter } from '../datastore/kube-host-status.js';
 import type { Datastore } from '../datastore/types.js';
 import { CALICO_GROUPS, type CalicoGroup, parseCalicoGroups } from '../model/calico-groups.js';
 import type { Logger } from '../util/log.js';
@@ -45,6 +46,8 @@ interface DatastoreWiring {
   readonly datastore: Datastore;
   /** Kubernetes only: PolicyRejected events for the policies each sync rejects. */
   readonly events?: PolicyEventRecorder;
+  /** Kubernetes only: GlobalNetworkPolicy and HostEndpoint status, and this node's host policy events. */
+  readonly hostStatus?: HostStatusReporter;
 }
 
 async function makeDatastore(
@@ -57,10 +60,16 @@ async function makeDatastore(
   if (source === 'kubernetes') {
     const { createKubeDatastore } = await import('../datastore/kube.js');
     const { createPolicyEventRecorder } = await import('../datastore/kube-events.js');
-    return {
-      datastore: createKubeDatastore({ log, clusterPolicyStatus: { node }, calicoGroups }),
-      events: createPolicyEventRecorder({ node, log }),
-    };
+    const { createHostStatusReporter } = await import('../datastore/kube-host-status.js');
+    const datastore = createKubeDatastore({ log, clusterPolicyStatus: { node }, calicoGroups });
+    const events = createPolicyEventRecorder({ node, log });
+    const hostStatus = createHostStatusReporter({
+      node,
+      objects: () => datastore.calicoObjects(),
+      events,
+      log,
+    });
+    return { datastore, events, hostStatus };
   }
   throw new UsageError(`--datastore: "${source}" must be kubernetes or dir:PATH`);
 }
@@ -136,7 +145,12 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
   if ('errors' in groups) throw new UsageError(groups.errors.join('\n'));
   const calicoGroups = groups.groups;
   const log: Logger = pino({ level: values['log-level'], base: { pid: process.pid } }, pino.destination(2));
-  const { datastore, events } = await makeDatastore(values.datastore, values.node, log, calicoGroups);
+  const { datastore, events, hostStatus } = await makeDatastore(
+    values.datastore,
+    values.node,
+    log,
+    calicoGroups,
+  );
   const hostEndpoint =
     hostEndpointLabels &&
     (await import('../datastore/kube-host-endpoint-controller.js')).createHostEndpointController({
@@ -171,6 +185,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
           }
         : {}),
       onDiagnostics: events && ((diagnostics) => events.record(diagnostics)),
+      ...(hostStatus ? { onHostReport: (report) => hostStatus.report(report) } : {}),
       ...(hostEndpoint ? { hostEndpoint } : {}),
       hostPolicy,
     },
@@ -181,6 +196,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     process.once('SIGINT', resolve);
   });
   await agent.stop();
+  await hostStatus?.stop();
   events?.stop();
   return 0;
 }

@@ -55,6 +55,23 @@ describe('palisade manifests output', () => {
       'clusternetworkpolicies.policy.networking.k8s.io',
     ]);
     assert.deepEqual(agentArgs(['--calico-groups', 'none']), ['--calico-groups', 'none']);
+    // The agents write the status of GlobalNetworkPolicies and HostEndpoints of the groups they read, no other.
+    const statusWrites = (argv: readonly string[]) =>
+      objects(argv)
+        .find((o) => o.kind === 'ClusterRole')
+        .rules.filter((r: { resources: string[] }) => r.resources.includes('hostendpoints/status'));
+    assert.deepEqual(statusWrites(['--calico-groups', 'none']), [
+      {
+        apiGroups: ['palisade.dev'],
+        resources: ['globalnetworkpolicies/status', 'hostendpoints/status'],
+        verbs: ['update', 'patch'],
+      },
+    ]);
+    assert.deepEqual(statusWrites([])[0].apiGroups, [
+      'palisade.dev',
+      'crd.projectcalico.org',
+      'projectcalico.org',
+    ]);
     assert.deepEqual(crdNames(['--calico-groups', 'crd.projectcalico.org/v1']).slice(2, 4), [
       'globalnetworkpolicies.crd.projectcalico.org',
       'hostendpoints.crd.projectcalico.org',

@@ -3,15 +3,9 @@
 //
 // Every agent may write: the conditions depend only on the object (its spec and generation), never on the node,
 // so all agents want the same status, and a write by any of them is right for all. There is no leader (a lease
-// would cost a write every few seconds forever); instead
-// - an agent writes only when the stored conditions differ from the wanted ones (lastTransitionTime aside,
-//   which is kept while a condition's status holds, as meta.SetStatusCondition does);
-// - each write is a merge patch of the status subresource carrying the resourceVersion it was computed from, so
-//   the API server refuses it (409) if the object changed meanwhile; the agent then reads the object again and
-//   decides again (usually: another agent wrote the same, nothing to do), at most MAX_ATTEMPTS times;
-// - each run waits a random time up to `jitterMs` first, so that of N agents seeing one change, most see the
-//   first writer's status arrive through their watch before their own turn, instead of N writes and N - 1
-//   conflicts.
+// would cost a write every few seconds forever); instead each agent writes only where the stored conditions
+// differ, from the resourceVersion it read, after a random wait (kube-status-conditions.ts, shared with the
+// GlobalNetworkPolicy and HostEndpoint status).
 //
 // The Event: the agent whose write turned a policy's conditions to rejected (a new problem list) posts one
 // Warning Event (reason PolicyRejected, in namespace default as client-go does for cluster-scoped objects, with
@@ -24,19 +18,15 @@
 // reach the datastore.
 import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { HttpMethod } from '@kubernetes/client-node';
 import { CLUSTER_NETWORK_POLICY_API_VERSION } from '../model/cluster-network-policy-parse.js';
-import { clusterPolicyConditions, mergeConditions } from '../model/cluster-policy-conditions.js';
-import { isObject } from '../model/k8s.js';
+import { clusterPolicyConditions } from '../model/cluster-policy-conditions.js';
 import type { Logger } from '../util/log.js';
-import { apiStatusOf } from './kube-client.js';
 import { type CompactClusterPolicy, compactObject } from './kube-convert.js';
 import { REPORTING_COMPONENT } from './kube-events.js';
-import { type JsonRequest, sendJson } from './kube-rest.js';
+import type { JsonRequest } from './kube-rest.js';
+import { createStatusWriter, type StatusWriter, timestamp } from './kube-status-conditions.js';
 
 export const CLUSTER_POLICIES_PATH = `/apis/${CLUSTER_NETWORK_POLICY_API_VERSION}/clusternetworkpolicies`;
-const MAX_ATTEMPTS = 5;
-const MAX_RETRY_MS = 60_000;
 const MAX_EVENT_MESSAGE = 1024;
 
 export interface ClusterPolicyStatusOptions {
@@ -55,16 +45,7 @@ export interface ClusterPolicyStatusOptions {
   readonly now?: () => number;
 }
 
-export interface ClusterPolicyStatusWriter {
-  /** Something about the ClusterNetworkPolicies changed: a run is scheduled (coalesced). Never throws. */
-  changed(): void;
-  /** Resolves once no run is scheduled or running (tests). */
-  idle(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** metav1.Time: RFC 3339 in whole seconds. */
-const timestamp = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+export type ClusterPolicyStatusWriter = StatusWriter;
 
 export function clusterPolicyEventMessage(problems: readonly string[]): string {
   const text =
@@ -79,169 +60,74 @@ export function clusterPolicyEventName(name: string, uid: string, message: strin
   return `${name.slice(0, 253 - 26).replace(/[.-]+$/, '')}.palisade.${hash}`;
 }
 
-export function createClusterPolicyStatusWriter(opts: ClusterPolicyStatusOptions): ClusterPolicyStatusWriter {
-  const log = opts.log.child({ component: 'cnp-status' });
-  const now = opts.now ?? Date.now;
-  const jitterMs = opts.jitterMs ?? 1000;
-  const retryMs = opts.retryMs ?? 2000;
-  const stopping = new AbortController();
-  const kc = opts.kc;
-  const send =
-    opts.send ??
-    ((req: JsonRequest) => {
-      if (!kc) throw new Error('cluster policy status: neither send nor kc given');
-      return sendJson(kc, req);
-    });
-  const api = async (req: Omit<JsonRequest, 'signal'>): Promise<Record<string, unknown>> => {
-    const text = await send({ ...req, signal: stopping.signal });
-    const out: unknown = text === '' ? {} : JSON.parse(text);
-    return isObject(out) ? out : {};
+/** A cluster-scoped object's Warning Event as the status writers post it (namespace default, with the uid). */
+export function clusterObjectEvent(args: {
+  readonly name: string;
+  readonly involvedObject: { apiVersion: string; kind: string; name: string; uid?: string };
+  readonly reason: string;
+  readonly message: string;
+  readonly node?: string;
+  readonly now: number;
+}): Record<string, unknown> {
+  const { node, involvedObject } = args;
+  const t = timestamp(args.now);
+  return {
+    apiVersion: 'v1',
+    kind: 'Event',
+    metadata: { name: args.name, namespace: 'default' },
+    involvedObject: {
+      apiVersion: involvedObject.apiVersion,
+      kind: involvedObject.kind,
+      name: involvedObject.name,
+      ...(involvedObject.uid ? { uid: involvedObject.uid } : {}),
+    },
+    type: 'Warning',
+    reason: args.reason,
+    message: args.message,
+    count: 1,
+    firstTimestamp: t,
+    lastTimestamp: t,
+    source: { component: REPORTING_COMPONENT, ...(node ? { host: node } : {}) },
+    reportingComponent: REPORTING_COMPONENT,
+    ...(node ? { reportingInstance: node } : {}),
   };
-  /** name → the resourceVersion this agent last wrote the status from (its write is on its way back). */
-  const written = new Map<string, string>();
-  /** The Event to post, by policy: set by a write that rejected it, kept until posted (or the policy is gone). */
-  const pendingEvents = new Map<string, Record<string, unknown>>();
+}
 
-  const event = (o: CompactClusterPolicy): Record<string, unknown> => {
+export function createClusterPolicyStatusWriter(opts: ClusterPolicyStatusOptions): ClusterPolicyStatusWriter {
+  const now = opts.now ?? Date.now;
+  const event = (o: CompactClusterPolicy): Record<string, unknown> | undefined => {
+    if (o.model.problems.length === 0) return undefined;
     const { name, uid = '' } = o.metadata;
     const message = clusterPolicyEventMessage(o.model.problems);
-    const t = timestamp(now());
-    return {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { name: clusterPolicyEventName(name, uid, message), namespace: 'default' },
+    return clusterObjectEvent({
+      name: clusterPolicyEventName(name, uid, message),
       involvedObject: {
         apiVersion: CLUSTER_NETWORK_POLICY_API_VERSION,
         kind: 'ClusterNetworkPolicy',
         name,
-        ...(uid ? { uid } : {}),
+        uid,
       },
-      type: 'Warning',
       reason: 'PolicyRejected',
       message,
-      count: 1,
-      firstTimestamp: t,
-      lastTimestamp: t,
-      source: { component: REPORTING_COMPONENT, ...(opts.node ? { host: opts.node } : {}) },
-      reportingComponent: REPORTING_COMPONENT,
-      ...(opts.node ? { reportingInstance: opts.node } : {}),
-    };
+      ...(opts.node ? { node: opts.node } : {}),
+      now: now(),
+    });
   };
-
-  /** Posts the Event pending for `policy`; one that exists already (409) was posted before. */
-  const postEvent = async (policy: string, body: Record<string, unknown>): Promise<void> => {
-    await api({ method: HttpMethod.POST, path: '/api/v1/namespaces/default/events', body }).catch(
-      (err: unknown) => {
-        if (apiStatusOf(err) !== 409) throw err;
-      },
-    );
-    if (pendingEvents.get(policy) === body) pendingEvents.delete(policy);
-  };
-
-  /** Writes one policy's status if it differs from the wanted one (and posts its Event if it is rejected). */
-  const reconcile = async (first: CompactClusterPolicy): Promise<void> => {
-    let o = first;
-    for (let attempt = 1; ; attempt++) {
-      const { name, resourceVersion, generation } = o.metadata;
-      const desired = clusterPolicyConditions(o.model, generation);
-      const conditions = mergeConditions(o.conditions, desired, timestamp(now()));
-      if (!conditions || written.get(name) === resourceVersion) return;
-      const path = `${CLUSTER_POLICIES_PATH}/${encodeURIComponent(name)}`;
-      try {
-        await api({
-          method: HttpMethod.PATCH,
-          path: `${path}/status`,
-          patch: 'merge',
-          body: { metadata: { resourceVersion }, status: { conditions } },
-        });
-        written.set(name, resourceVersion);
-        log.info({ policy: name, accepted: o.model.problems.length === 0 }, 'status written');
-        if (o.model.problems.length > 0) pendingEvents.set(name, event(o));
-        return;
-      } catch (err) {
-        if (apiStatusOf(err) === 404) return; // deleted meanwhile
-        if (apiStatusOf(err) !== 409 || attempt >= MAX_ATTEMPTS) throw err;
-      }
-      // Changed since it was read (often: another agent wrote the same status). Read it again, decide again.
-      const fresh = await api({ method: HttpMethod.GET, path }).catch((err: unknown) => {
-        if (apiStatusOf(err) === 404) return undefined;
-        throw err;
-      });
-      if (!fresh) return;
-      o = compactObject('clusternetworkpolicies', fresh) as CompactClusterPolicy;
-    }
-  };
-
-  const run = async (): Promise<boolean> => {
-    let ok = true;
-    const objects = opts.objects();
-    const names = new Set(objects.map((o) => o.metadata.name));
-    for (const name of written.keys()) if (!names.has(name)) written.delete(name);
-    for (const name of pendingEvents.keys()) if (!names.has(name)) pendingEvents.delete(name);
-    for (const o of objects) {
-      if (stopping.signal.aborted) return true;
-      await reconcile(o).catch((err: unknown) => {
-        if (stopping.signal.aborted) return;
-        ok = false;
-        log.warn(
-          { policy: o.metadata.name, err },
-          'could not write ClusterNetworkPolicy status; retrying later',
-        );
-      });
-    }
-    // Events of this run's writes, and those that failed before.
-    for (const [policy, body] of [...pendingEvents]) {
-      if (stopping.signal.aborted) return true;
-      await postEvent(policy, body).catch((err: unknown) => {
-        ok = false;
-        log.warn({ err }, 'could not post a ClusterNetworkPolicy event; retrying later');
-      });
-    }
-    return ok;
-  };
-
-  let timer: NodeJS.Timeout | undefined;
-  /** The scheduled run is a retry after a failure (a change brings it forward). */
-  let retrying = false;
-  let running: Promise<void> | undefined;
-  let dirty = false;
-  let delayMs = retryMs;
-  const schedule = (ms: number, retry: boolean) => {
-    if (stopping.signal.aborted) return;
-    if (timer && retrying && !retry) clearTimeout(timer);
-    else if (timer) return;
-    retrying = retry;
-    timer = setTimeout(() => {
-      timer = undefined;
-      running = run().then((ok) => {
-        running = undefined;
-        if (dirty) {
-          dirty = false;
-          schedule(Math.random() * jitterMs, false);
-        } else if (!ok) {
-          schedule(delayMs, true);
-          delayMs = Math.min(delayMs * 2, MAX_RETRY_MS);
-        } else delayMs = retryMs;
-      });
-    }, ms);
-  };
-
-  return {
-    changed() {
-      if (running) dirty = true;
-      else schedule(Math.random() * jitterMs, false);
-    },
-    async idle() {
-      while (timer || running) {
-        if (running) await running;
-        else await new Promise((r) => setTimeout(r, 5));
-      }
-    },
-    async stop() {
-      stopping.abort();
-      clearTimeout(timer);
-      timer = undefined;
-      await running;
-    },
-  };
+  return createStatusWriter<CompactClusterPolicy>({
+    kind: 'ClusterNetworkPolicy',
+    component: 'cnp-status',
+    objects: opts.objects,
+    key: (o) => o.metadata.name,
+    path: (o) => `${CLUSTER_POLICIES_PATH}/${encodeURIComponent(o.metadata.name)}`,
+    desired: (o) => ({ conditions: clusterPolicyConditions(o.model, o.metadata.generation) }),
+    reread: (json) => compactObject('clusternetworkpolicies', json) as CompactClusterPolicy,
+    event,
+    logged: (o) => ({ policy: o.metadata.name, accepted: o.model.problems.length === 0 }),
+    log: opts.log,
+    ...(opts.send ? { send: opts.send } : {}),
+    ...(opts.kc ? { kc: opts.kc } : {}),
+    ...(opts.jitterMs !== undefined ? { jitterMs: opts.jitterMs } : {}),
+    ...(opts.retryMs !== undefined ? { retryMs: opts.retryMs } : {}),
+    now,
+  });
 }

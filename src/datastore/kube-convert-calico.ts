@@ -44,9 +44,13 @@ export function calicoKindPath(resource: string): string | undefined {
   return r && `/apis/${r.apiVersion}/${r.plural}`;
 }
 
-/** Kind and apiVersion filled in when a list item comes without them (as kube-convert's toNetworkPolicy). */
+/**
+ * Kind and apiVersion filled in when a list item comes without them (as kube-convert's toNetworkPolicy). The
+ * status is left out: it is what the agents report (kube-host-status.ts), never policy, and the parsers take
+ * apiVersion, kind, metadata and spec only.
+ */
 function withType(obj: Json, kind: string, apiVersion: string): Json {
-  const doc: Json = { ...obj };
+  const { status: _status, ...doc }: Json = obj;
   doc.kind ??= kind;
   doc.apiVersion ??= apiVersion;
   return doc;
@@ -60,11 +64,15 @@ export function toHostEndpoint(obj: unknown, apiVersion: string): HostEndpoint {
   return parseHostEndpoint(isObject(obj) ? withType(obj, 'HostEndpoint', apiVersion) : obj);
 }
 
-/** What the informer caches for one: the parsed model, and the metadata the informer keys on. */
+/**
+ * What the informer caches for one: the parsed model, the metadata the informer keys on, and what its status
+ * writer reads (uid, generation, the stored conditions: kube-host-status.ts).
+ */
 export interface CompactCalicoKind {
   readonly apiVersion?: string;
   readonly kind?: string;
-  readonly metadata: { name: string; uid?: string; resourceVersion: string };
+  readonly metadata: { name: string; uid?: string; resourceVersion: string; generation?: number };
+  readonly conditions?: unknown;
   readonly model: GlobalNetworkPolicy | HostEndpoint;
 }
 
@@ -75,6 +83,7 @@ export function compactCalicoKind(resource: string, obj: Json): CompactCalicoKin
   const r = splitCalicoKindResource(resource);
   if (!r) return undefined;
   const meta = isObject(obj.metadata) ? obj.metadata : {};
+  const conditions = isObject(obj.status) ? obj.status.conditions : undefined;
   return {
     ...(str(obj.kind) ? { kind: obj.kind } : {}),
     ...(str(obj.apiVersion) ? { apiVersion: obj.apiVersion } : {}),
@@ -82,7 +91,9 @@ export function compactCalicoKind(resource: string, obj: Json): CompactCalicoKin
       name: str(meta.name) ? meta.name : '',
       ...(str(meta.uid) ? { uid: meta.uid } : {}),
       resourceVersion: str(meta.resourceVersion) ? meta.resourceVersion : '',
+      ...(typeof meta.generation === 'number' ? { generation: meta.generation } : {}),
     },
+    ...(conditions !== undefined ? { conditions } : {}),
     model:
       r.plural === 'hostendpoints'
         ? toHostEndpoint(obj, r.apiVersion)

@@ -15,6 +15,7 @@ import {
   eventName,
   type PolicyEventRecorder,
   type RejectedPolicy,
+  type Warning,
 } from './kube-events.js';
 import { FakeApiServer, type Json } from './testdata/fake-apiserver.js';
 import { captureLogger, type LogRecord } from './testdata/kube-testkit.js';
@@ -233,6 +234,49 @@ describe('policy event recorder', () => {
     assert.equal(f.server.eventWrites.length, 0);
     refused.stop();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('host warnings: cluster-scoped objects in namespace default, with their uid, one series per reason', async () => {
+    const f = await open();
+    const gnp = {
+      apiVersion: 'crd.projectcalico.org/v1',
+      kind: 'GlobalNetworkPolicy',
+      name: 'edge',
+      uid: 'u1',
+    };
+    const refused = {
+      involvedObject: gnp,
+      reason: 'HostPolicyRefused',
+      message: 'refused on node-a: it would cut …',
+    };
+    const rejectedGnp = {
+      involvedObject: gnp,
+      reason: 'PolicyRejected',
+      message: 'GlobalNetworkPolicy rejected',
+    };
+    await f.recorder.report('host', [refused, rejectedGnp]);
+    const series = (w: Warning) => `${gnp.apiVersion}\0${gnp.kind}\0${w.reason}`;
+    const names = [refused, rejectedGnp].map((w) => eventName('', 'edge', 'node-a', series(w)));
+    assert.equal(new Set(names).size, 2);
+    assert.deepEqual(
+      writes(f),
+      names.map((n) => `create default/${n}`),
+    );
+    const body = f.server.eventWrites[0]?.body as Json;
+    assert.deepEqual(
+      [body.involvedObject, body.reason, body.message],
+      [gnp, 'HostPolicyRefused', refused.message],
+    );
+    // Another source's report leaves these alone; the same again within the minute writes nothing.
+    await f.recorder.record([rejected('prod/allow-web', BAD_CIDR)]);
+    await f.recorder.report('host', [refused, rejectedGnp]);
+    assert.equal(f.server.eventWrites.length, 3);
+    // A warning no longer reported is forgotten: reported again later, a new series.
+    await f.recorder.report('host', [refused]);
+    f.clock.ms += 120_000;
+    await f.recorder.report('host', [refused, rejectedGnp]);
+    const stored = f.server.events.get(`default/${names[1]}`) as Json;
+    assert.deepEqual([stored.count, stored.lastTimestamp], [1, '2025-03-01T12:02:00Z']);
   });
 
   it('collapses records that arrive while one is written', async () => {

@@ -23,6 +23,7 @@ import {
   CALICO_KINDS,
   type CalicoKindPlural,
   type CalicoKindResource,
+  type CompactCalicoKind,
   calicoKindResource,
   splitCalicoKindResource,
   toGlobalNetworkPolicy,
@@ -101,6 +102,15 @@ export class KubeStore {
     if (this.notServed.has('clusternetworkpolicies')) return [];
     const objects = this.caches.get('clusternetworkpolicies')?.list() ?? [];
     return objects.filter((o): o is CompactClusterPolicy => 'model' in o);
+  }
+
+  /** The cached GlobalNetworkPolicies and HostEndpoints of every group served, with what their status needs. */
+  calicoObjects(): CompactCalicoKind[] {
+    return this.resources.flatMap((r) => {
+      if (!splitCalicoKindResource(r) || this.notServed.has(r)) return [];
+      const objects = this.caches.get(r)?.list() ?? [];
+      return objects.filter((o): o is CompactCalicoKind => 'model' in o);
+    });
   }
 
   /**

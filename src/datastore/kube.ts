@@ -42,7 +42,7 @@ import {
   createClusterPolicyStatusWriter,
 } from './kube-cluster-policy-status.js';
 import { compactObject } from './kube-convert.js';
-import { calicoKindPath } from './kube-convert-calico.js';
+import { type CompactCalicoKind, calicoKindPath } from './kube-convert-calico.js';
 import { type KubeResource, KubeStore, kubeResources } from './kube-store.js';
 import type { Datastore, DatastoreSnapshot } from './types.js';
 
@@ -138,7 +138,13 @@ interface Source {
   attempt?: Promise<void>;
 }
 
-export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
+/** The kubernetes datastore, and the cached objects the host policy status writers read (kube-host-status.ts). */
+export interface KubeDatastore extends Datastore {
+  /** GlobalNetworkPolicies and HostEndpoints of every group served, parsed, with uid, generation, conditions. */
+  calicoObjects(): readonly CompactCalicoKind[];
+}
+
+export function createKubeDatastore(opts: KubeDatastoreOptions): KubeDatastore {
   const log = opts.log.child({ component: 'datastore', datastore: 'kubernetes' });
   const kc: KubeConfig = loadKubeConfig(opts.kubeConfig);
   const backoff = opts.backoff ?? { initialMs: 1000, maxMs: 30_000 };
@@ -286,6 +292,7 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): Datastore {
     snapshot(): DatastoreSnapshot {
       return store.snapshot();
     },
+    calicoObjects: () => store.calicoObjects(),
     async stop() {
       if (state === 'stopped') return;
       state = 'stopped';

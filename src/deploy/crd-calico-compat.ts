@@ -17,8 +17,14 @@
 // refuses: preDNAT with egress rules or the Egress type, preDNAT with doNotTrack, preDNAT or doNotTrack without
 // applyOnForward; types holds each type once (a set of at most two); a host endpoint names its node and an
 // interface or an expected IP, and each of its named ports once (a list map keyed by name).
+//
+// Status: a status subresource with status.conditions (metav1.Condition, a list map keyed by type), which the
+// agents write (src/agent/host-report.ts decides them: GlobalNetworkPolicy Accepted and SelectsHostEndpoints,
+// HostEndpoint Accepted, InterfacePresent and Programmed). Calico's own CRDs have no status; where Calico owns
+// its groups Palisade does not serve them (--calico-groups none) and writes no status there.
 import { CALICO_KINDS_API_VERSIONS, type CalicoGroup, servedGroups } from '../model/calico-groups.js';
 import { type CalicoCompatGroup, GLOBAL_POLICY_ACTIONS } from '../model/global-network-policy.js';
+import { condition } from './crd-cluster-network-policy.js';
 import { crdLabels, obj, type Schema, str } from './schema.js';
 
 const open: Schema = { 'x-kubernetes-preserve-unknown-fields': true };
@@ -156,6 +162,16 @@ export const hostEndpointSpec = obj(
   { required: ['node'], ...open, 'x-kubernetes-validations': HOST_ENDPOINT_RULES },
 );
 
+/** What the agents report (see above); conditions of other types (another controller's) are kept. */
+const status = obj({
+  conditions: {
+    type: 'array',
+    items: condition,
+    'x-kubernetes-list-type': 'map',
+    'x-kubernetes-list-map-keys': ['type'],
+  },
+});
+
 interface Kind {
   readonly kind: 'GlobalNetworkPolicy' | 'HostEndpoint';
   readonly plural: string;
@@ -215,13 +231,14 @@ function crd(k: Kind, group: CalicoCompatGroup): Schema {
           name: version,
           served: true,
           storage: true,
+          subresources: { status: {} },
           additionalPrinterColumns: [
             ...k.columns,
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {
             openAPIV3Schema: obj(
-              { apiVersion: str, kind: str, metadata: { type: 'object' }, spec: k.spec },
+              { apiVersion: str, kind: str, metadata: { type: 'object' }, spec: k.spec, status },
               { description: k.description, required: ['spec'] },
             ),
           },

@@ -163,7 +163,7 @@ const egressRule = cnpRule('to', egressPeer, {
 });
 
 /** metav1.Condition, as controller-gen writes it. */
-const condition = obj(
+export const condition = obj(
   {
     type: {
       ...str,

@@ -140,7 +140,7 @@ describe('install manifests', () => {
       'DaemonSet.spec.template.spec.hostNetwrok: unknown field of V1PodSpec',
     ]);
   });
-  it('least privilege: read what the agent watches, write only events and CNP status; no wildcards, no secrets', () => {
+  it('least privilege: read what the agent watches, write only events and policy status; no wildcards, no secrets', () => {
     const role = byKind(renderManifests(DEFAULT_VALUES), 'ClusterRole');
     const rules = role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     for (const r of rules) {
@@ -152,6 +152,11 @@ describe('install manifests', () => {
       {
         apiGroups: ['policy.networking.k8s.io'],
         resources: ['clusternetworkpolicies/status'],
+        verbs: ['update', 'patch'],
+      },
+      {
+        apiGroups: ['palisade.dev', 'crd.projectcalico.org', 'projectcalico.org'],
+        resources: ['globalnetworkpolicies/status', 'hostendpoints/status'],
         verbs: ['update', 'patch'],
       },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
@@ -173,6 +178,11 @@ describe('install manifests', () => {
       {
         apiGroups: ['policy.networking.k8s.io'],
         resources: ['clusternetworkpolicies/status'],
+        verbs: ['update', 'patch'],
+      },
+      {
+        apiGroups: calicoKindGroups,
+        resources: ['globalnetworkpolicies/status', 'hostendpoints/status'],
         verbs: ['update', 'patch'],
       },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },

@@ -180,7 +180,14 @@ function clusterRole(v: Values): Obj {
         resources: ['clusternetworkpolicies/status'],
         verbs: ['update', 'patch'],
       },
-      // PolicyRejected events on NetworkPolicies and ClusterNetworkPolicies that fail closed.
+      // GlobalNetworkPolicy and HostEndpoint conditions (src/agent/host-report.ts), in every group read.
+      {
+        apiGroups: servedGroups(v.calicoGroups),
+        resources: ['globalnetworkpolicies/status', 'hostendpoints/status'],
+        verbs: ['update', 'patch'],
+      },
+      // Warning events: policies that fail closed (NetworkPolicies, ClusterNetworkPolicies, GlobalNetworkPolicies),
+      // and host policy (HostEndpoints rejected or not programmed, interfaces not found, lockout refusals).
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ...(repairVerbs.length > 0 ? [{ apiGroups: [''], resources: ['pods'], verbs: repairVerbs }] : []),
       // The host endpoint controller keeps one HostEndpoint of Palisade's own group per node (reading the Node,
