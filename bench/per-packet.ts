@@ -3,16 +3,22 @@
 // iptables chain (what an iptables engine without ipsets does), in one run, side by side.
 //
 //   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/per-packet.ts [--seconds 3] [--passes 2]
-//       [--counts 0,100,1000,10000] [--server-share 0.5] [--cnps M] [--json]
+//       [--counts 0,100,1000,10000] [--server-share 0.5] [--cnps M] [--gnps M] [--json]
 //
 // --cnps M adds two Palisade variants at each N: with M ClusterNetworkPolicies beside the N NetworkPolicies
 // (half Admin, half Baseline, half of them selecting the server; the client's packets walk every Admin one that
 // selects the server: "palisade+cnp"), and the same with the first Admin policy passing the client
 // ("palisade+pass"); bench/per-packet-cluster.ts clusterPolicies().
+// --gnps M adds two at each N: M GlobalNetworkPolicies and 100 host policies beside the N NetworkPolicies, with a
+// HostEndpoint on the node's eth1 (bench/per-packet-global.ts): "palisade+gnp", the pod client's first packet
+// walking every GNP that selects the server up to the one that allows it; "palisade+gnp+hep", the same ruleset
+// measured from an outside client behind eth1, so its packets also cross the host endpoint's doNotTrack (every
+// packet), preDNAT and applyOnForward chains. "none-outside" is that client with no ruleset at all.
 //
 // Topology (Palisade's routed shape, src/dataplane/pod-link-script.ts): a "node" netns with ip_forward on and
 // two pod netns joined to it by veths; host ends named as palisade-cni names them, pod addresses /32 routed to
-// them, pods route via 169.254.1.1 pinned to ee:ee:ee:ee:ee:ee. Policies: bench/per-packet-cluster.ts.
+// them, pods route via 169.254.1.1 pinned to ee:ee:ee:ee:ee:ee; with --gnps, a third netns "ext" (the outside
+// client, 198.18.0.100) wired the same way to the node's eth1. Policies: bench/per-packet-cluster.ts.
 // Measured from the client pod to the server pod: iperf3 -t S (one stream), and bench/per-packet-rr.ts (C) for
 // RR (1-byte ping-pong on one connection) and CRR (connect, 1 byte each way, close). Needs root, gcc, iperf3,
 // nft, iptables-nft-restore; touches only the namespaces and temp dir it makes, and removes them (and stops the
@@ -32,9 +38,10 @@ import {
   renderIptables,
   SERVER_IP,
 } from './per-packet-cluster.js';
+import { globalState, HEP_INTERFACE, OUTSIDE_IP } from './per-packet-global.js';
+import { type Figures, printText, type Report, type Variant } from './per-packet-report.js';
 import { buildRrTool } from './per-packet-rr.js';
 import { Sandbox } from './sandbox.js';
-import { formatTable } from './stats.js';
 
 const runner = createRunner();
 const IPERF_PORT = 5201;
@@ -47,11 +54,20 @@ interface Options {
   readonly counts: readonly number[];
   readonly serverShare: number;
   readonly cnps: number;
+  readonly gnps: number;
   readonly json: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o = { seconds: 3, passes: 2, counts: [0, 100, 1000, 10000], serverShare: 0.5, cnps: 0, json: false };
+  const o = {
+    seconds: 3,
+    passes: 2,
+    counts: [0, 100, 1000, 10000],
+    serverShare: 0.5,
+    cnps: 0,
+    gnps: 0,
+    json: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -64,10 +80,11 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--passes') o.passes = Math.max(1, Math.round(num()));
     else if (a === '--server-share') o.serverShare = Math.min(1, num());
     else if (a === '--cnps') o.cnps = Math.round(num());
+    else if (a === '--gnps') o.gnps = Math.round(num());
     else if (a === '--counts') o.counts = (argv[++i] ?? '').split(',').map(Number);
     else
       throw new Error(
-        `unknown argument "${a}" (use --seconds S, --passes P, --counts a,b, --server-share F, --cnps M, --json)`,
+        `unknown argument "${a}" (use --seconds S, --passes P, --counts a,b, --server-share F, --cnps M, --gnps M, --json)`,
       );
   }
   if (o.counts.some((n) => !Number.isInteger(n) || n < 0)) throw new Error('--counts: non-negative integers');
@@ -78,6 +95,8 @@ interface Net {
   readonly node: string;
   readonly cli: string;
   readonly srv: string;
+  /** The outside client's netns (--gnps): behind the node's eth1, a host endpoint. */
+  readonly ext?: string;
 }
 
 async function ip(netns: string, script: string): Promise<void> {
@@ -88,14 +107,21 @@ async function sysctl(netns: string, kv: string): Promise<void> {
   await runner.run(['sysctl', '-q', '-w', kv], { netns });
 }
 
-async function topology(sb: Sandbox): Promise<Net> {
-  const net = { node: await sb.netns('node'), cli: await sb.netns('cli'), srv: await sb.netns('srv') };
+async function topology(sb: Sandbox, outside: boolean): Promise<Net> {
+  const net = {
+    node: await sb.netns('node'),
+    cli: await sb.netns('cli'),
+    srv: await sb.netns('srv'),
+    ...(outside ? { ext: await sb.netns('ext') } : {}),
+  };
   const all = pods();
-  for (const [name, podNs, addr] of [
-    ['client', net.cli, CLIENT_IP],
-    ['server', net.srv, SERVER_IP],
-  ] as const) {
-    const host = all.find((p) => p.name === name)!.interface!;
+  const hostOf = (name: string) => all.find((p) => p.name === name)!.interface!;
+  const links: [string, string, string][] = [
+    [hostOf('client'), net.cli, CLIENT_IP],
+    [hostOf('server'), net.srv, SERVER_IP],
+  ];
+  if (net.ext) links.push([HEP_INTERFACE, net.ext, OUTSIDE_IP]);
+  for (const [host, podNs, addr] of links) {
     await ip(
       net.node,
       [
@@ -118,8 +144,10 @@ async function topology(sb: Sandbox): Promise<Net> {
     );
   }
   await sysctl(net.node, 'net.ipv4.ip_forward=1');
-  await sysctl(net.cli, 'net.ipv4.tcp_tw_reuse=1');
-  await sysctl(net.cli, 'net.ipv4.ip_local_port_range=10000 65000');
+  for (const client of net.ext ? [net.cli, net.ext] : [net.cli]) {
+    await sysctl(client, 'net.ipv4.tcp_tw_reuse=1');
+    await sysctl(client, 'net.ipv4.ip_local_port_range=10000 65000');
+  }
   return net;
 }
 
@@ -139,21 +167,22 @@ function startServer(netns: string, argv: readonly string[], children: ChildProc
   });
 }
 
-type Variant = 'none' | 'palisade' | 'iptables' | 'palisade+cnp' | 'palisade+pass';
-
 interface Loaded {
   readonly loadMs: number;
   readonly rules: number;
   readonly chars: number;
 }
 
-async function load(net: Net, variant: Variant, n: number, share: number, cnps: number): Promise<Loaded> {
+async function load(net: Net, variant: Variant, n: number, opts: Options): Promise<Loaded> {
   await runner.run(['nft', 'flush', 'ruleset'], { netns: net.node }); // only our own node netns
-  if (variant === 'none') return { loadMs: 0, rules: 0, chars: 0 };
-  const cnp = variant.startsWith('palisade+')
-    ? { count: cnps, pass: variant === 'palisade+pass' }
-    : undefined;
-  const state = clusterState(n, share, cnp);
+  if (variant === 'none' || variant === 'none-outside') return { loadMs: 0, rules: 0, chars: 0 };
+  const cnp =
+    variant === 'palisade+cnp' || variant === 'palisade+pass'
+      ? { count: opts.cnps, pass: variant === 'palisade+pass' }
+      : undefined;
+  const state = variant.startsWith('palisade+gnp')
+    ? globalState(n, opts.serverShare, opts.gnps)
+    : clusterState(n, opts.serverShare, cnp);
   if (variant !== 'iptables') {
     const text = renderReplace(compileNode(state, LOCAL_NODE).table);
     const t0 = performance.now();
@@ -169,32 +198,33 @@ async function load(net: Net, variant: Variant, n: number, share: number, cnps: 
   return { loadMs: performance.now() - t0, rules: rules + 1, chars: text.length };
 }
 
-async function probe(net: Net, tool: string, port: number): Promise<string> {
-  const { stdout } = await runner.run([tool, 'probe', SERVER_IP, String(port)], { netns: net.cli });
+const GNP_VARIANTS: readonly Variant[] = ['palisade+gnp', 'palisade+gnp+hep'];
+
+/** The client's netns: the outside one for the variants measured from beyond the host endpoint. */
+function clientOf(net: Net, variant: Variant): string {
+  return variant === 'palisade+gnp+hep' || variant === 'none-outside' ? net.ext! : net.cli;
+}
+
+async function probe(client: string, tool: string, port: number): Promise<string> {
+  const { stdout } = await runner.run([tool, 'probe', SERVER_IP, String(port)], { netns: client });
   return stdout.trim();
 }
 
-interface Figures {
-  readonly gbps: number;
-  readonly rr: number;
-  readonly crr: number;
-}
-
-async function measureOnce(net: Net, tool: string, secs: number): Promise<Figures> {
+async function measureOnce(client: string, tool: string, secs: number): Promise<Figures> {
   const s = String(secs);
   const ip3 = await runner.run(
     ['taskset', '-c', '0', 'iperf3', '-c', SERVER_IP, '-p', String(IPERF_PORT), '-t', s, '-J'],
     {
-      netns: net.cli,
+      netns: client,
       timeoutMs: (secs + 15) * 1000,
     },
   );
   const doc = JSON.parse(ip3.stdout) as { end: { sum_received: { bits_per_second: number } } };
   const rr = await runner.run(['taskset', '-c', '0', tool, 'rr', SERVER_IP, String(RR_PORT), s], {
-    netns: net.cli,
+    netns: client,
   });
   const crr = await runner.run(['taskset', '-c', '0', tool, 'crr', SERVER_IP, String(RR_PORT), s], {
-    netns: net.cli,
+    netns: client,
   });
   return {
     gbps: doc.end.sum_received.bits_per_second / 1e9,
@@ -203,44 +233,23 @@ async function measureOnce(net: Net, tool: string, secs: number): Promise<Figure
   };
 }
 
-interface Row {
-  readonly n: number;
-  readonly variant: Variant;
-  readonly rules: number;
-  readonly rulesetChars: number;
-  readonly loadMs: number[];
-  readonly passes: Figures[];
-  readonly mean: Figures;
-}
-
 function mean(fs: readonly Figures[]): Figures {
   const m = (k: keyof Figures) => fs.reduce((a, f) => a + f[k], 0) / fs.length;
   return { gbps: m('gbps'), rr: m('rr'), crr: m('crr') };
 }
 
-interface Report {
-  readonly machine: {
-    cpus: number;
-    kernel: string;
-    node: string;
-    iptables: string;
-    loadavg1mStartEnd: [number, number];
-  };
-  readonly seconds: number;
-  readonly serverShare: number;
-  readonly rows: Row[];
-}
-
 async function run(opts: Options, sb: Sandbox, children: ChildProcess[]): Promise<Report> {
   const load0 = loadavg()[0]!;
   const tool = buildRrTool(sb.tmp);
-  const net = await topology(sb);
+  const net = await topology(sb, opts.gnps > 0);
   await startServer(net.srv, ['taskset', '-c', '1', 'iperf3', '-s', '-p', String(IPERF_PORT)], children);
   await startServer(net.srv, ['taskset', '-c', '1', tool, 'server', String(RR_PORT)], children);
   const configs: { n: number; variant: Variant }[] = [{ n: 0, variant: 'none' }];
+  if (opts.gnps > 0) configs.push({ n: 0, variant: 'none-outside' });
   for (const n of opts.counts) {
     configs.push({ n, variant: 'palisade' }, { n, variant: 'iptables' });
     if (opts.cnps > 0) configs.push({ n, variant: 'palisade+cnp' }, { n, variant: 'palisade+pass' });
+    if (opts.gnps > 0) configs.push({ n, variant: 'palisade+gnp' }, { n, variant: 'palisade+gnp+hep' });
   }
   const rows = new Map<
     string,
@@ -249,19 +258,24 @@ async function run(opts: Options, sb: Sandbox, children: ChildProcess[]): Promis
   // Each ruleset is loaded once (Palisade's 10k table takes tens of seconds to load) and measured `passes` times
   // in a row; which variant goes first alternates from one N to the next, so drift hits both alike.
   const list: { n: number; variant: Variant }[] = [{ n: 0, variant: 'none' }];
+  if (opts.gnps > 0) list.push({ n: 0, variant: 'none-outside' });
   opts.counts.forEach((n, i) => {
     const pair: Variant[] = i % 2 === 0 ? ['palisade', 'iptables'] : ['iptables', 'palisade'];
     if (opts.cnps > 0) pair.push('palisade+cnp', 'palisade+pass');
+    if (opts.gnps > 0) pair.push(...(i % 2 === 0 ? GNP_VARIANTS : [...GNP_VARIANTS].reverse()));
     for (const variant of pair) list.push({ n, variant });
   });
   for (const c of list) {
     const key = `${c.variant}/${c.n}`;
-    const l = await load(net, c.variant, c.n, opts.serverShare, opts.cnps);
+    const l = await load(net, c.variant, c.n, opts);
+    const client = clientOf(net, c.variant);
     // Semantics check (and warm-up): the allowed port connects; another port is dropped when the server is
     // isolated, refused (RST from the server) when it is not.
-    const okProbe = await probe(net, tool, RR_PORT);
-    const denied = await probe(net, tool, DENIED_PORT);
-    const want = c.variant !== 'none' && c.n > 0 ? 'timeout' : 'refused';
+    const okProbe = await probe(client, tool, RR_PORT);
+    const denied = await probe(client, tool, DENIED_PORT);
+    // The GNP variants isolate the server at N = 0 too.
+    const isolated = c.variant.startsWith('palisade+gnp') || (!c.variant.startsWith('none') && c.n > 0);
+    const want = isolated ? 'timeout' : 'refused';
     if (okProbe !== 'ok' || denied !== want)
       throw new Error(
         `${key}: expected port ${RR_PORT} ok and ${DENIED_PORT} ${want}, got ${okProbe} / ${denied}`,
@@ -278,7 +292,7 @@ async function run(opts: Options, sb: Sandbox, children: ChildProcess[]): Promis
     };
     rows.set(key, r);
     for (let pass = 0; pass < opts.passes; pass++) {
-      const f = await measureOnce(net, tool, opts.seconds);
+      const f = await measureOnce(client, tool, opts.seconds);
       r.passes.push(f);
       if (!opts.json)
         console.error(
@@ -310,100 +324,6 @@ async function run(opts: Options, sb: Sandbox, children: ChildProcess[]): Promis
       };
     }),
   };
-}
-
-function pct(v: number, base: number): string {
-  return `${((100 * v) / base).toFixed(0)}%`;
-}
-
-function printText(rep: Report, opts: Options): void {
-  const [l0, l1] = rep.machine.loadavg1mStartEnd;
-  console.log(
-    `Per-packet cost, client pod -> server pod via the node netns; ${opts.passes} pass(es) of ${rep.seconds} s per figure, mean shown`,
-  );
-  console.log(
-    `machine: ${rep.machine.cpus} CPUs, kernel ${rep.machine.kernel}, node ${rep.machine.node}, ${rep.machine.iptables}, load average (1 min) ${l0.toFixed(2)} at start, ${l1.toFixed(2)} at end`,
-  );
-  console.log(`policies: N-1 background + zz-allow-client; share selecting the server: ${rep.serverShare}\n`);
-  const none = rep.rows.find((r) => r.variant === 'none')!;
-  console.log(
-    `no ruleset at all: ${none.mean.gbps.toFixed(2)} Gbit/s, rr ${none.mean.rr.toFixed(0)}/s, crr ${none.mean.crr.toFixed(0)}/s\n`,
-  );
-  const by = (v: Variant, n: number) => rep.rows.find((r) => r.variant === v && r.n === n)!;
-  const head = [
-    'N',
-    'pal rules',
-    'Gbit/s',
-    'RR/s',
-    'CRR/s',
-    '% of N=0 (G/RR/CRR)',
-    'ipt rules',
-    'Gbit/s',
-    'RR/s',
-    'CRR/s',
-    '% of N=0 (G/RR/CRR)',
-  ];
-  const cells = (r: Row, b: Row) => [
-    String(r.rules),
-    r.mean.gbps.toFixed(2),
-    r.mean.rr.toFixed(0),
-    r.mean.crr.toFixed(0),
-    `${pct(r.mean.gbps, b.mean.gbps)} / ${pct(r.mean.rr, b.mean.rr)} / ${pct(r.mean.crr, b.mean.crr)}`,
-  ];
-  const n0 = rep.rows.some((r) => r.n === 0 && r.variant === 'palisade') ? 0 : undefined;
-  const rows = opts.counts.map((n) => {
-    const bp = n0 === undefined ? none : by('palisade', 0);
-    const bi = n0 === undefined ? none : by('iptables', 0);
-    return [String(n), ...cells(by('palisade', n), bp), ...cells(by('iptables', n), bi)];
-  });
-  console.log(formatTable(head, rows));
-  const top = Math.max(...opts.counts);
-  if (top > 0 && n0 !== undefined) {
-    const p = by('palisade', top).mean;
-    const b = by('palisade', 0).mean;
-    const worst = Math.min(p.gbps / b.gbps, p.rr / b.rr, p.crr / b.crr);
-    console.log(
-      `\ntarget (palisade with ${top} policies within 10% of its 0-policy figure, all three): ${worst >= 0.9 ? 'met' : 'MISSED'} (worst ${pct(worst, 1)})`,
-    );
-  }
-  if (opts.cnps > 0) {
-    console.log(
-      `\nwith ${opts.cnps} ClusterNetworkPolicies beside the N NetworkPolicies (% of the no-ruleset figure; walk: every Admin policy selecting the server is tried; pass: the first passes the client):`,
-    );
-    const cnpRows = opts.counts.flatMap((n) =>
-      (['palisade', 'palisade+cnp', 'palisade+pass'] as const).map((v) => {
-        const r = by(v, n);
-        return [
-          String(n),
-          v,
-          String(r.rules),
-          r.mean.gbps.toFixed(2),
-          r.mean.rr.toFixed(0),
-          r.mean.crr.toFixed(0),
-          `${pct(r.mean.gbps, none.mean.gbps)} / ${pct(r.mean.rr, none.mean.rr)} / ${pct(r.mean.crr, none.mean.crr)}`,
-        ];
-      }),
-    );
-    console.log(
-      formatTable(
-        ['N', 'variant', 'rules', 'Gbit/s', 'RR/s', 'CRR/s', '% of no ruleset (G/RR/CRR)'],
-        cnpRows,
-      ),
-    );
-    // As issue 3's target: against Palisade with no policy (the table, conntrack and all, nothing selecting).
-    const base = n0 === undefined ? none : by('palisade', 0);
-    for (const v of ['palisade+cnp', 'palisade+pass'] as const) {
-      const ratio = by(v, top).mean.crr / base.mean.crr;
-      console.log(
-        `target (${v}: connection rate with ${opts.cnps} CNPs beside ${top} NetworkPolicies >= 0.9 of Palisade's no-policy figure): ${ratio >= 0.9 ? 'met' : 'MISSED'} (${pct(ratio, 1)}; ${pct(by(v, top).mean.crr / none.mean.crr, 1)} of no ruleset at all)`,
-      );
-    }
-  }
-  console.log('\nruleset load time (ms, nft -f / iptables-nft-restore of the whole ruleset):');
-  for (const r of rep.rows.filter((x) => x.variant !== 'none'))
-    console.log(
-      `  ${r.variant.padEnd(13)} N=${String(r.n).padEnd(6)} ${r.loadMs.map((x) => x.toFixed(0)).join(' / ')}  (${r.rules} rules, ${r.rulesetChars} chars)`,
-    );
 }
 
 function preflight(): void {
