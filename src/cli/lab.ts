@@ -31,13 +31,16 @@ import { UsageError } from './usage.js';
 export const LAB_USAGE = `Usage: palisade lab <command> [options]
 
 Commands:
-  up      [--nodes N] [--control-plane dir|kubernetes] [--outside-address ADDR[/PREFIX]]... [-f FILE]...
+  up      [--nodes N] [--control-plane dir|kubernetes] [--outside-address ADDR[/PREFIX]]...
+          [--host-endpoint-label KEY=VALUE]... [-f FILE]...
                                      create a lab (default 2 nodes) and apply manifests; kubernetes runs a
                                      real control plane (etcd, kube-apiserver, controller-manager, scheduler,
                                      kube-proxy on each node) built from the pinned release (kube/). The
                                      outside host (198.18.0.3, serving 80/443 TCP and 53/80 UDP) also holds
                                      198.18.0.4-6 and 203.0.113.10-11, and each --outside-address (beyond the
-                                     underlay, its network, default /24, routed by the nodes via it)
+                                     underlay, its network, default /24, routed by the nodes via it);
+                                     --host-endpoint-label (kubernetes) turns on the agents' HostEndpoint
+                                     controller: each node keeps its HostEndpoint with these labels
   apply   -f FILE...                 add or update namespaces, pods and policies (kubernetes: any kind the
                                      API serves, checked by a server-side dry run first)
   delete  -f FILE...                 remove what the files name
@@ -158,6 +161,7 @@ export async function runLab(
       json: { type: 'boolean', default: false },
       'control-plane': { type: 'string', default: 'dir' },
       'outside-address': { type: 'string', multiple: true, default: [] },
+      'host-endpoint-label': { type: 'string', multiple: true },
       from: { type: 'string', multiple: true, default: [] },
       to: { type: 'string', multiple: true, default: [] },
       node: { type: 'string' },
@@ -178,7 +182,16 @@ export async function runLab(
         if (err instanceof OutsideAddressError) throw new UsageError(err.message);
         throw err;
       }
-      await labUp(deps, { dir, nodes, controlPlane, outsideAddresses });
+      const hostEndpointLabels = values['host-endpoint-label'];
+      for (const l of hostEndpointLabels ?? [])
+        if (!/^[^=]+=[^=]*$/.test(l)) throw new UsageError(`--host-endpoint-label: "${l}" must be KEY=VALUE`);
+      await labUp(deps, {
+        dir,
+        nodes,
+        controlPlane,
+        outsideAddresses,
+        ...(hostEndpointLabels ? { hostEndpointLabels } : {}),
+      });
       if (values.file.length > 0) await applyFiles(deps, dir, values.file, 'apply');
       await printStatus(dir, out);
       return 0;

@@ -22,6 +22,8 @@ export function startNodeAgent(opts: {
   node: NodePlan;
   cliEntry: string;
   datastore?: AgentDatastore;
+  /** With the kubernetes datastore: keep the node's HostEndpoint, with these extra labels (KEY=VALUE). */
+  hostEndpointLabels?: readonly string[];
 }): number {
   const p = agentPaths(opts.labDir, opts.node.name);
   const env = { ...process.env };
@@ -54,6 +56,9 @@ export function startNodeAgent(opts: {
       process.env.PALISADE_AGENT_LOG_LEVEL ?? 'info',
       ...(process.env.PALISADE_AGENT_MERGE_ABOVE
         ? ['--merge-above', process.env.PALISADE_AGENT_MERGE_ABOVE]
+        : []),
+      ...(opts.hostEndpointLabels
+        ? ['--auto-host-endpoints', ...opts.hostEndpointLabels.flatMap((l) => ['--host-endpoint-label', l])]
         : []),
     ],
     { logFile: p.log, env },

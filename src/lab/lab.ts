@@ -35,7 +35,14 @@ export type ControlPlaneKind = 'dir' | 'kubernetes';
 
 export async function labUp(
   deps: LabDeps,
-  opts: { dir: string; nodes: number; controlPlane?: ControlPlaneKind; outsideAddresses?: readonly string[] },
+  opts: {
+    dir: string;
+    nodes: number;
+    controlPlane?: ControlPlaneKind;
+    outsideAddresses?: readonly string[];
+    /** Kubernetes only: the agents keep their node's HostEndpoint, with these extra labels (KEY=VALUE). */
+    hostEndpointLabels?: readonly string[];
+  },
 ): Promise<LabState> {
   const dir = resolve(opts.dir);
   const addresses = planOutsideAddresses(opts.outsideAddresses);
@@ -58,8 +65,13 @@ export async function labUp(
       policies: [],
       revision: 1,
       agents: {},
+      ...(opts.hostEndpointLabels ? { hostEndpointLabels: opts.hostEndpointLabels } : {}),
     };
     const kube = opts.controlPlane === 'kubernetes';
+    if (opts.hostEndpointLabels && !kube)
+      throw new LabError(
+        '--host-endpoint-label needs --control-plane kubernetes (the agents create HostEndpoints)',
+      );
     // The control plane's host only with a control plane; the outside host always.
     const hosts = hostPlans(plan.prefix).filter((h) => kube || h.name === 'outside');
     const outsideHost = hosts.find((h) => h.name === 'outside')!;

@@ -43,6 +43,11 @@ export interface LabState {
   readonly kube?: KubeLabState;
   /** The outside host (either kind of lab; absent in a lab made before it existed). */
   readonly outside?: OutsideState;
+  /**
+   * `lab up --host-endpoint-label` (kubernetes): the agents keep their node's HostEndpoint with these extra labels
+   * (KEY=VALUE); absent: the controller is off.
+   */
+  readonly hostEndpointLabels?: readonly string[];
   /** The probe servers of the nodes and of the outside host, by name (`lab probe --from NODE|outside`). */
   readonly hostServers?: Readonly<Record<string, HostServerState>>;
 }

@@ -8,7 +8,9 @@ import { promisify } from 'node:util';
 import { readManifestDir, snapshotFromObjects } from '../../src/datastore/dir.js';
 import type { DatastoreSnapshot } from '../../src/datastore/types.js';
 import { BARRIER_CLUSTER_POLICY, BARRIER_POLICY } from '../../src/lab/kube/kube-apply.js';
+import { isLabBarrier } from '../../src/lab/kube/kube-barriers.js';
 import type { PairResult, PairsJson } from '../../src/lab/probe-pairs.js';
+import { CALICO_GROUPS, servedGroups } from '../../src/model/calico-groups.js';
 import type { Protocol } from '../../src/model/k8s.js';
 import { parseManifests } from '../../src/model/manifests.js';
 import { evaluateFlow } from '../../src/policy/reference.js';
@@ -125,7 +127,10 @@ function apiObjects(dir: string) {
     [
       `--kubeconfig=${join(dir, 'kube', 'admin.kubeconfig')}`,
       'get',
-      'namespaces,nodes,pods,networkpolicies,clusternetworkpolicies',
+      [
+        'namespaces,nodes,pods,networkpolicies,clusternetworkpolicies',
+        ...servedGroups(CALICO_GROUPS).flatMap((g) => [`globalnetworkpolicies.${g}`, `hostendpoints.${g}`]),
+      ].join(','),
       '-A',
       '-o',
       'json',
@@ -142,6 +147,7 @@ function apiObjects(dir: string) {
   const docs = (JSON.parse(out) as { items: Item[] }).items
     .filter((o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === BARRIER_POLICY))
     .filter((o) => !(o.kind === 'ClusterNetworkPolicy' && o.metadata.name === BARRIER_CLUSTER_POLICY))
+    .filter((o) => !isLabBarrier(o))
     .filter((o) => o.kind !== 'Pod' || !o.metadata.deletionTimestamp)
     .map((o) => {
       const { name, namespace, labels } = o.metadata;
@@ -174,6 +180,8 @@ export function createLab(
     controlPlane?: ControlPlane;
     /** `lab up --outside-address` each (beyond the defaults 198.18.0.4-6, 203.0.113.10-11). */
     outsideAddresses?: readonly string[];
+    /** `lab up --host-endpoint-label` each (kubernetes): the agents keep their nodes' HostEndpoints. */
+    hostEndpointLabels?: readonly string[];
   } = {},
 ): Lab {
   const controlPlane = opts.controlPlane ?? 'dir';
@@ -294,6 +302,7 @@ export function createLab(
         '--control-plane',
         controlPlane,
         ...(opts.outsideAddresses ?? []).flatMap((a) => ['--outside-address', a]),
+        ...(opts.hostEndpointLabels ?? []).flatMap((l) => ['--host-endpoint-label', l]),
         ...files.flatMap((f) => ['-f', f]),
       );
     },

@@ -65,8 +65,15 @@ export async function wireUnderlay(deps: LabDeps, plan: LabPlan, hosts: readonly
 }
 
 /** What the agents need from `palisade manifests`: Namespace, ServiceAccount, RBAC, CRDs (no DaemonSet). */
-function agentManifests(): string {
-  const values = parseValues({ mode: 'main', namespace: AGENT_NAMESPACE });
+function agentManifests(hostEndpointLabels: readonly string[] | undefined): string {
+  const labels = Object.fromEntries(
+    (hostEndpointLabels ?? []).map((l) => l.split('=', 2) as [string, string]),
+  );
+  const values = parseValues({
+    mode: 'main',
+    namespace: AGENT_NAMESPACE,
+    ...(hostEndpointLabels ? { hostEndpointController: true, hostEndpointLabels: labels } : {}),
+  });
   if ('errors' in values) throw new Error(values.errors.join('; '));
   return renderManifests(values)
     .filter((o) => o.kind !== 'DaemonSet')
@@ -133,7 +140,7 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
   let kube: KubeLabState = { hosts, controlPlane, kubelets: {}, proxies: {} };
   saveState({ ...state, kube });
   const tool = { bin, paths };
-  await kubectl(deps.runner, tool, ['apply', '-f', '-'], agentManifests());
+  await kubectl(deps.runner, tool, ['apply', '-f', '-'], agentManifests(state.hostEndpointLabels));
   // The CRDs (ClusterNetworkPolicy among them) served before any agent lists: one that starts first finds the
   // resource not served and looks again only on its backoff.
   await kubectl(deps.runner, tool, [
@@ -224,6 +231,7 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
       node,
       cliEntry: deps.cliEntry,
       datastore: { kind: 'kubernetes', kubeconfig: agentKubeconfig },
+      ...(state.hostEndpointLabels ? { hostEndpointLabels: state.hostEndpointLabels } : {}),
     });
     save();
   }
