@@ -1,7 +1,7 @@
 // What Palisade reports about host policy, so that nothing about it is silent (issue 11): the status conditions
 // of GlobalNetworkPolicies and HostEndpoints, and the Warning Events of one node. Pure: decided from the parsed
 // objects and what the node knows (the compiler's diagnostics, lockout protection's refusals, its links);
-// src/datastore/kube-host-status.ts writes them.
+// src/datastore/kube-host-status.ts writes them (ADR 0013).
 //
 // GlobalNetworkPolicy conditions (cluster-wide facts: every agent decides the same, any may write them):
 // - Accepted: True/Accepted, or False/InvalidSpec with every problem (the policy then fails closed).

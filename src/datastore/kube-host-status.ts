@@ -98,6 +98,7 @@ export function createHostStatusReporter(opts: HostStatusOptions): HostStatusRep
   const isHep = (o: CompactCalicoKind) => o.model.kind === 'HostEndpoint';
   const common: Omit<StatusWriterOptions<CompactCalicoKind>, 'kind' | 'component' | 'objects' | 'desired'> = {
     key: (o) => hostObjectKey(o.model),
+    logged: (o) => ({ object: hostObjectKey(o.model) }),
     path: pathOf,
     reread: (json, before) => compactCalicoKind(`${plural(before)}.${before.model.group}`, json) ?? before,
     log: opts.log,
