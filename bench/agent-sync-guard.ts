@@ -1,33 +1,14 @@
-// The compile step of a sync as the agent's reconciler runs it (src/agent/reconciler.ts syncOnce): the datastore's
-// snapshot merged with the node's endpoints, then HostGuard.admit around the incremental NodeCompiler (lockout
-// protection on, the agent's default), with the default failsafes, an API server and a DNS server. Timed in two
+// The compile step of a sync as the agent's reconciler runs it (src/agent/reconciler.ts syncOnce): on the state
+// mergeEndpoints makes of the snapshot, HostGuard.admit around the incremental NodeCompiler (lockout protection
+// on, the agent's default), with the default failsafes, an API server and a DNS server. Timed in two
 // parts: the compiles the guard asked for, and the rest of admit (the lockout probes run through the IR
 // interpreter, and the search for the object that cuts when one does).
 import { performance } from 'node:perf_hooks';
-import { type LocalEndpoint, mergeEndpoints } from '../src/agent/endpoints.js';
 import { type Admitted, HostGuard } from '../src/agent/host-guard.js';
-import type { DatastoreSnapshot } from '../src/datastore/types.js';
 import type { ClusterState } from '../src/model/cluster.js';
 import { DEFAULT_FAILSAFES } from '../src/model/failsafe.js';
 import { type CompileResult, NodeCompiler } from '../src/policy/node-compiler.js';
 import { API_SERVER, DNS_SERVER } from './agent-sync-global.js';
-
-/**
- * The cluster state the compiler sees. mergeEndpoints (src/agent/endpoints.ts, as of 0496ea5) returns no
- * globalPolicies and no hostEndpoints, so the agent's reconciler never hands them to the compiler; the bench puts
- * them back to measure what compiling and guarding them costs.
- */
-export function stateOf(
-  snap: DatastoreSnapshot,
-  node: string,
-  endpoints: readonly LocalEndpoint[],
-): ClusterState {
-  return {
-    ...mergeEndpoints(snap, node, endpoints),
-    ...(snap.globalPolicies ? { globalPolicies: snap.globalPolicies } : {}),
-    ...(snap.hostEndpoints ? { hostEndpoints: snap.hostEndpoints } : {}),
-  };
-}
 
 export interface GuardedSync {
   readonly result: CompileResult;

@@ -8,7 +8,7 @@
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { LocalEndpoint } from '../src/agent/endpoints.js';
+import { type LocalEndpoint, mergeEndpoints } from '../src/agent/endpoints.js';
 import type { NativeAddon } from '../src/dataplane/native.js';
 import { createNftApplier } from '../src/dataplane/nft-apply.js';
 import { planDiff, renderPlan } from '../src/dataplane/nft-diff.js';
@@ -22,7 +22,7 @@ import type { Logger } from '../src/util/log.js';
 import type { AgentMemory } from './agent-sync-agent.js';
 import { type Kind, kindsFor, mutate } from './agent-sync-changes.js';
 import { type ClusterOptions, LOCAL_NODE, SyntheticCluster } from './agent-sync-cluster.js';
-import { GuardedCompiler, stateOf } from './agent-sync-guard.js';
+import { GuardedCompiler } from './agent-sync-guard.js';
 import { CommitWatch } from './commit-watch.js';
 import { type Summary, summarize } from './stats.js';
 
@@ -104,7 +104,7 @@ function compile(
   endpoints: readonly LocalEndpoint[],
   compiler = new GuardedCompiler(LOCAL_NODE),
 ) {
-  const out = compiler.sync(stateOf(snapshot, LOCAL_NODE, endpoints));
+  const out = compiler.sync(mergeEndpoints(snapshot, LOCAL_NODE, endpoints));
   if (out.refused.length > 0)
     throw new Error(
       `lockout protection refused ${out.refused.map((r) => `${r.object} (${r.connection})`).join(', ')}`,
@@ -183,6 +183,8 @@ export async function measureScale(opts: {
    * without it, "total" (until the transaction returns, i.e. the kernel has committed it) is measured alone.
    */
   commitWatch?: boolean;
+  /** Compile each change's state from scratch after the rounds, the baseline (default true). */
+  fullCompile?: boolean;
 }): Promise<ScaleResult> {
   gc();
   const baseline = process.memoryUsage().rss;
@@ -252,7 +254,8 @@ async function rounds(
         mode: out.mode,
       };
       samples.get(kind)!.push(sample);
-      states.push({ sample, snapshot, endpoints: c.endpoints });
+      if (opts.fullCompile === false) sample.fullCompile = Number.NaN;
+      else states.push({ sample, snapshot, endpoints: c.endpoints });
       prev = next;
     }
     if ((round + 1) % 10 === 0) opts.progress(`${opts.name}: round ${round + 1}/${opts.rounds}`);
@@ -263,7 +266,9 @@ async function rounds(
   for (const s of states) {
     gc();
     const f0 = performance.now();
-    compileNode(stateOf(s.snapshot, LOCAL_NODE, s.endpoints), LOCAL_NODE, { failsafes: DEFAULT_FAILSAFES });
+    compileNode(mergeEndpoints(s.snapshot, LOCAL_NODE, s.endpoints), LOCAL_NODE, {
+      failsafes: DEFAULT_FAILSAFES,
+    });
     s.sample.fullCompile = performance.now() - f0;
   }
   states.length = 0;

@@ -2,7 +2,7 @@
 //
 //   env -u NODE_EXTRA_CA_CERTS node --import tsx bench/agent-sync.ts [--scale 1k|10k|both] [--rounds N]
 //       [--all-layouts] [--no-agent] [--nft process|libnftables|both] [--no-commit-watch] [--cnps N]
-//       [--gnps N [--heps]] [--json]
+//       [--gnps N [--heps]] [--no-full-compile] [--json]
 //
 // Writers (--nft, default both when palisade-native.node loads): the same rounds through an `nft -f` process per
 // transaction (the fallback, and the baseline) and through libnftables in-process (the agent's normal path).
@@ -21,6 +21,7 @@
 // NetworkPolicies (bench/agent-sync-global.ts), the GNP changes added to the rounds; --heps adds a HostEndpoint for
 // every node and 100 host policies selecting them (normal, applyOnForward, preDNAT, doNotTrack), and a host
 // policy change to the rounds. A side-by-side table of the two follows the per-cluster ones.
+// --no-full-compile skips the from-scratch baseline compile of every change's state (seconds each with 1,000 GNPs).
 // Needs root; nft runs only in a netns it creates, removed on exit, failure and Ctrl-C. Prints figures, never
 // pass/fail.
 import type { ChildProcess } from 'node:child_process';
@@ -52,6 +53,7 @@ interface Options {
   readonly gnps: number;
   /** With --gnps: HostEndpoints and host policies too (--heps). */
   readonly heps: boolean;
+  readonly fullCompile: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -65,6 +67,7 @@ function parseArgs(argv: readonly string[]): Options {
   let cnps = 0;
   let gnps = 0;
   let heps = false;
+  let fullCompile = true;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--json') json = true;
@@ -75,6 +78,7 @@ function parseArgs(argv: readonly string[]): Options {
       gnps = Number(argv[++i]);
       if (!Number.isInteger(gnps) || gnps < 0) throw new Error(`--gnps: "${argv[i]}" is not a count >= 0`);
     } else if (a === '--heps') heps = true;
+    else if (a === '--no-full-compile') fullCompile = false;
     else if (a === '--no-commit-watch') commitWatch = false;
     else if (a === '--nft') {
       const v = argv[++i];
@@ -96,7 +100,7 @@ function parseArgs(argv: readonly string[]): Options {
       rounds = n;
     } else
       throw new Error(
-        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --nft W, --no-commit-watch, --cnps N, --gnps N, --heps, --json)`,
+        `unknown argument "${a}" (use --scale 1k|10k|both, --rounds N, --all-layouts, --no-agent, --nft W, --no-commit-watch, --cnps N, --gnps N, --heps, --no-full-compile, --json)`,
       );
   }
   // The real agents read their cluster from files and a fake API server that carry no ClusterNetworkPolicies.
@@ -105,7 +109,7 @@ function parseArgs(argv: readonly string[]): Options {
   if (gnps > 0 && agent)
     throw new Error('--gnps needs --no-agent (the agents would not see the GlobalNetworkPolicies)');
   if (heps && gnps === 0) throw new Error('--heps goes with --gnps N');
-  return { writers, commitWatch, scales, rounds, allLayouts, agent, json, cnps, gnps, heps };
+  return { writers, commitWatch, scales, rounds, allLayouts, agent, json, cnps, gnps, heps, fullCompile };
 }
 
 interface Case {
@@ -208,8 +212,11 @@ async function run(
       const tag = (n: string) => `${n} [${writer === 'process' ? 'nft process' : 'libnftables'}]`;
       const name = tag(c.name);
       const native = writer === 'libnftables' ? loadNative() : undefined;
-      const commitWatch = opts.commitWatch;
-      const s = await measureScale({ ...c, name, runner, netns, progress, agent, native, commitWatch });
+      const { commitWatch, fullCompile } = opts;
+      const s = await measureScale({
+        ...c,
+        ...{ name, runner, netns, progress, agent, native, commitWatch, fullCompile },
+      });
       scales.push(c.baseline ? { ...s, baseline: tag(c.baseline) } : s);
       await sb.dropNetns(netns);
     }

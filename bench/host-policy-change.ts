@@ -22,6 +22,7 @@ import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { mergeEndpoints } from '../src/agent/endpoints.js';
 import { loadNative } from '../src/dataplane/native.js';
 import { createNftApplier, type NftApplier } from '../src/dataplane/nft-apply.js';
 import { createRunner } from '../src/dataplane/runner.js';
@@ -30,7 +31,7 @@ import type { GlobalNetworkPolicy } from '../src/model/global-network-policy.js'
 import type { Logger } from '../src/util/log.js';
 import { LOCAL_NODE, SyntheticCluster } from './agent-sync-cluster.js';
 import { cutApiServer, HOST_POLICIES, hostPolicyName, makeHostPolicy } from './agent-sync-global.js';
-import { GuardedCompiler, type GuardedSync, stateOf } from './agent-sync-guard.js';
+import { GuardedCompiler, type GuardedSync } from './agent-sync-guard.js';
 import { Sandbox } from './sandbox.js';
 import { formatTable, ms, ratio, summarize } from './stats.js';
 
@@ -95,7 +96,7 @@ interface Sample {
 }
 
 async function syncOnce(p: Pipeline, c: SyntheticCluster): Promise<{ synced: GuardedSync; sample: Sample }> {
-  const state = stateOf(c.snapshot(), LOCAL_NODE, c.endpoints);
+  const state = mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints);
   gc();
   const t0 = performance.now();
   const synced = p.compiler.sync(state);
@@ -148,7 +149,7 @@ async function pipeline(sb: Sandbox, c: SyntheticCluster, lockout: boolean, writ
   const native = writer === 'libnftables' ? loadNative() : undefined;
   const applier = createNftApplier({ runner, netns, native, log: silent, verify: false });
   const compiler = new GuardedCompiler(LOCAL_NODE, { lockout });
-  const first = compiler.sync(stateOf(c.snapshot(), LOCAL_NODE, c.endpoints));
+  const first = compiler.sync(mergeEndpoints(c.snapshot(), LOCAL_NODE, c.endpoints));
   if (first.refused.length > 0)
     throw new Error(`start: refused ${first.refused.map((r) => r.object).join(', ')}`);
   await applier.replace(first.result.table);
