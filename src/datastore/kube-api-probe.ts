@@ -1,10 +1,10 @@
 // The API server as lockout protection sees it (src/agent/host-guard.ts, host-confirm.ts): where the agent dials
 // it (for the checks before a host policy change) and whether it answers now (for the confirm window after one).
-import { HttpMethod } from '@kubernetes/client-node';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { tryParseIp } from '../model/cidr.js';
 import type { Endpoint } from '../policy/lockout.js';
 import { loadKubeConfig } from './kube-client.js';
-import { sendJson } from './kube-rest.js';
 
 /**
  * The address and port of the kubeconfig's server (an IP literal: a name is left out, the checks cannot know
@@ -31,21 +31,34 @@ export function apiServerEndpoints(kubeConfig?: string, env: NodeJS.ProcessEnv =
   return out;
 }
 
-/** Resolves true when GET /version answers within `timeoutMs`; false on any failure. */
+/**
+ * Resolves true when GET /version answers within `timeoutMs` over a NEW connection (no keep-alive: an established
+ * connection rides conntrack's established state through any host policy, so it proves nothing about reaching
+ * the API server now); false on any failure.
+ */
 export function apiServerProbe(
   opts: { kubeConfig?: string; timeoutMs?: number } = {},
 ): () => Promise<boolean> {
   const kc = loadKubeConfig(opts.kubeConfig);
+  const timeout = opts.timeoutMs ?? 2000;
   return async () => {
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) return false;
+    const url = new URL('/version', server);
+    const options: RequestOptions = { method: 'GET', agent: false, timeout };
     try {
-      await sendJson(kc, {
-        method: HttpMethod.GET,
-        path: '/version',
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 2000),
-      });
-      return true;
+      await kc.applyToHTTPSOptions(options);
     } catch {
-      return false; // unreachable, refused, timed out or an error status: not confirmed (the window retries)
+      return false; // credentials that cannot be loaded: not confirmed (the window retries)
     }
+    return new Promise<boolean>((resolve) => {
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300);
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', () => resolve(false)); // unreachable, refused, timed out: not confirmed
+      req.end();
+    });
   };
 }

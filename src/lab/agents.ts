@@ -57,6 +57,8 @@ export function startNodeAgent(opts: {
       ...(process.env.PALISADE_AGENT_MERGE_ABOVE
         ? ['--merge-above', process.env.PALISADE_AGENT_MERGE_ABOVE]
         : []),
+      // Extra agent flags for a test or an experiment (e.g. narrower failsafes), split on spaces.
+      ...(process.env.PALISADE_AGENT_ARGS?.split(' ').filter((a) => a !== '') ?? []),
       ...(opts.hostEndpointLabels
         ? ['--auto-host-endpoints', ...opts.hostEndpointLabels.flatMap((l) => ['--host-endpoint-label', l])]
         : []),
