@@ -123,8 +123,9 @@ export function globalPolicyConditions(
   generation: number | undefined,
 ): PolicyConditions {
   const observed = generation === undefined ? {} : { observedGeneration: generation };
-  // As the compiler has it: the parser's problems, and those of its translation (a port it cannot enforce).
-  const p = fromGlobalNetworkPolicy(g, heps);
+  // As the compiler has it: the parser's problems, and those of its translation (a port it cannot enforce). The
+  // endpoints only resolve rules' selectors to addresses, which neither the problems nor the subject depend on.
+  const p = fromGlobalNetworkPolicy(g);
   const accepted = acceptedCondition(p.problems, 'policy', observed);
   if (!isHostPolicy(g)) return { conditions: [accepted], remove: [SELECTS_HOST_ENDPOINTS] };
   const selected: DesiredCondition = selects(p, heps)
