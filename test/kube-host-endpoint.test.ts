@@ -199,8 +199,11 @@ describe('the host endpoint controller on a real control plane', () => {
           .kubectl('auth', 'can-i', verb, resource, `--as=system:serviceaccount:default:${SA}`)
           .catch(() => 'no')
       ).trim();
-    for (const verb of ['create', 'patch', 'delete', 'watch'])
+    for (const verb of ['create', 'patch', 'watch'])
       assert.equal(await can(verb, 'hostendpoints.palisade.dev'), 'yes', verb);
+    // Least privilege: the controller creates and patches; the garbage collector deletes.
+    for (const verb of ['delete', 'update'])
+      assert.equal(await can(verb, 'hostendpoints.palisade.dev'), 'no', verb);
     assert.equal(await can('patch', 'nodes'), 'no');
     assert.equal(await can('delete', 'nodes'), 'no');
   });
