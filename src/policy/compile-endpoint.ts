@@ -225,6 +225,31 @@ export function mergedEndpointRules(
   return { rules: [...out.rules, ...broken], sets: out.sets, podSets: out.podSets };
 }
 
+/**
+ * compileRule, once per (rule, direction, families) as long as the translation that made the rule lives: every
+ * endpoint a merged tier holds the rule for gets the same output (it depends on neither the pod nor the others).
+ */
+const compiledRules = new WeakMap<OrderedRule, Map<string, ReturnType<typeof compileRule>>>();
+function compileRuleOnce(
+  policy: OrderedPolicy,
+  d: Direction,
+  rule: OrderedRule,
+  families: readonly Family[],
+) {
+  let byKey = compiledRules.get(rule);
+  if (!byKey) {
+    byKey = new Map();
+    compiledRules.set(rule, byKey);
+  }
+  const key = `${policy.key} ${policy.tier} ${d} ${families.join(',')}`;
+  let out = byKey.get(key);
+  if (!out) {
+    out = compileRule({ policy, direction: d, rule, families });
+    byKey.set(key, out);
+  }
+  return out;
+}
+
 /** Whether a rule must stay as it is: Log goes on after matching, and conditions do not merge by ports. */
 export function inlineOnly(rule: OrderedRule): boolean {
   return rule.action === 'log' || (rule.conditions?.length ?? 0) > 0;
@@ -255,7 +280,7 @@ export function mergedTierRules(
   for (const run of runsOf(items)) {
     const { policy, rule } = run.items[0]!;
     if (run.inline) {
-      const c = compileRule({ policy, direction: d, rule, families });
+      const c = compileRuleOnce(policy, d, rule, families);
       const admin = policy.tier === 'Admin';
       out.rules.push(...c.rules.map((r) => (admin && r.mark ? { ...r, mark: undefined } : r)));
       out.sets.push(...c.sets);

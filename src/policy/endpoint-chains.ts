@@ -42,6 +42,8 @@ export interface EndpointDirection {
   readonly tierChains: readonly Chain[];
   /** Set when a tier's policies are merged into the chains (many apply to the pod): the sets their rules use. */
   readonly merged?: Pick<MergedRules, 'sets' | 'podSets'>;
+  /** The policies it was built from, in order (the very objects: a changed policy is a new one). */
+  readonly sources: readonly OrderedPolicy[];
 }
 
 const CLEAR: MarkStatement = { bit: PASS_MARK, set: false };
@@ -168,6 +170,7 @@ export function endpointDirection(input: EndpointInput): EndpointDirection {
   ];
   return {
     policies: pipelineKey(selecting, d),
+    sources: selecting,
     jumped: jumped.map((p) => p.key),
     chain: createChain(endpointChainName(key, d), rules),
     tierChains,

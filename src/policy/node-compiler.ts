@@ -216,7 +216,8 @@ export class NodeCompiler {
     if (delta.namespaceLabels) {
       for (const [name, s] of this.podSets) if (s.spec.namespaceLabels) this.podSets.delete(name);
     }
-    if (delta.policies.length > 0) this.policyEpoch += 1;
+    // The host chains read only Calico's policies: other kinds changing leaves them as they are.
+    if (delta.policies.some(([, b, a]) => b?.subject.calico || a?.subject.calico)) this.policyEpoch += 1;
     const touchedNs = new Set<string>();
     let everywhere = false; // a policy whose subject can be in any namespace changed
     for (const [key, before, after] of delta.policies) {
@@ -267,6 +268,15 @@ export class NodeCompiler {
         (t) => selecting.filter((p) => p.tier === t).length > this.mergeAbove,
       );
       if (old && !old.merged && !merging && sameStrings(old.policies, pipelineKey(selecting, d))) return old;
+      // Merged chains depend on the policies' rules and the pod's ports: reuse them only when neither changed.
+      if (
+        old?.merged &&
+        merging &&
+        prev?.pod === pod &&
+        old.sources.length === selecting.length &&
+        old.sources.every((p, i) => p === selecting[i])
+      )
+        return old;
       const families = this.index.families;
       return endpointDirection({ key, pod, d, selecting, families, mergeAbove: this.mergeAbove });
     };

@@ -69,25 +69,42 @@ export function selects(
 }
 
 /** Whether Calico selectors name a pod: its namespace's labels and its own, as Calico sees them. */
+/** Calico's view of a pod's labels, built once per pod object (a GlobalNetworkPolicy checks every pod). */
+const podSubjects = new WeakMap<PodInfo, { labels: Labels; namespaced: true }>();
+function podSubject(pod: PodInfo): { labels: Labels; namespaced: true } {
+  let s = podSubjects.get(pod);
+  if (!s) {
+    s = { labels: calicoPodLabels(pod.namespace, pod.labels), namespaced: true };
+    podSubjects.set(pod, s);
+  }
+  return s;
+}
+
+/** Calico's view of a namespace's labels, built once per labels object. */
+const nsSubjects = new WeakMap<Labels, Map<string, { labels: Labels; namespaced: true }>>();
+function nsSubject(ns: string, labels: Labels): { labels: Labels; namespaced: true } {
+  let byName = nsSubjects.get(labels);
+  if (!byName) {
+    byName = new Map();
+    nsSubjects.set(labels, byName);
+  }
+  let s = byName.get(ns);
+  if (!s) {
+    s = { labels: calicoNamespaceLabels(ns, labels), namespaced: true };
+    byName.set(ns, s);
+  }
+  return s;
+}
+
 export function selectorPeerMatches(
   peer: SelectorPeer,
   pod: PodInfo,
   nsLabels: (ns: string) => Labels,
 ): boolean {
   const ns = peer.namespaceSelector?.selector;
-  if (
-    ns &&
-    !calicoSelectorMatches(ns, {
-      labels: calicoNamespaceLabels(pod.namespace, nsLabels(pod.namespace)),
-      namespaced: true,
-    })
-  )
-    return false;
+  if (ns && !calicoSelectorMatches(ns, nsSubject(pod.namespace, nsLabels(pod.namespace)))) return false;
   const sel = peer.selector?.selector;
-  return (
-    !sel ||
-    calicoSelectorMatches(sel, { labels: calicoPodLabels(pod.namespace, pod.labels), namespaced: true })
-  );
+  return !sel || calicoSelectorMatches(sel, podSubject(pod));
 }
 
 function selectorPeerKey(p: SelectorPeer): string {
