@@ -201,7 +201,13 @@ spec:
       apiVersion: 'projectcalico.org/v3',
       kind: 'GlobalNetworkPolicy',
       metadata: { name: 'p' },
-      spec: { order: 20, preDNAT: true, applyOnForward: true, ingress: [{ action: 'Deny' }], selector: 'all()' },
+      spec: {
+        order: 20,
+        preDNAT: true,
+        applyOnForward: true,
+        ingress: [{ action: 'Deny' }],
+        selector: 'all()',
+      },
     };
     const withStatus = { ...doc, status: { conditions: [{ type: 'Accepted', status: 'True' }] } };
     assert.deepEqual(parseGlobalNetworkPolicy(withStatus), parseGlobalNetworkPolicy(doc));

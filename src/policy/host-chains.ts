@@ -202,7 +202,8 @@ export function compileHost(input: HostInput): HostOutput {
   // Before routing, inbound failsafes must not open forwarded traffic: only what is addressed to the node.
   const failInLocal = failIn.map((r) => ({
     ...r,
-    matches: [{ kind: 'daddr-local' } as const, ...r.matches],
+    // The port first: most packets fail it, and skip the route lookup.
+    matches: [...r.matches, { kind: 'daddr-local' } as const],
   }));
   const failOut = failsafeRules(input.failsafes.outbound, 'egress', sets);
   const base = (name: string, rules: Rule[], always = false) => {
