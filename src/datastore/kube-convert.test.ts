@@ -164,6 +164,26 @@ describe('toNodeInfo, toNamespaceInfo', () => {
     assert.deepEqual(toNodeInfo({ metadata: { name: 'bare' } }), { name: 'bare', ips: [], labels: {} });
   });
 
+  it("a node's pod CIDRs (spec.podCIDRs, else spec.podCIDR) and its WireGuard annotation as written", () => {
+    const annotations = { 'palisade.dev/wireguard': '{"publicKey":"k","port":1}', other: 'x' };
+    assert.deepEqual(
+      toNodeInfo({
+        metadata: { name: 'a', annotations },
+        spec: { podCIDRs: ['10.244.0.0/24', 'fd00:244::/64'] },
+      }),
+      {
+        name: 'a',
+        ips: [],
+        labels: {},
+        podCIDRs: ['10.244.0.0/24', 'fd00:244::/64'],
+        wireguard: '{"publicKey":"k","port":1}',
+      },
+    );
+    assert.deepEqual(toNodeInfo({ metadata: { name: 'b' }, spec: { podCIDR: '10.244.1.0/24' } }).podCIDRs, [
+      '10.244.1.0/24',
+    ]);
+  });
+
   it('a namespace has its labels (string values only)', () => {
     const labels = { 'kubernetes.io/metadata.name': 'prod', env: 'prod', bad: 7 };
     assert.deepEqual(toNamespaceInfo({ metadata: { name: 'prod', labels } }), {

@@ -12,6 +12,7 @@ import {
 import { type ContainerPort, isObject, PROTOCOLS } from '../model/k8s.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
 import { NETWORK_POLICY_API_VERSION, parseNetworkPolicy } from '../model/network-policy-parse.js';
+import { WIREGUARD_ANNOTATION } from '../model/wireguard.js';
 import { compactCalicoKind } from './kube-convert-calico.js';
 
 type Json = Record<string, unknown>;
@@ -59,10 +60,17 @@ export function toNodeInfo(obj: unknown): NodeInfo {
       return type === 'InternalIP' || type === 'ExternalIP';
     })
     .map((a) => field(a, 'address'));
+  const spec = field(obj, 'spec');
+  const cidrs = list(field(spec, 'podCIDRs')).filter((c): c is string => typeof c === 'string');
+  const single = field(spec, 'podCIDR');
+  const podCIDRs = cidrs.length > 0 ? cidrs : typeof single === 'string' ? [single] : [];
+  const wireguard = field(field(field(obj, 'metadata'), 'annotations'), WIREGUARD_ANNOTATION);
   return {
     name: metaOf(obj).name,
     ips: addresses(ips),
     labels: stringMap(field(field(obj, 'metadata'), 'labels')),
+    ...(podCIDRs.length > 0 ? { podCIDRs } : {}),
+    ...(typeof wireguard === 'string' ? { wireguard } : {}),
   };
 }
 

@@ -69,6 +69,10 @@ export interface NodeInfo {
   readonly ips: readonly string[];
   /** metadata.labels (a ClusterNetworkPolicy's `nodes` peer selects on them); absent: none. */
   readonly labels?: Readonly<Record<string, string>>;
+  /** spec.podCIDRs (what node IPAM gave it): routed to it, through the tunnel when encryption is on. */
+  readonly podCIDRs?: readonly string[];
+  /** Its palisade.dev/wireguard annotation, as written (src/model/wireguard.ts reads it). */
+  readonly wireguard?: string;
 }
 
 export interface ClusterState {
