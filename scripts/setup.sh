@@ -11,6 +11,7 @@ declare -A need=(
   [iperf3]=iperf3 [iptables-nft-restore]=iptables [gcc]=gcc
   [podman]=podman [runc]=runc [containerd]=containerd [ctr]=containerd
   [openssl]=openssl
+  [wg]=wireguard-tools [wireguard-go]=wireguard-go
 )
 missing=()
 for cmd in "${!need[@]}"; do
