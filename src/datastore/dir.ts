@@ -15,6 +15,7 @@ import { type HostEndpoint, hostEndpointKey } from '../model/host-endpoint.js';
 import { ValidationError } from '../model/k8s.js';
 import { type ManifestObject, parseManifests } from '../model/manifests.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
+import { WIREGUARD_ANNOTATION } from '../model/wireguard.js';
 import type { Logger } from '../util/log.js';
 import type { Datastore, DatastoreSnapshot } from './types.js';
 
@@ -112,7 +113,14 @@ export function snapshotFromObjects(objects: readonly ManifestObject[], revision
         }),
       });
     } else if (o.kind === 'Node') {
-      nodes.push({ name: o.name, ips: o.ips, labels: o.labels });
+      const wireguard = o.annotations[WIREGUARD_ANNOTATION];
+      nodes.push({
+        name: o.name,
+        ips: o.ips,
+        labels: o.labels,
+        ...(o.podCIDRs.length > 0 ? { podCIDRs: o.podCIDRs } : {}),
+        ...(wireguard !== undefined ? { wireguard } : {}),
+      });
     } else if (o.kind === 'NetworkPolicy') {
       policies.push(o);
     } else if (o.kind === 'ClusterNetworkPolicy') {

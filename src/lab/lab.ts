@@ -106,6 +106,7 @@ async function dirLabUp(deps: LabDeps, state: LabState): Promise<LabState> {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: node.name, labels: nodeLabels(node.name) },
+      spec: { podCIDR: node.podCIDR, podCIDRs: [node.podCIDR] },
       status: { addresses: [{ type: 'InternalIP', address: node.underlayIP }] },
     });
   }

@@ -1,5 +1,6 @@
 // The Kubernetes objects the lab and (later) the agent read: Namespace and Pod, validated with field paths.
 // Pure: parsing YAML text is the caller's job (src/model/manifests.ts); this takes plain decoded objects.
+import { formatCidr, parseCidr } from './cidr.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -39,6 +40,10 @@ export interface NodeObject {
   readonly labels: Readonly<Record<string, string>>;
   /** status.addresses of type InternalIP and ExternalIP. */
   readonly ips: readonly string[];
+  /** spec.podCIDRs (else spec.podCIDR), canonical. */
+  readonly podCIDRs: readonly string[];
+  /** metadata.annotations. */
+  readonly annotations: Readonly<Record<string, string>>;
 }
 
 export type KubeObject = NamespaceObject | PodObject | NodeObject;
@@ -305,6 +310,29 @@ function parseNodeAddresses(status: unknown, problems: string[]): string[] {
   return out;
 }
 
+/** spec.podCIDRs, or the older single spec.podCIDR; each must be a CIDR with no host bits. */
+function parseNodePodCidrs(spec: unknown, problems: string[]): string[] {
+  if (!isObject(spec)) return [];
+  const list = Array.isArray(spec.podCIDRs)
+    ? spec.podCIDRs
+    : spec.podCIDR === undefined
+      ? []
+      : [spec.podCIDR];
+  const field = Array.isArray(spec.podCIDRs) ? 'spec.podCIDRs' : 'spec.podCIDR';
+  const out: string[] = [];
+  list.forEach((c, i) => {
+    try {
+      if (typeof c !== 'string') throw new Error('not a string');
+      out.push(formatCidr(parseCidr(c, { strict: true })));
+    } catch (err) {
+      problems.push(
+        `${field}${field.endsWith('s') ? `[${i}]` : ''}: ${JSON.stringify(c)} is not a CIDR (${(err as Error).message})`,
+      );
+    }
+  });
+  return out;
+}
+
 /** Validates one decoded manifest document. Throws ValidationError listing every problem. */
 export function parseKubeObject(doc: unknown): KubeObject | OtherObject {
   if (!isObject(doc)) throw new ValidationError([`document must be an object, got ${JSON.stringify(doc)}`]);
@@ -339,8 +367,9 @@ export function parseKubeObject(doc: unknown): KubeObject | OtherObject {
     if (apiVersion !== 'v1') problems.push(`apiVersion: ${JSON.stringify(apiVersion)} must be "v1" for Node`);
     const meta = parseMeta(doc, problems, false);
     const ips = parseNodeAddresses(doc.status, problems);
+    const podCIDRs = parseNodePodCidrs(doc.spec, problems);
     if (problems.length) throw new ValidationError(problems);
-    return { kind, name: meta.name, labels: meta.labels, ips };
+    return { kind, name: meta.name, labels: meta.labels, ips, podCIDRs, annotations: meta.annotations };
   }
   if (typeof kind !== 'string' || typeof apiVersion !== 'string') {
     throw new ValidationError([

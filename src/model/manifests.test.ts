@@ -72,7 +72,8 @@ status: { podIP: 10.244.1.5, podIPs: [{ ip: 10.244.1.5 }, { ip: "fd00::5" }] }
 ---
 apiVersion: v1
 kind: Node
-metadata: { name: node-1, labels: { kubernetes.io/hostname: node-1, zone: a } }
+metadata: { name: node-1, labels: { kubernetes.io/hostname: node-1, zone: a }, annotations: { a: b } }
+spec: { podCIDRs: [10.244.0.0/24, "fd00:244::/64"] }
 status: { addresses: [{ type: Hostname, address: node-1 }, { type: InternalIP, address: 198.18.0.11 }] }
 `);
     assert.deepEqual(pod?.kind === 'Pod' && pod.ips, ['10.244.1.5', 'fd00::5']);
@@ -81,7 +82,15 @@ status: { addresses: [{ type: Hostname, address: node-1 }, { type: InternalIP, a
       name: 'node-1',
       labels: { 'kubernetes.io/hostname': 'node-1', zone: 'a' },
       ips: ['198.18.0.11'],
+      podCIDRs: ['10.244.0.0/24', 'fd00:244::/64'],
+      annotations: { a: 'b' },
     });
+    assert.deepEqual(
+      problems('apiVersion: v1\nkind: Node\nmetadata: {name: n}\nspec: {podCIDR: 10.0.0.1/8}\n'),
+      [
+        'f.yaml: document 1 (Node n): spec.podCIDR: "10.0.0.1/8" is not a CIDR ("10.0.0.1/8" has host bits set; the network is 10.0.0.0/8)',
+      ],
+    );
     assert.deepEqual(problems('apiVersion: v1\nkind: Node\nmetadata: {name: n, labels: {zone: "a b"}}\n'), [
       'f.yaml: document 1 (Node n): metadata.labels["zone"]: value "a b" is not a valid label value',
     ]);
