@@ -154,3 +154,35 @@ export function runAttached(
     );
   });
 }
+
+/** A long-running child the caller owns: it ends with the caller (SIGTERM on stop) and reports its own end. */
+export interface ChildProcess {
+  readonly pid: number;
+  /** Resolves when it has exited (with its code, or null when killed). */
+  readonly exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** Starts argv (in `netns`, through nsenter, when given) with its output appended to logFile. */
+export function startChild(
+  argv: readonly string[],
+  opts: { logFile: string; netns?: string; env?: NodeJS.ProcessEnv },
+): ChildProcess {
+  const full = withNetns(argv, opts.netns);
+  const fd = openSync(opts.logFile, 'a');
+  try {
+    const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', fd, fd], env: opts.env ?? process.env });
+    if (child.pid === undefined) throw new Error(`failed to start ${full.join(' ')}`);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return {
+      pid: child.pid,
+      exited,
+      async stop() {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  } finally {
+    closeSync(fd);
+  }
+}

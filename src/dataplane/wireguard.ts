@@ -1,0 +1,93 @@
+// A node's WireGuard interface (issue 12): kernel WireGuard when the kernel has it, else wireguard-go in
+// userspace (these machines have no module), chosen when the interface is made and reported as `mode`. Peers
+// are brought to what src/model/wireguard.ts decides with one `wg set` (wireguard-plan.ts), and each peer's pod
+// CIDRs are routed through the interface; routes through it that no peer wants any more are removed.
+// The userspace socket directory (/var/run/wireguard) is shared by every network namespace on the machine, so
+// the interface name must be unique per node there (the lab names it after the node).
+import type { WireguardPeer } from '../model/wireguard.js';
+import { type ChildProcess, isExists, type Runner, startChild } from './runner.js';
+import { type DeviceState, parseWgDump, wgSetArgs } from './wireguard-plan.js';
+
+export interface WireguardDeviceOptions {
+  readonly runner: Runner;
+  /** At most 15 characters, unique on the machine (userspace mode). */
+  readonly iface: string;
+  /** The node's private key file (0600; src/agent/wireguard-keys.ts). */
+  readonly keyFile: string;
+  readonly listenPort: number;
+  /** The network namespace the interface lives in (absent: the caller's). */
+  readonly netns?: string;
+  /** wireguard-go's output, in userspace mode. */
+  readonly logFile: string;
+  readonly mtu?: number;
+}
+
+export interface WireguardDevice {
+  readonly mode: 'kernel' | 'userspace';
+  /** Brings the peers and their routes to `peers`. */
+  apply(peers: readonly WireguardPeer[]): Promise<void>;
+  state(): Promise<DeviceState>;
+  /** Removes the interface (and with it its routes). */
+  stop(): Promise<void>;
+}
+
+async function linkExists(o: WireguardDeviceOptions): Promise<boolean> {
+  try {
+    await o.runner.run(['ip', 'link', 'show', 'dev', o.iface], { netns: o.netns });
+    return true;
+  } catch {
+    return false; // no such link (yet)
+  }
+}
+
+/** Kernel WireGuard, or wireguard-go when the kernel does not know the device type. */
+async function makeLink(
+  o: WireguardDeviceOptions,
+): Promise<{ mode: 'kernel' | 'userspace'; child?: ChildProcess }> {
+  try {
+    await o.runner.run(['ip', 'link', 'add', 'dev', o.iface, 'type', 'wireguard'], { netns: o.netns });
+    return { mode: 'kernel' };
+  } catch (err) {
+    if (isExists(err)) return { mode: 'kernel' };
+    const child = startChild(['wireguard-go', '-f', o.iface], { logFile: o.logFile, netns: o.netns });
+    for (let i = 0; i < 100 && !(await linkExists(o)); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!(await linkExists(o))) {
+      await child.stop();
+      throw new Error(`wireguard-go did not make ${o.iface} within 5 s (see ${o.logFile})`);
+    }
+    return { mode: 'userspace', child };
+  }
+}
+
+export async function startWireguardDevice(o: WireguardDeviceOptions): Promise<WireguardDevice> {
+  const { mode, child } = await makeLink(o);
+  const run = (argv: string[]) => o.runner.run(argv, { netns: o.netns });
+  const remove = async () => {
+    if (child) await child.stop();
+    else await run(['ip', 'link', 'del', 'dev', o.iface]).catch(() => undefined); // already gone: done
+  };
+  try {
+    await run(['wg', 'set', o.iface, 'private-key', o.keyFile, 'listen-port', String(o.listenPort)]);
+    await run(['ip', 'link', 'set', 'dev', o.iface, ...(o.mtu ? ['mtu', String(o.mtu)] : []), 'up']);
+  } catch (err) {
+    await remove(); // nothing half-made stays behind
+    throw err;
+  }
+  const state = async () => parseWgDump((await run(['wg', 'show', o.iface, 'dump'])).stdout);
+  return {
+    mode,
+    state,
+    async apply(peers) {
+      const args = wgSetArgs(o.iface, await state(), { listenPort: o.listenPort, peers });
+      if (args.length > 0) await run(['wg', ...args]);
+      const wanted = new Set(peers.flatMap((p) => p.allowedIPs));
+      const routes = JSON.parse((await run(['ip', '-j', 'route', 'show', 'dev', o.iface])).stdout) as {
+        dst: string;
+      }[];
+      for (const r of routes)
+        if (!wanted.has(r.dst)) await run(['ip', 'route', 'del', r.dst, 'dev', o.iface]);
+      for (const cidr of wanted) await run(['ip', 'route', 'replace', cidr, 'dev', o.iface]);
+    },
+    stop: remove,
+  };
+}
