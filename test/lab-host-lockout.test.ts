@@ -6,6 +6,7 @@
 // - a policy that cuts the real API server passes those checks (they look at the decoy), is programmed, and the
 //   confirm window rolls it back by itself when the API server stops answering: the previous rules come back.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { agentPaths, agentStatus } from '../src/lab/agents.js';
@@ -67,7 +68,7 @@ describe('lockout protection on the real control plane', () => {
   it('a rule the checks cannot see coming is rolled back by the confirm window', async () => {
     // `lab apply` would wait for agents that can no longer report through the API: write with kubectl.
     const file = join(lab.fx.tmp, 'cut-api.yaml');
-    (await import('node:fs')).writeFileSync(file, CUT_API);
+    writeFileSync(file, CUT_API);
     await lab.palisade('lab', 'kubectl', 'apply', '-f', file);
     const deadline = Date.now() + 20_000;
     let refused: HostPolicyStatus['hostPolicy']['refused'] = [];

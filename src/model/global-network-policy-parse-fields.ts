@@ -99,11 +99,6 @@ export function parseCalicoProtocol(
   return undefined;
 }
 
-/** numorstring.Protocol.SupportsPorts: TCP, UDP and SCTP by name or number (not UDPLite). */
-export function supportsPorts(p: GlobalPolicyProtocol): boolean {
-  return p.kind === 'named' ? ['TCP', 'UDP', 'SCTP'].includes(p.name) : [6, 17, 132].includes(p.number);
-}
-
 /** The protocol as written back in a manifest: its name or its number. */
 export function protocolValue(p: GlobalPolicyProtocol): string | number {
   return p.kind === 'named' ? p.name : p.number;

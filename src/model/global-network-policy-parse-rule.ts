@@ -12,9 +12,9 @@ import type {
   GlobalPolicyRule,
   IcmpMatch,
 } from './global-network-policy.js';
-import { GLOBAL_POLICY_ACTIONS } from './global-network-policy.js';
+import { GLOBAL_POLICY_ACTIONS, supportsPorts } from './global-network-policy.js';
 import { ANYWHERE, parseEntityRule, portValue } from './global-network-policy-parse-entity.js';
-import { parseCalicoProtocol, protocolValue, supportsPorts } from './global-network-policy-parse-fields.js';
+import { parseCalicoProtocol, protocolValue } from './global-network-policy-parse-fields.js';
 import { isObject, showValue, unknownFieldProblems } from './k8s.js';
 
 const RULE_FIELDS = [

@@ -59,6 +59,18 @@ export type GlobalPolicyProtocol =
   | { readonly kind: 'named'; readonly name: 'TCP' | 'UDP' | 'ICMP' | 'ICMPv6' | 'SCTP' | 'UDPLite' }
   | { readonly kind: 'number'; readonly number: number };
 
+/** The IP protocol numbers of the names Calico knows. */
+const PROTOCOL_NUMBERS = { TCP: 6, UDP: 17, ICMP: 1, ICMPv6: 58, SCTP: 132, UDPLite: 136 } as const;
+
+export function globalProtocolNumber(p: GlobalPolicyProtocol): number {
+  return p.kind === 'named' ? PROTOCOL_NUMBERS[p.name] : p.number;
+}
+
+/** numorstring.Protocol.SupportsPorts: TCP, UDP and SCTP, by name or number (not UDPLite). */
+export function supportsPorts(p: GlobalPolicyProtocol): boolean {
+  return [6, 17, 132].includes(globalProtocolNumber(p));
+}
+
 /** `icmp`/`notICMP`: a type (0..254) and optionally a code (0..255, only with a type). */
 export interface IcmpMatch {
   readonly type: number;

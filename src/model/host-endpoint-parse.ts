@@ -10,11 +10,11 @@
 import { CidrError, formatIp, parseIp } from './cidr.js';
 import { asObject, parseList, present } from './cluster-network-policy-parse-fields.js';
 import type { CalicoCompatGroup } from './global-network-policy.js';
+import { supportsPorts } from './global-network-policy.js';
 import {
   duplicateProblems,
   parseCalicoGroup,
   parseCalicoProtocol,
-  supportsPorts,
 } from './global-network-policy-parse-fields.js';
 import type { HostEndpoint, HostEndpointPort } from './host-endpoint.js';
 import {

@@ -14,9 +14,9 @@ import {
   type EntityRule,
   type GlobalNetworkPolicy,
   type GlobalPolicyPort,
-  type GlobalPolicyProtocol,
   type GlobalPolicyRule,
   globalPolicyKey,
+  globalProtocolNumber,
 } from '../model/global-network-policy.js';
 import type { HostEndpoint } from '../model/host-endpoint.js';
 import { PROTOCOLS } from '../model/k8s.js';
@@ -38,12 +38,7 @@ const ACTIONS: Readonly<Record<GlobalPolicyRule['action'], RuleAction>> = {
   Log: 'log',
 };
 
-const NAMED_NUMBERS = { TCP: 6, UDP: 17, ICMP: 1, ICMPv6: 58, SCTP: 132, UDPLite: 136 } as const;
 const PORT_PROTOCOLS = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' } as const;
-
-export function protocolNumber(p: GlobalPolicyProtocol): number {
-  return p.kind === 'named' ? NAMED_NUMBERS[p.name] : p.number;
-}
 
 /** A rule part Palisade cannot program; the policy then fails closed (see fromGlobalNetworkPolicy). */
 class Unsupported extends Error {}
@@ -87,7 +82,7 @@ function entityConditions(e: EntityRule, end: PacketEnd, heps: readonly HostEndp
 
 /** Destination ports as NetworkPolicy ports when the protocol has them in that model (named ones included). */
 function destinationPorts(rule: GlobalPolicyRule): { ports: PolicyPort[]; conditions: RuleCondition[] } {
-  const number = rule.protocol ? protocolNumber(rule.protocol) : undefined;
+  const number = rule.protocol ? globalProtocolNumber(rule.protocol) : undefined;
   const dst = rule.destination.ports;
   const protocolCondition: RuleCondition[] =
     number === undefined ? [] : [{ kind: 'protocol', negate: false, number }];
@@ -117,7 +112,7 @@ function destinationPorts(rule: GlobalPolicyRule): { ports: PolicyPort[]; condit
 }
 
 function icmpConditions(rule: GlobalPolicyRule): RuleCondition[] {
-  const family = rule.protocol && protocolNumber(rule.protocol) === 58 ? 6 : 4;
+  const family = rule.protocol && globalProtocolNumber(rule.protocol) === 58 ? 6 : 4;
   const out: RuleCondition[] = [];
   if (rule.icmp) out.push({ kind: 'icmp', negate: false, family, ...rule.icmp });
   if (rule.notICMP) out.push({ kind: 'icmp', negate: true, family, ...rule.notICMP });
@@ -131,7 +126,7 @@ function translateRule(rule: GlobalPolicyRule, index: number, heps: readonly Hos
     ...entityConditions(rule.destination, 'dst', heps),
     ...dst.conditions,
     ...(rule.notProtocol
-      ? [{ kind: 'protocol', negate: true, number: protocolNumber(rule.notProtocol) } as const]
+      ? [{ kind: 'protocol', negate: true, number: globalProtocolNumber(rule.notProtocol) } as const]
       : []),
     ...icmpConditions(rule),
     ...(rule.ipVersion ? [{ kind: 'family', family: rule.ipVersion } as const] : []),

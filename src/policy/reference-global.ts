@@ -22,6 +22,7 @@ import {
   type GlobalPolicyPort,
   type GlobalPolicyRule,
   globalPolicyKey,
+  globalProtocolNumber,
   NETWORK_POLICY_ORDER,
   type ParsedSelector,
 } from '../model/global-network-policy.js';
@@ -115,11 +116,6 @@ function entityMatches(
   return !portIn(e.notPorts, at.port, at.pod, at.protocol);
 }
 
-function protocolNumberOf(p: NonNullable<GlobalPolicyRule['protocol']>): number {
-  if (p.kind === 'number') return p.number;
-  return { TCP: 6, UDP: 17, ICMP: 1, ICMPv6: 58, SCTP: 132, UDPLite: 136 }[p.name];
-}
-
 function ruleMatches(state: ClusterState, rule: GlobalPolicyRule, ctx: DefaultTierContext): boolean {
   return globalRuleMatches(state, rule, ctx.flow, ctx.direction, ctx.self);
 }
@@ -136,8 +132,8 @@ export function globalRuleMatches(
   self: PodInfo | undefined,
 ): boolean {
   const proto = PROTOCOL_NUMBERS[flow.protocol];
-  if (rule.protocol && protocolNumberOf(rule.protocol) !== proto) return false;
-  if (rule.notProtocol && protocolNumberOf(rule.notProtocol) === proto) return false;
+  if (rule.protocol && globalProtocolNumber(rule.protocol) !== proto) return false;
+  if (rule.notProtocol && globalProtocolNumber(rule.notProtocol) === proto) return false;
   if (rule.icmp || rule.notICMP) return false; // flows here are TCP, UDP or SCTP
   if (rule.ipVersion && rule.ipVersion !== (flow.srcIp.includes(':') ? 6 : 4)) return false;
   const podAt = (ip: string) => state.pods.find((p) => p.ips.some((x) => sameAddress(x, ip)));
@@ -162,7 +158,7 @@ export function unsupportedRule(r: GlobalPolicyRule): boolean {
   if (named([...r.source.ports, ...r.source.notPorts, ...r.destination.notPorts])) return true;
   const dst = r.destination.ports;
   if (!r.protocol) return dst.some((p) => p.kind === 'range'); // named ones alone: that name, any protocol
-  return named(dst) && ![6, 17, 132].includes(protocolNumberOf(r.protocol));
+  return named(dst) && ![6, 17, 132].includes(globalProtocolNumber(r.protocol));
 }
 
 type Entry =
