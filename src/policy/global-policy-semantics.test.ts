@@ -64,6 +64,32 @@ const allowAllToWeb = makePolicy('shop', 'allow-all', {
 
 type Case = [name: string, state: ClusterState, flow: Flow, allowed: boolean];
 
+const RANGE_8000_9000 = gnp('range', {
+  selector: "app == 'cart'",
+  ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: ['8000:9000'] } }],
+});
+const PASS_BILLING = gnp('pass-billing', {
+  order: 10,
+  selector: shopWeb,
+  ingress: [{ action: 'Pass', source: fromBilling }],
+});
+const NOT_API = gnp('not-api', {
+  selector: shopWeb,
+  ingress: [{ action: 'Allow', source: { notSelector: "app == 'api'" } }],
+});
+const NO_HTTPS_OUT = gnp('no-https-out', {
+  selector: 'all()',
+  types: ['Egress'],
+  egress: [
+    { action: 'Deny', protocol: 'TCP', destination: { nets: ['192.0.2.0/24'], ports: [443] } },
+    { action: 'Allow' },
+  ],
+});
+const NETS_NOT_NODE_1 = gnp('nets', {
+  selector: shopWeb,
+  ingress: [{ action: 'Allow', source: { nets: ['10.244.0.0/16'], notNets: ['10.244.1.0/24'] } }],
+});
+
 const CASES: Case[] = [
   [
     'order below 1000: a Deny runs before the NetworkPolicy that allows',
@@ -137,50 +163,32 @@ const CASES: Case[] = [
   ],
   [
     'Pass skips the NetworkPolicy that would isolate, on to Baseline (none: allowed)',
-    with_(
-      [
-        gnp('pass-billing', {
-          order: 10,
-          selector: shopWeb,
-          ingress: [{ action: 'Pass', source: fromBilling }],
-        }),
-      ],
-      {
-        policies: [webOnlyFromShop],
-      },
-    ),
+    with_([PASS_BILLING], {
+      policies: [webOnlyFromShop],
+    }),
     flow('api', 'web', 'TCP', 80),
     true,
   ],
   [
     'Pass goes on to Baseline, whose Deny decides',
-    with_(
-      [
-        gnp('pass-billing', {
-          order: 10,
-          selector: shopWeb,
-          ingress: [{ action: 'Pass', source: fromBilling }],
-        }),
+    with_([PASS_BILLING], {
+      policies: [webOnlyFromShop],
+      cluster: [
+        {
+          kind: 'ClusterNetworkPolicy',
+          name: 'base-deny',
+          tier: 'Baseline',
+          priority: 1,
+          subject: { kind: 'namespaces', namespaceSelector: sel({ team: 'shop' }) },
+          ingress: [
+            { action: 'Deny', peers: [{ kind: 'namespaces', namespaceSelector: sel() }], protocols: [] },
+          ],
+          egress: [],
+          problems: [],
+          notProgrammed: [],
+        },
       ],
-      {
-        policies: [webOnlyFromShop],
-        cluster: [
-          {
-            kind: 'ClusterNetworkPolicy',
-            name: 'base-deny',
-            tier: 'Baseline',
-            priority: 1,
-            subject: { kind: 'namespaces', namespaceSelector: sel({ team: 'shop' }) },
-            ingress: [
-              { action: 'Deny', peers: [{ kind: 'namespaces', namespaceSelector: sel() }], protocols: [] },
-            ],
-            egress: [],
-            problems: [],
-            notProgrammed: [],
-          },
-        ],
-      },
-    ),
+    }),
     flow('api', 'web', 'TCP', 80),
     false,
   ],
@@ -195,28 +203,8 @@ const CASES: Case[] = [
     flow('api', 'web', 'TCP', 80),
     false,
   ],
-  [
-    'notSelector: everyone but api',
-    with_([
-      gnp('not-api', {
-        selector: shopWeb,
-        ingress: [{ action: 'Allow', source: { notSelector: "app == 'api'" } }],
-      }),
-    ]),
-    flow('cart', 'web', 'TCP', 80),
-    true,
-  ],
-  [
-    'notSelector: api itself is not admitted',
-    with_([
-      gnp('not-api', {
-        selector: shopWeb,
-        ingress: [{ action: 'Allow', source: { notSelector: "app == 'api'" } }],
-      }),
-    ]),
-    flow('api', 'web', 'TCP', 80),
-    false,
-  ],
+  ['notSelector: everyone but api', with_([NOT_API]), flow('cart', 'web', 'TCP', 80), true],
+  ['notSelector: api itself is not admitted', with_([NOT_API]), flow('api', 'web', 'TCP', 80), false],
   [
     'selector within namespaceSelector: ledger is in billing but is not app == api',
     with_([
@@ -242,75 +230,37 @@ const CASES: Case[] = [
   ],
   [
     'nets and notNets together: in 10.244.0.0/16 but not 10.244.1.0/24',
-    with_([
-      gnp('nets', {
-        selector: shopWeb,
-        ingress: [{ action: 'Allow', source: { nets: ['10.244.0.0/16'], notNets: ['10.244.1.0/24'] } }],
-      }),
-    ]),
+    with_([NETS_NOT_NODE_1]),
     flow('ledger', 'web', 'TCP', 80),
     true,
   ],
   [
     'nets and notNets together: a pod of 10.244.1.0/24 is not admitted',
-    with_([
-      gnp('nets', {
-        selector: shopWeb,
-        ingress: [{ action: 'Allow', source: { nets: ['10.244.0.0/16'], notNets: ['10.244.1.0/24'] } }],
-      }),
-    ]),
+    with_([NETS_NOT_NODE_1]),
     flow('api', 'web', 'TCP', 80),
     false,
   ],
   [
     'egress: a Deny to an outside network on 443 only',
-    with_([
-      gnp('no-https-out', {
-        selector: 'all()',
-        types: ['Egress'],
-        egress: [
-          { action: 'Deny', protocol: 'TCP', destination: { nets: ['192.0.2.0/24'], ports: [443] } },
-          { action: 'Allow' },
-        ],
-      }),
-    ]),
+    with_([NO_HTTPS_OUT]),
     flow('web', '192.0.2.7', 'TCP', 443),
     false,
   ],
   [
     'egress: the same policy lets port 80 out',
-    with_([
-      gnp('no-https-out', {
-        selector: 'all()',
-        types: ['Egress'],
-        egress: [
-          { action: 'Deny', protocol: 'TCP', destination: { nets: ['192.0.2.0/24'], ports: [443] } },
-          { action: 'Allow' },
-        ],
-      }),
-    ]),
+    with_([NO_HTTPS_OUT]),
     flow('web', '192.0.2.7', 'TCP', 80),
     true,
   ],
   [
     'a port range "8000:9000" with the protocol',
-    with_([
-      gnp('range', {
-        selector: "app == 'cart'",
-        ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: ['8000:9000'] } }],
-      }),
-    ]),
+    with_([RANGE_8000_9000]),
     flow('web', 'cart', 'TCP', 8080),
     true,
   ],
   [
     'the protocol counts: UDP to a TCP-only allow',
-    with_([
-      gnp('range', {
-        selector: "app == 'cart'",
-        ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: ['8000:9000'] } }],
-      }),
-    ]),
+    with_([RANGE_8000_9000]),
     flow('web', 'cart', 'UDP', 8080),
     false,
   ],
