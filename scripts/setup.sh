@@ -11,7 +11,7 @@ declare -A need=(
   [iperf3]=iperf3 [iptables-nft-restore]=iptables [gcc]=gcc
   [podman]=podman [runc]=runc [containerd]=containerd [ctr]=containerd
   [openssl]=openssl
-  [wg]=wireguard-tools [wireguard-go]=wireguard-go
+  [wg]=wireguard-tools [wireguard-go]=wireguard-go [tcpdump]=tcpdump
 )
 missing=()
 for cmd in "${!need[@]}"; do

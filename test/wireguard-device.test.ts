@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadOrCreateKey } from '../src/agent/wireguard-keys.js';
 import { startWireguardDevice, type WireguardDevice } from '../src/dataplane/wireguard.js';
-import { formatWireguardAnnotation, WIREGUARD_ANNOTATION, wireguardPeers } from '../src/model/wireguard.js';
+import {
+  formatWireguardAnnotation,
+  tunnelAddress,
+  WIREGUARD_ANNOTATION,
+  wireguardPeers,
+} from '../src/model/wireguard.js';
 import { createFixture, runner } from './helpers/netns.js';
 
 const fx = createFixture('pwd');
@@ -15,7 +20,9 @@ const ns = { a: '', b: '' };
 const dev: Record<'a' | 'b', WireguardDevice | undefined> = { a: undefined, b: undefined };
 const UNDERLAY = { a: '198.18.250.1', b: '198.18.250.2' };
 const POD = { a: '10.250.1.1', b: '10.250.2.1' };
+const POD6 = { a: 'fd00:250:1::1', b: 'fd00:250:2::1' };
 const CIDR = { a: '10.250.1.0/24', b: '10.250.2.0/24' };
+const CIDR6 = { a: 'fd00:250:1::/64', b: 'fd00:250:2::/64' };
 
 function nodes(withB = true) {
   return (['a', 'b'] as const)
@@ -23,7 +30,7 @@ function nodes(withB = true) {
     .map((n) => ({
       name: n,
       ips: [UNDERLAY[n]],
-      podCIDRs: [CIDR[n]],
+      podCIDRs: [CIDR[n], CIDR6[n]],
       annotations: {
         [WIREGUARD_ANNOTATION]: formatWireguardAnnotation({
           publicKey: loadOrCreateKey(join(fx.tmp, `${n}.key`)).publicKey,
@@ -33,11 +40,15 @@ function nodes(withB = true) {
     }));
 }
 
-const ping = (from: 'a' | 'b', to: 'a' | 'b') =>
-  runner.run(['ping', '-c', '1', '-W', '1', '-I', POD[from], POD[to]], { netns: ns[from] }).then(
+/** A ping from `from`'s pod address (or, with `host`, from the node itself) to `to`'s pod, over IPv4 or IPv6. */
+const ping = (from: 'a' | 'b', to: 'a' | 'b', opts: { family?: 4 | 6; host?: boolean } = {}) => {
+  const [src, dst] = opts.family === 6 ? [POD6[from], POD6[to]] : [POD[from], POD[to]];
+  const argv = ['ping', '-c', '1', '-W', '1', ...(opts.host ? [] : ['-I', src]), dst];
+  return runner.run(argv, { netns: ns[from] }).then(
     () => true,
     () => false,
   );
+};
 
 before(async () => {
   for (const n of ['a', 'b']) loadOrCreateKey(join(fx.tmp, `${n}.key`));
@@ -63,6 +74,7 @@ before(async () => {
     await runner.run(['ip', 'addr', 'add', `${UNDERLAY[n]}/24`, 'dev', v], { netns: ns[n] });
     await runner.run(['ip', 'link', 'set', v, 'up'], { netns: ns[n] });
     await runner.run(['ip', 'addr', 'add', `${POD[n]}/32`, 'dev', 'lo'], { netns: ns[n] });
+    await runner.run(['ip', 'addr', 'add', `${POD6[n]}/128`, 'dev', 'lo'], { netns: ns[n] });
     dev[n] = await startWireguardDevice({
       runner,
       iface: `${fx.prefix}w${n}`,
@@ -71,6 +83,7 @@ before(async () => {
       netns: ns[n],
       logFile: join(fx.tmp, `${n}.log`),
       mtu: 1420,
+      address: tunnelAddress([CIDR[n]]),
     });
   }
 });
@@ -98,10 +111,12 @@ describe('WireGuard devices between two nodes', () => {
       input: [
         `table inet ${fx.prefix} {`,
         '  counter plain {}',
+        '  counter plain6 {}',
         '  counter wg {}',
         '  chain c {',
         '    type filter hook prerouting priority -400;',
         `    iifname "${veth}" meta l4proto icmp counter name "plain"`,
+        `    iifname "${veth}" ip6 daddr fd00:250::/32 counter name "plain6"`,
         `    iifname "${veth}" udp dport 51820 counter name "wg"`,
         '  }',
         '}',
@@ -109,6 +124,12 @@ describe('WireGuard devices between two nodes', () => {
       ].join('\n'),
     });
     assert.equal(await ping('a', 'b'), true);
+    assert.equal(await ping('a', 'b', { family: 6 }), true, 'IPv6 pods over the same peer');
+    assert.equal(
+      await ping('b', 'a', { host: true }),
+      true,
+      "the node's own traffic, from its tunnel address",
+    );
     const counters = JSON.parse(
       (await runner.run(['nft', '-j', 'list', 'counters'], { netns: ns.b })).stdout,
     ) as {
@@ -116,6 +137,7 @@ describe('WireGuard devices between two nodes', () => {
     };
     const count = (name: string) => counters.nftables.find((o) => o.counter?.name === name)?.counter?.packets;
     assert.equal(count('plain'), 0, 'no ICMP crossed the underlay in clear');
+    assert.equal(count('plain6'), 0, 'no IPv6 packet between pods crossed in clear');
     assert.ok((count('wg') ?? 0) > 0, 'it went through the tunnel');
     for (const n of ['a', 'b'] as const) {
       const [p] = (await dev[n]!.state()).peers;
@@ -128,7 +150,12 @@ describe('WireGuard devices between two nodes', () => {
   it('a peer gone takes its route: nothing leaves for its pods, and it comes back with the peer', async () => {
     await dev.a!.apply(wireguardPeers('a', nodes(false)).peers);
     assert.equal((await runner.run(['ip', 'route', 'show', CIDR.b], { netns: ns.a })).stdout.trim(), '');
+    assert.equal(
+      (await runner.run(['ip', '-6', 'route', 'show', CIDR6.b], { netns: ns.a })).stdout.trim(),
+      '',
+    );
     assert.equal(await ping('a', 'b'), false);
+    assert.equal(await ping('a', 'b', { family: 6 }), false);
     await dev.a!.apply(wireguardPeers('a', nodes()).peers);
     assert.equal(await ping('a', 'b'), true);
   });

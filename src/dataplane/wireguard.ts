@@ -4,6 +4,7 @@
 // CIDRs are routed through the interface; routes through it that no peer wants any more are removed.
 // The userspace socket directory (/var/run/wireguard) is shared by every network namespace on the machine, so
 // the interface name must be unique per node there (the lab names it after the node).
+import { formatCidr, parseCidr } from '../model/cidr.js';
 import type { WireguardPeer } from '../model/wireguard.js';
 import { type ChildProcess, isExists, type Runner, startChild } from './runner.js';
 import { type DeviceState, parseWgDump, wgSetArgs } from './wireguard-plan.js';
@@ -20,6 +21,11 @@ export interface WireguardDeviceOptions {
   /** wireguard-go's output, in userspace mode. */
   readonly logFile: string;
   readonly mtu?: number;
+  /**
+   * The node's own address on the tunnel (src/model/wireguard.ts tunnelAddress), a /32 on the interface and the
+   * source of the routes through it, so the node's own traffic to remote pods crosses encrypted too.
+   */
+  readonly address?: string;
 }
 
 export interface WireguardDevice {
@@ -59,6 +65,11 @@ async function makeLink(
   }
 }
 
+/** "10.1.2.3" as ip lists a host route, and "10.1.0.0/16", in one form: with the prefix, host bits cleared. */
+function canonicalCidr(text: string): string {
+  return formatCidr(parseCidr(text));
+}
+
 export async function startWireguardDevice(o: WireguardDeviceOptions): Promise<WireguardDevice> {
   const { mode, child } = await makeLink(o);
   const run = (argv: string[]) => o.runner.run(argv, { netns: o.netns });
@@ -68,6 +79,7 @@ export async function startWireguardDevice(o: WireguardDeviceOptions): Promise<W
   };
   try {
     await run(['wg', 'set', o.iface, 'private-key', o.keyFile, 'listen-port', String(o.listenPort)]);
+    if (o.address) await run(['ip', 'addr', 'replace', `${o.address}/32`, 'dev', o.iface]);
     await run(['ip', 'link', 'set', 'dev', o.iface, ...(o.mtu ? ['mtu', String(o.mtu)] : []), 'up']);
   } catch (err) {
     await remove(); // nothing half-made stays behind
@@ -80,13 +92,24 @@ export async function startWireguardDevice(o: WireguardDeviceOptions): Promise<W
     async apply(peers) {
       const args = wgSetArgs(o.iface, await state(), { listenPort: o.listenPort, peers });
       if (args.length > 0) await run(['wg', ...args]);
-      const wanted = new Set(peers.flatMap((p) => p.allowedIPs));
-      const routes = JSON.parse((await run(['ip', '-j', 'route', 'show', 'dev', o.iface])).stdout) as {
-        dst: string;
-      }[];
-      for (const r of routes)
-        if (!wanted.has(r.dst)) await run(['ip', 'route', 'del', r.dst, 'dev', o.iface]);
-      for (const cidr of wanted) await run(['ip', 'route', 'replace', cidr, 'dev', o.iface]);
+      const wanted = new Set(peers.flatMap((p) => p.allowedIPs).map(canonicalCidr));
+      const routes: { dst: string; prefsrc?: string; protocol?: string }[] = [];
+      for (const family of ['-4', '-6'])
+        routes.push(...JSON.parse((await run(['ip', '-j', family, 'route', 'show', 'dev', o.iface])).stdout));
+      // The tunnel address is IPv4: the source of the IPv4 routes only.
+      const srcOf = (cidr: string) => (o.address && !cidr.includes(':') ? o.address : undefined);
+      const have = new Set<string>();
+      for (const r of routes) {
+        if (r.protocol === 'kernel') continue; // the interface's own (fe80::/64): not a peer's
+        const dst = canonicalCidr(r.dst);
+        if (!wanted.has(dst)) await run(['ip', 'route', 'del', dst, 'dev', o.iface]);
+        else if (r.prefsrc === srcOf(dst)) have.add(dst);
+      }
+      for (const cidr of wanted) {
+        if (have.has(cidr)) continue;
+        const src = srcOf(cidr);
+        await run(['ip', 'route', 'replace', cidr, 'dev', o.iface, ...(src ? ['src', src] : [])]);
+      }
     },
     stop: remove,
   };

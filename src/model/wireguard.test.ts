@@ -5,6 +5,7 @@ import {
   isWireguardKey,
   parseWireguardAnnotation,
   podMtu,
+  tunnelAddress,
   WIREGUARD_ANNOTATION,
   type WireguardNode,
   wireguardOverhead,
@@ -114,5 +115,16 @@ describe('MTU', () => {
     assert.equal(podMtu(1500, [4]), 1440);
     assert.equal(podMtu(1500, [4, 6]), 1420, 'the worse of the two');
     assert.equal(podMtu(9000, [6]), 8920);
+  });
+});
+
+describe('tunnel address', () => {
+  it('the network address of the first IPv4 pod CIDR (IPAM never hands it out), else none', () => {
+    assert.equal(tunnelAddress(['10.244.3.0/24']), '10.244.3.0');
+    assert.equal(tunnelAddress(['fd00:10::/64', '10.244.3.128/25']), '10.244.3.128');
+    assert.equal(tunnelAddress(['10.244.3.4/31']), undefined, 'a /31 has no spare address');
+    assert.equal(tunnelAddress(['fd00:10::/64']), undefined);
+    assert.equal(tunnelAddress(['nonsense', '10.1.0.0/16']), '10.1.0.0');
+    assert.equal(tunnelAddress([]), undefined);
   });
 });

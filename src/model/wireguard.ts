@@ -8,7 +8,7 @@
 // projectcalico.org/WireguardPublicKey):
 //   palisade.dev/wireguard: {"publicKey":"<base64 of 32 bytes>","port":51820}
 // The private key never leaves the node (it is written owner-readable on the node's disk only).
-import { formatIp, parseIp } from './cidr.js';
+import { type Cidr, formatIp, parseCidr, parseIp } from './cidr.js';
 
 export const WIREGUARD_ANNOTATION = 'palisade.dev/wireguard';
 export const DEFAULT_WIREGUARD_PORT = 51820;
@@ -140,4 +140,27 @@ export function wireguardOverhead(underlay: 4 | 6): number {
 export function podMtu(underlayMtu: number, underlayFamilies: readonly (4 | 6)[]): number {
   const worst = Math.max(...underlayFamilies.map(wireguardOverhead));
   return underlayMtu - worst;
+}
+
+/**
+ * The node's own address on its tunnel: the network address of its first IPv4 pod CIDR (of a /30 or larger),
+ * which pod IPAM never hands out (src/ipam/range.ts defaultBounds). Traffic the node itself sends to remote pods
+ * leaves with it as source, so the peer's allowed IPs (this node's pod CIDRs) accept it and the answer comes
+ * back through the tunnel. Derived, not published: every node computes it from the Node's pod CIDRs. Undefined
+ * when the node has no such CIDR (then only pods' traffic crosses the tunnel).
+ */
+export function tunnelAddress(podCIDRs: readonly string[]): string | undefined {
+  for (const text of podCIDRs) {
+    const cidr = tryParseCidr(text);
+    if (cidr?.family === 4 && cidr.prefix <= 30) return formatIp({ family: 4, value: cidr.network });
+  }
+  return undefined;
+}
+
+function tryParseCidr(text: string): Cidr | undefined {
+  try {
+    return parseCidr(text);
+  } catch {
+    return undefined; // not a CIDR: not a tunnel address either (the API server validates podCIDRs anyway)
+  }
 }

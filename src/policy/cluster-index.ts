@@ -114,6 +114,11 @@ export class ClusterIndex {
   private epoch = 0;
   private v6Pods = 0;
 
+  /** The cluster's nodes as last given. */
+  get allNodes(): readonly NodeInfo[] {
+    return this.nodes;
+  }
+
   /** The host endpoints of a node (the same array while none of them changed). */
   hostEndpointsOf(node: string): readonly HostEndpoint[] {
     if (this.localHeps?.node !== node || this.localHeps.all !== this.hostEndpoints)

@@ -84,3 +84,16 @@ export function originComment(text: string): string {
   const clean = text.replace(/["\\\n]/g, '_');
   return clean.length <= 127 ? clean : `${clean.slice(0, 124)}...`;
 }
+
+/** Strict encryption (issue 12): the chains that drop what would reach a remote node's pods outside the tunnel. */
+export const STRICT_CHAINS = { forward: 'encrypt_fwd', output: 'encrypt_out' } as const;
+
+/** The pod CIDRs of one remote node, of one family, for the strict rules. */
+export function strictSetName(node: string, family: Family): string {
+  return `enc${family}_${id(node)}`;
+}
+
+/** The comment of a node's strict rules: the agent reads their counters back by it (drops per peer). */
+export function strictComment(node: string): string {
+  return originComment(`strict: not encrypted to node ${node}`);
+}

@@ -31,11 +31,12 @@ import {
   type VerdictMap,
 } from '../ir/ir.js';
 import { recordSetChange } from '../ir/set-change.js';
-import type { ClusterState, PodInfo } from '../model/cluster.js';
+import type { ClusterState, NodeInfo, PodInfo } from '../model/cluster.js';
 import { DEFAULT_FAILSAFES, type Failsafes } from '../model/failsafe.js';
 import { type HostEndpoint, hostEndpointKey } from '../model/host-endpoint.js';
 import { ClusterIndex, type StateDelta, sameStrings } from './cluster-index.js';
 import { type CompiledPolicy, compilePolicy } from './compile-policy.js';
+import { type StrictEncryption, strictEncryptionPart } from './encryption-chains.js';
 import { type EndpointDirection, endpointDirection, pipelineKey } from './endpoint-chains.js';
 import { compileHost, type HostOutput, hostInterfacesSet } from './host-chains.js';
 import { baseChainName, type Direction, endpointMapName, TABLE_NAME } from './names.js';
@@ -149,6 +150,8 @@ export interface NodeCompilerOptions {
    * (compile-endpoint.ts) instead of a jump to each policy's shared chain. Default 16.
    */
   readonly mergeAbove?: number;
+  /** Encryption between nodes is on: drop what would reach remote pods outside the tunnel (encryption-chains.ts). */
+  readonly strictEncryption?: StrictEncryption;
 }
 
 /** A local pod: its interface, and per direction the policies that select it (absent: not isolated). */
@@ -168,6 +171,9 @@ export class NodeCompiler {
 
   private readonly mergeAbove: number;
   private readonly failsafes: Failsafes;
+  private readonly strictEncryption: StrictEncryption | undefined;
+  /** The strict part as last built, and the nodes it was built from. */
+  private strict: { nodes: readonly NodeInfo[]; out: ReturnType<typeof strictEncryptionPart> } | undefined;
   /** The host part as last built, and what it was built from (policies by epoch, host endpoints by identity). */
   private host: { epoch: number; heps: readonly HostEndpoint[]; out: HostOutput } | undefined;
   private policyEpoch = 0;
@@ -178,6 +184,7 @@ export class NodeCompiler {
   ) {
     this.mergeAbove = opts.mergeAbove ?? 16;
     this.failsafes = opts.failsafes ?? DEFAULT_FAILSAFES;
+    this.strictEncryption = opts.strictEncryption;
     const index = this.index;
     this.ctx = { node, nsLabels: (ns) => index.nsLabels(ns), namespaces: () => index.podsByNs.keys() };
   }
@@ -304,6 +311,15 @@ export class NodeCompiler {
     return out;
   }
 
+  /** The strict encryption chains (encryption-chains.ts), rebuilt when the nodes change; none when it is off. */
+  private strictPart() {
+    if (!this.strictEncryption) return undefined;
+    const nodes = this.index.allNodes;
+    if (this.strict?.nodes !== nodes)
+      this.strict = { nodes, out: strictEncryptionPart(this.node, nodes, this.strictEncryption) };
+    return this.strict.out;
+  }
+
   private *endpointsInterfaces(): Iterable<string> {
     for (const e of this.endpoints.values()) if (e.pod.interface) yield e.pod.interface;
   }
@@ -381,6 +397,8 @@ export class NodeCompiler {
     const endpoints = [...this.endpoints.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const host = this.hostPart();
     for (const s of host.sets) sets.set(s.name, s);
+    const strict = this.strictPart();
+    for (const s of strict?.sets ?? []) sets.set(s.name, s);
     for (const d of DIRECTIONS) {
       const isolated = endpoints.filter(([, e]) => e[d] !== undefined);
       const emitted = new Set<string>(host.jumped[d]);
@@ -426,6 +444,7 @@ export class NodeCompiler {
       ...host.chains,
       BASE.egress,
       BASE.ingress,
+      ...(strict?.chains ?? []),
     ];
     return {
       table: { kind: 'table', family: 'inet', name: TABLE_NAME, sets: orderedSets, maps, chains },
