@@ -8,15 +8,18 @@ import { loadNative, nativeUnavailableReason } from '../dataplane/native.js';
 import { netlinkConntrack } from '../dataplane/netlink/conntrack-netlink.js';
 import { netlinkPodLinks } from '../dataplane/netlink/netlink-links.js';
 import { createNftApplier } from '../dataplane/nft-apply.js';
-import { libNft } from '../dataplane/nft-exec.js';
+import { readRuleCounters } from '../dataplane/nft-counters.js';
+import { createNftExec, libNft } from '../dataplane/nft-exec.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Datastore } from '../datastore/types.js';
 import { DEFAULT_FAILSAFES, type Failsafes, formatFailsafeList } from '../model/failsafe.js';
 import type { HostEndpoint } from '../model/host-endpoint.js';
+import { STRICT_CHAINS } from '../policy/names.js';
 import type { Logger } from '../util/log.js';
 import { cniInProcess } from './cni-inprocess.js';
 import { serveHandoff } from './cni-socket.js';
 import { localAddresses, RevocationScheduler } from './conntrack.js';
+import { createWireguardEncryption, type WireguardSettings } from './encryption.js';
 import { EndpointRegistry } from './endpoints.js';
 import { createConfirmWindow } from './host-confirm.js';
 import type { HostEndpointController } from './host-endpoint-desired.js';
@@ -63,6 +66,11 @@ export interface AgentOptions {
    * interval while they name any: host-interfaces.ts). Absent: nothing is reported and no link is listed.
    */
   readonly onHostReport?: (report: HostReport) => void;
+  /**
+   * Encryption between nodes (issue 12): WireGuard with these settings, strict (what would reach a remote
+   * node's pods outside the tunnel is dropped). Absent: off.
+   */
+  readonly encryption?: WireguardSettings;
 }
 
 export interface HostPolicyOptions {
@@ -81,6 +89,9 @@ export interface RunningAgent {
 
 /** How long a sync waits for the revocation it triggered before reporting its revision programmed. */
 const REVOKE_WAIT_MS = 1000;
+
+/** How often the tunnel's interface is checked when encryption is on. */
+const TUNNEL_CHECK_MS = 1000;
 
 /** How long a CNI hand-off waits for the datastore to know its pod (the API can lag the kubelet). */
 const POD_WAIT_MS = 10_000;
@@ -191,9 +202,24 @@ export async function startAgent(
         kickAfterRollback();
       },
     });
+  const counterNft = opts.encryption && createNftExec({ runner: deps.runner, native });
+  const encryption =
+    opts.encryption &&
+    counterNft &&
+    createWireguardEncryption(opts.node, opts.encryption, {
+      runner: deps.runner,
+      log,
+      annotate: (key, value) => opts.datastore.annotateNode(opts.node, key, value),
+      counters: () => readRuleCounters(counterNft, [STRICT_CHAINS.forward, STRICT_CHAINS.output]),
+    });
+  if (encryption) metrics.encryption(() => encryption.status());
   const reconciler = new Reconciler({
     node: opts.node,
-    compiler: { mergeAbove: opts.mergeAbove, failsafes },
+    compiler: {
+      mergeAbove: opts.mergeAbove,
+      failsafes,
+      ...(opts.encryption ? { strictEncryption: { iface: opts.encryption.iface } } : {}),
+    },
     ...(hostGuard ? { hostGuard } : {}),
     ...(confirmWindow ? { onHostChange: () => confirmWindow.start() } : {}),
     snapshot: () => {
@@ -237,7 +263,10 @@ export async function startAgent(
     onError: () => metrics.syncFailed(),
   });
   kickAfterRollback = () => void reconciler.kick().catch(() => undefined);
-  await opts.datastore.start(() => void reconciler.kick().catch(() => undefined));
+  await opts.datastore.start(() => {
+    void reconciler.kick().catch(() => undefined);
+    encryption?.kick(opts.datastore.snapshot().nodes);
+  });
   opts.hostEndpoint?.start((s) => metrics.hostEndpoint(s));
   // The agent as the CNI plugin sees it: over the socket for the Node plugin, directly for invocations the
   // native shim hands over (they run in this process).
@@ -277,7 +306,7 @@ export async function startAgent(
     opts.listen,
     {
       ready: () => reconciler.ready,
-      status: () => ({
+      status: async () => ({
         node: opts.node,
         ready: reconciler.ready,
         revision: reconciler.revision,
@@ -293,6 +322,7 @@ export async function startAgent(
           refused: hostGuard?.refusals ?? [],
           confirmWindowOpen: confirmWindow?.open ?? false,
         },
+        ...(encryption ? { encryption: await encryption.status() } : {}),
       }),
       metrics: async () => ({
         contentType: metrics.registry.contentType,
@@ -321,15 +351,22 @@ export async function startAgent(
       })
       .catch((err: unknown) => log.error({ err }, 'resync failed'));
   }, opts.resyncMs);
+  // The tunnel is checked (and made again when gone) more often than the table: a node without it drops
+  // every packet for other nodes' pods (strict) until it is back.
+  const tunnelCheck =
+    encryption && setInterval(() => encryption.kick(opts.datastore.snapshot().nodes), TUNNEL_CHECK_MS);
   log.info({ datastore: opts.listen, cniSocket: opts.cniSocket }, 'agent started');
   return {
     reconciler,
     async stop() {
       clearInterval(resync);
+      clearInterval(tunnelCheck);
       interfaces?.stop();
       confirmWindow?.stop();
       repair?.stop();
       reconciler.stop();
+      await encryption?.stop();
+      await counterNft?.close();
       revocations.stop();
       await opts.hostEndpoint?.stop();
       await opts.datastore.stop();

@@ -7,7 +7,7 @@ import type { Logger } from '../util/log.js';
 export interface HttpHandlers {
   /** Ready once the first sync is programmed. */
   ready(): boolean;
-  status(): Record<string, unknown>;
+  status(): Record<string, unknown> | Promise<Record<string, unknown>>;
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -31,7 +31,14 @@ export function serveHttp(listen: string, h: HttpHandlers, log: Logger): Promise
       case '/readyz':
         return h.ready() ? send(200, 'ready\n') : send(503, 'not ready: first sync not programmed yet\n');
       case '/status':
-        return send(200, `${JSON.stringify(h.status())}\n`, 'application/json');
+        Promise.resolve()
+          .then(() => h.status())
+          .then((st) => send(200, `${JSON.stringify(st)}\n`, 'application/json'))
+          .catch((err: unknown) => {
+            log.error({ err }, 'status failed');
+            send(500, 'status failed\n');
+          });
+        return;
       case '/metrics':
         h.metrics()
           .then((m) => send(200, m.body, m.contentType))

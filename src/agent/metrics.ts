@@ -1,5 +1,6 @@
 // The agent's Prometheus metrics, on a registry of its own (no global default registry).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { EncryptionStatus } from './encryption.js';
 import type { HostEndpointStatus } from './host-endpoint-desired.js';
 import type { SyncStats } from './reconciler.js';
 
@@ -14,6 +15,8 @@ export interface AgentMetrics {
   repaired(action: string): void;
   /** The host endpoint controller's status changed (its metrics appear with the first change). */
   hostEndpoint(status: HostEndpointStatus): void;
+  /** Encryption is on: its metrics are read from `status` at each scrape. */
+  encryption(status: () => Promise<EncryptionStatus>): void;
 }
 
 export function createAgentMetrics(node: string): AgentMetrics {
@@ -91,6 +94,65 @@ export function createAgentMetrics(node: string): AgentMetrics {
   let hepWritten: { creates: number; patches: number } | undefined;
   return {
     registry,
+    encryption(status) {
+      // One read of the status per scrape, shared by the gauges below (each collect asks for it).
+      let cached: { at: number; value: Promise<EncryptionStatus> } | undefined;
+      const read = () => {
+        if (!cached || Date.now() - cached.at > 500) cached = { at: Date.now(), value: status() };
+        return cached.value;
+      };
+      const gauge = (
+        name: string,
+        help: string,
+        labelNames: string[],
+        fill: (g: Gauge, s: EncryptionStatus) => void,
+      ) =>
+        new Gauge({
+          name,
+          help,
+          labelNames,
+          registers: [registry],
+          async collect() {
+            this.reset();
+            fill(this, await read());
+          },
+        });
+      gauge(
+        'palisade_encryption_info',
+        'Encryption between nodes: 1, labelled by backend and mode (kernel or userspace)',
+        ['backend', 'mode'],
+        (g, s) => g.set({ backend: s.backend, mode: s.mode ?? 'starting' }, 1),
+      );
+      gauge('palisade_encryption_key_age_seconds', "Age of this node's key pair", [], (g, s) =>
+        g.set(s.keyAgeSeconds),
+      );
+      gauge('palisade_encryption_peers', 'Nodes this node has a tunnel to', [], (g, s) =>
+        g.set(s.peers.length),
+      );
+      gauge(
+        'palisade_encryption_peer_problems',
+        'Nodes that are no peer (no or a broken publication): blocked, never in clear',
+        [],
+        (g, s) => g.set(s.problems.length),
+      );
+      gauge(
+        'palisade_encryption_peer_handshake_age_seconds',
+        'Seconds since the last handshake with each peer (absent before the first)',
+        ['peer'],
+        (g, s) => {
+          for (const p of s.peers)
+            if (p.handshakeAgeSeconds !== null) g.set({ peer: p.node }, p.handshakeAgeSeconds);
+        },
+      );
+      gauge(
+        'palisade_encryption_strict_drops_total',
+        "Packets dropped because they would have reached a node's pods outside the tunnel (a counter, read from the kernel)",
+        ['peer'],
+        (g, s) => {
+          for (const [peer, n] of Object.entries(s.strictDrops)) g.set({ peer }, n);
+        },
+      );
+    },
     hostEndpoint(s) {
       if (!hepWritten) {
         registry.registerMetric(hepInPlace);

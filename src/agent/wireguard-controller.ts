@@ -30,7 +30,7 @@ export interface WireguardStatus {
   readonly publicKey: string;
   /** Whether the Node carries our publication as of the last sync. */
   readonly published: boolean;
-  readonly peers: readonly string[];
+  readonly peers: readonly WireguardPeer[];
   /** Nodes that are not peers, and why (their pods stay unreachable, never in clear). */
   readonly problems: readonly string[];
   /** Set when the key file was missing or unreadable at start: a new key was made. */
@@ -77,11 +77,16 @@ export class WireguardController {
     this.last = {
       publicKey: this.publicKey,
       published,
-      peers: peers.map((p) => p.node),
+      peers,
       problems,
       ...this.status0(),
     };
     return this.last;
+  }
+
+  /** The device was made anew: the next sync gives it every peer again. */
+  forgetDevice(): void {
+    this.appliedKey = '';
   }
 
   get status(): WireguardStatus {

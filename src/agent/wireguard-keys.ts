@@ -2,7 +2,8 @@
 // node, owner-readable only. The private key never leaves this module's callers on the node: only the public key
 // is published (src/model/wireguard.ts), and neither is logged.
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { isWireguardKey } from '../model/wireguard.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
@@ -55,6 +56,7 @@ export function loadOrCreateKey(path: string): LoadedKey {
 
 function writeNew(path: string): WireguardKeyPair {
   const pair = generateKeyPair();
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileAtomic(path, `${pair.privateKey}\n`, 0o600);
   return pair;
 }

@@ -11,6 +11,7 @@ import type { HostStatusReporter } from '../datastore/kube-host-status.js';
 import type { Datastore } from '../datastore/types.js';
 import { CALICO_GROUPS, type CalicoGroup, parseCalicoGroups } from '../model/calico-groups.js';
 import type { Logger } from '../util/log.js';
+import { ENCRYPTION_OPTIONS, ENCRYPTION_USAGE, parseEncryptionFlags } from './agent-encryption.js';
 import { HOST_POLICY_OPTIONS, HOST_POLICY_USAGE, parseHostPolicyFlags } from './agent-host-policy.js';
 import { UsageError } from './usage.js';
 
@@ -40,6 +41,7 @@ export const AGENT_USAGE = `Usage: palisade agent --node NAME --datastore kubern
   --calico-groups LIST|none  Calico's groups whose GlobalNetworkPolicies and HostEndpoints are read besides
                             palisade.dev (kubernetes datastore; default crd.projectcalico.org,projectcalico.org)
 ${HOST_POLICY_USAGE}
+${ENCRYPTION_USAGE}
   --log-level LEVEL         debug, info, warn, error (default info)`;
 
 interface DatastoreWiring {
@@ -96,6 +98,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       'log-level': { type: 'string', default: 'info' },
       'calico-groups': { type: 'string', default: CALICO_GROUPS.join(',') },
       ...HOST_POLICY_OPTIONS,
+      ...ENCRYPTION_OPTIONS,
     },
     strict: true,
   });
@@ -141,6 +144,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
     values.datastore,
   );
   const hostPolicy = await parseHostPolicyFlags(values, values.datastore);
+  const encryption = parseEncryptionFlags(values);
   const groups = parseCalicoGroups(values['calico-groups']);
   if ('errors' in groups) throw new UsageError(groups.errors.join('\n'));
   const calicoGroups = groups.groups;
@@ -188,6 +192,7 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       ...(hostStatus ? { onHostReport: (report) => hostStatus.report(report) } : {}),
       ...(hostEndpoint ? { hostEndpoint } : {}),
       hostPolicy,
+      ...(encryption ? { encryption } : {}),
     },
     { runner: createRunner(), log },
   );

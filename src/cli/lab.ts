@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { labDown, labProbe, labStatus, labUp } from '../lab/lab.js';
+import { labAgent } from '../lab/lab-agents.js';
 import { labApply, labDelete } from '../lab/lab-apply.js';
 import type { LabDeps } from '../lab/lab-common.js';
 import {
@@ -32,7 +33,7 @@ export const LAB_USAGE = `Usage: palisade lab <command> [options]
 
 Commands:
   up      [--nodes N] [--control-plane dir|kubernetes] [--outside-address ADDR[/PREFIX]]...
-          [--host-endpoint-label KEY=VALUE]... [-f FILE]...
+          [--host-endpoint-label KEY=VALUE]... [--encryption off|wireguard] [-f FILE]...
                                      create a lab (default 2 nodes) and apply manifests; kubernetes runs a
                                      real control plane (etcd, kube-apiserver, controller-manager, scheduler,
                                      kube-proxy on each node) built from the pinned release (kube/). The
@@ -40,7 +41,9 @@ Commands:
                                      198.18.0.4-6 and 203.0.113.10-11, and each --outside-address (beyond the
                                      underlay, its network, default /24, routed by the nodes via it);
                                      --host-endpoint-label (kubernetes) turns on the agents' HostEndpoint
-                                     controller: each node keeps its HostEndpoint with these labels
+                                     controller: each node keeps its HostEndpoint with these labels;
+                                     --encryption wireguard: pods' traffic between nodes goes only through
+                                     WireGuard (strict), pods get the underlay MTU less its overhead
   apply   -f FILE...                 add or update namespaces, pods and policies (kubernetes: any kind the
                                      API serves, checked by a server-side dry run first)
   delete  -f FILE...                 remove what the files name
@@ -56,6 +59,7 @@ Commands:
   status  [--json]                   nodes and pods
   kubeconfig                         the path of an admin kubeconfig that works from this shell (kubernetes)
   kubectl ARGS...                    the pinned kubectl against the lab, ARGS passed unchanged (kubernetes)
+  agent   stop|start NODE            stop or start a node's agent (and with it its tunnel), the rest running on
   component stop|start NAME          stop or start etcd, kube-apiserver, kube-controller-manager or
                                      kube-scheduler (kubernetes), to see the nodes without it
   exec    NODE|outside|NS/POD -- CMD...
@@ -150,7 +154,7 @@ export async function runLab(
   if (command === 'exec') return labExec(defaultDir(), rest);
   const { values, positionals } = parseArgs({
     args: [...rest],
-    allowPositionals: command === 'component',
+    allowPositionals: command === 'component' || command === 'agent',
     options: {
       dir: { type: 'string', default: defaultDir() },
       nodes: { type: 'string', default: '2' },
@@ -162,6 +166,7 @@ export async function runLab(
       'control-plane': { type: 'string', default: 'dir' },
       'outside-address': { type: 'string', multiple: true, default: [] },
       'host-endpoint-label': { type: 'string', multiple: true },
+      encryption: { type: 'string', default: 'off' },
       from: { type: 'string', multiple: true, default: [] },
       to: { type: 'string', multiple: true, default: [] },
       node: { type: 'string' },
@@ -185,12 +190,16 @@ export async function runLab(
       const hostEndpointLabels = values['host-endpoint-label'];
       for (const l of hostEndpointLabels ?? [])
         if (!/^[^=]+=[^=]*$/.test(l)) throw new UsageError(`--host-endpoint-label: "${l}" must be KEY=VALUE`);
+      const encryption = values.encryption;
+      if (encryption !== 'off' && encryption !== 'wireguard')
+        throw new UsageError(`--encryption: "${encryption}" must be off or wireguard`);
       await labUp(deps, {
         dir,
         nodes,
         controlPlane,
         outsideAddresses,
         ...(hostEndpointLabels ? { hostEndpointLabels } : {}),
+        ...(encryption !== 'off' ? { encryption } : {}),
       });
       if (values.file.length > 0) await applyFiles(deps, dir, values.file, 'apply');
       await printStatus(dir, out);
@@ -207,6 +216,12 @@ export async function runLab(
     case 'kubeconfig':
       out(`${labKubeconfig(dir)}\n`);
       return 0;
+    case 'agent': {
+      const [action, node] = positionals;
+      if (!action || !node) throw new UsageError('agent: stop|start NODE');
+      await labAgent(dir, action, node, deps.cliEntry);
+      return 0;
+    }
     case 'component': {
       const [action, name] = positionals;
       if (!action || !name) throw new UsageError('component: stop|start NAME');

@@ -25,9 +25,12 @@ YAML. Options override the values file.
   --host-endpoint-label KEY=VALUE
                       a label the controller puts on those HostEndpoints (repeatable), e.g. host-endpoint=ingress for
                       policies selecting has(host-endpoint)
+  --encryption off|wireguard
+                      encrypt pod traffic between nodes: the agents publish their key on their Node (patch of
+                      nodes, narrowed by a ValidatingAdmissionPolicy to that one annotation) (default off)
   --values            a YAML or JSON file of values: mode, namespace, image, imagePullPolicy, cniConfName,
                       excludeNamespaces, proxyPort, proxyUid, cniBinDir, cniNetDir, logLevel, repair, calicoGroups
-                      (a list, [] for none), hostEndpointController, hostEndpointLabels (a map)`;
+                      (a list, [] for none), hostEndpointController, hostEndpointLabels (a map), encryption`;
 
 /** KEY=VALUE pairs as a map; a malformed one is named (the key and value are checked with the values). */
 function labelOptions(pairs: readonly string[]): Record<string, string> {
@@ -49,6 +52,7 @@ export function runManifestsCommand(argv: readonly string[], out: (s: string) =>
       'calico-groups': { type: 'string' },
       'host-endpoint-controller': { type: 'boolean' },
       'host-endpoint-label': { type: 'string', multiple: true },
+      encryption: { type: 'string' },
     },
     strict: true,
   });
@@ -62,6 +66,7 @@ export function runManifestsCommand(argv: readonly string[], out: (s: string) =>
   if (values.mode !== undefined) raw = { ...raw, mode: values.mode };
   if (values['calico-groups'] !== undefined) raw = { ...raw, calicoGroups: values['calico-groups'] };
   if (values['host-endpoint-controller']) raw = { ...raw, hostEndpointController: true };
+  if (values.encryption !== undefined) raw = { ...raw, encryption: values.encryption };
   if (values['host-endpoint-label']) {
     const given = labelOptions(values['host-endpoint-label']);
     const before = raw.hostEndpointLabels;

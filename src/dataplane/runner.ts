@@ -1,8 +1,9 @@
 // The one seam through which Palisade runs external commands (ip, nft, nsenter, wg, sysctl...).
 // Everything that decides is pure; everything that acts takes a Runner, so tests can pass a fake.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { dirname } from 'node:path';
 
 export interface RunOptions {
   /** Written to the command's stdin, then stdin is closed. */
@@ -169,6 +170,7 @@ export function startChild(
   opts: { logFile: string; netns?: string; env?: NodeJS.ProcessEnv },
 ): ChildProcess {
   const full = withNetns(argv, opts.netns);
+  mkdirSync(dirname(opts.logFile), { recursive: true });
   const fd = openSync(opts.logFile, 'a');
   try {
     const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', fd, fd], env: opts.env ?? process.env });

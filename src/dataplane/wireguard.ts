@@ -26,6 +26,12 @@ export interface WireguardDeviceOptions {
    * source of the routes through it, so the node's own traffic to remote pods crosses encrypted too.
    */
   readonly address?: string;
+  /**
+   * Persistent keepalive of every peer, in seconds (default 25). Besides keeping paths warm, setting it makes
+   * the interface handshake at once, so a node that comes back (a reboot, its agent restarted) has sessions
+   * with its peers before the first packet needs one.
+   */
+  readonly keepaliveSeconds?: number;
 }
 
 export interface WireguardDevice {
@@ -33,6 +39,8 @@ export interface WireguardDevice {
   /** Brings the peers and their routes to `peers`. */
   apply(peers: readonly WireguardPeer[]): Promise<void>;
   state(): Promise<DeviceState>;
+  /** Whether the interface is still there with our key (someone may have deleted it, or wireguard-go died). */
+  alive(): Promise<boolean>;
   /** Removes the interface (and with it its routes). */
   stop(): Promise<void>;
 }
@@ -65,6 +73,8 @@ async function makeLink(
   }
 }
 
+const DEFAULT_KEEPALIVE_SECONDS = 25;
+
 /** "10.1.2.3" as ip lists a host route, and "10.1.0.0/16", in one form: with the prefix, host bits cleared. */
 function canonicalCidr(text: string): string {
   return formatCidr(parseCidr(text));
@@ -86,11 +96,26 @@ export async function startWireguardDevice(o: WireguardDeviceOptions): Promise<W
     throw err;
   }
   const state = async () => parseWgDump((await run(['wg', 'show', o.iface, 'dump'])).stdout);
+  let exited = false;
+  void child?.exited.then(() => {
+    exited = true;
+  });
   return {
     mode,
     state,
+    async alive() {
+      if (exited) return false;
+      return state().then(
+        () => true,
+        () => false, // no such device
+      );
+    },
     async apply(peers) {
-      const args = wgSetArgs(o.iface, await state(), { listenPort: o.listenPort, peers });
+      const args = wgSetArgs(o.iface, await state(), {
+        listenPort: o.listenPort,
+        peers,
+        keepalive: o.keepaliveSeconds ?? DEFAULT_KEEPALIVE_SECONDS,
+      });
       if (args.length > 0) await run(['wg', ...args]);
       const wanted = new Set(peers.flatMap((p) => p.allowedIPs).map(canonicalCidr));
       const routes: { dst: string; prefsrc?: string; protocol?: string }[] = [];
@@ -113,4 +138,17 @@ export async function startWireguardDevice(o: WireguardDeviceOptions): Promise<W
     },
     stop: remove,
   };
+}
+
+/** The MTU of the link that holds `address` (the node's underlay address), from `ip -j addr`. */
+export async function linkMtuOf(runner: Runner, address: string, netns?: string): Promise<number> {
+  const links = JSON.parse((await runner.run(['ip', '-j', 'addr', 'show'], { netns })).stdout) as {
+    ifname: string;
+    mtu: number;
+    addr_info?: { local?: string }[];
+  }[];
+  const want = canonicalCidr(address);
+  const link = links.find((l) => l.addr_info?.some((a) => a.local && canonicalCidr(a.local) === want));
+  if (!link) throw new Error(`no link holds the node's address ${address}: cannot size the tunnel's MTU`);
+  return link.mtu;
 }

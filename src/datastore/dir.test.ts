@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { globalPolicyKey } from '../model/global-network-policy.js';
 import { hostEndpointKey } from '../model/host-endpoint.js';
 import { seedYaml } from '../model/testdata/seed-003-calico.js';
+import { WIREGUARD_ANNOTATION } from '../model/wireguard.js';
 import { createNullLogger } from '../util/log.js';
-import { createDirDatastore } from './dir.js';
+import { annotateNodeInDir, createDirDatastore, readManifestDir, snapshotFromObjects } from './dir.js';
 
 const root = mkdtempSync(join(tmpdir(), 'palisade-dir-ds-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -170,5 +171,44 @@ describe('dir datastore', () => {
     } finally {
       await ds.stop();
     }
+  });
+});
+
+describe('dir datastore: annotating a Node', () => {
+  it('sets the annotation in the file that holds the Node, keeping its other documents and comments', () => {
+    const dir = join(root, 'annotate');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'cluster.yaml');
+    writeFileSync(
+      file,
+      [
+        '# the lab',
+        'apiVersion: v1',
+        'kind: Namespace',
+        'metadata: {name: shop}',
+        '---',
+        'apiVersion: v1',
+        'kind: Node',
+        'metadata:',
+        '  name: node-2 # the second',
+        'status: {addresses: [{type: InternalIP, address: 198.18.0.12}]}',
+        '',
+      ].join('\n'),
+    );
+    annotateNodeInDir(dir, 'node-2', WIREGUARD_ANNOTATION, '{"publicKey":"k","port":1}');
+    const text = readFileSync(file, 'utf8');
+    assert.match(text, /# the lab/);
+    assert.match(text, /# the second/);
+    const snap = snapshotFromObjects(readManifestDir(dir), '1');
+    assert.deepEqual(snap.namespaces.map((n) => n.name).sort(), ['default', 'shop']);
+    assert.equal(snap.nodes[0]?.wireguard, '{"publicKey":"k","port":1}');
+    annotateNodeInDir(dir, 'node-2', WIREGUARD_ANNOTATION, 'changed');
+    assert.equal(snapshotFromObjects(readManifestDir(dir), '2').nodes[0]?.wireguard, 'changed');
+  });
+
+  it('a Node no file holds: an error naming it, nothing written', () => {
+    const dir = join(root, 'annotate-missing');
+    mkdirSync(dir, { recursive: true });
+    assert.throws(() => annotateNodeInDir(dir, 'node-9', 'a', 'b'), /no manifest holds Node node-9/);
   });
 });

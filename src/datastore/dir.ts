@@ -8,6 +8,7 @@
 // so the state read is at least as new as the revision reported.
 import { type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { type NamespaceInfo, type NodeInfo, type PodInfo, workloadOf } from '../model/cluster.js';
 import type { ClusterNetworkPolicy } from '../model/cluster-network-policy.js';
 import { type GlobalNetworkPolicy, globalPolicyKey } from '../model/global-network-policy.js';
@@ -16,6 +17,7 @@ import { ValidationError } from '../model/k8s.js';
 import { type ManifestObject, parseManifests } from '../model/manifests.js';
 import type { NetworkPolicy } from '../model/network-policy.js';
 import { WIREGUARD_ANNOTATION } from '../model/wireguard.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Logger } from '../util/log.js';
 import type { Datastore, DatastoreSnapshot } from './types.js';
 
@@ -228,10 +230,35 @@ export function createDirDatastore(opts: { dir: string; log: Logger; pollMs?: nu
       timer = setInterval(reload, opts.pollMs ?? 1000);
     },
     snapshot: () => current,
+    async annotateNode(node, key, value) {
+      annotateNodeInDir(opts.dir, node, key, value);
+    },
     async stop() {
       watchers?.close();
       clearInterval(timer);
       clearTimeout(debounce);
     },
   };
+}
+
+/**
+ * Sets an annotation on the Node named `node` in the file that holds it (rewritten atomically, its other
+ * documents and comments kept); the watch then reloads it like any other change. Throws when no file holds it.
+ */
+export function annotateNodeInDir(dir: string, node: string, key: string, value: string): void {
+  for (const file of listFiles(dir)) {
+    let docs: ReturnType<typeof parseAllDocuments>;
+    try {
+      docs = parseAllDocuments(readFileSync(file, 'utf8'));
+    } catch {
+      continue; // unreadable: the loader reports it; not the Node's file either way
+    }
+    if (!Array.isArray(docs)) continue;
+    const mine = docs.find((d) => d.get('kind') === 'Node' && d.getIn(['metadata', 'name']) === node);
+    if (!mine) continue;
+    mine.setIn(['metadata', 'annotations', key], value);
+    writeFileAtomic(file, docs.map((d) => d.toString()).join(''));
+    return;
+  }
+  throw new Error(`dir datastore ${dir}: no manifest holds Node ${node} to annotate`);
 }

@@ -43,6 +43,7 @@ import {
 } from './kube-cluster-policy-status.js';
 import { compactObject } from './kube-convert.js';
 import { type CompactCalicoKind, calicoKindPath } from './kube-convert-calico.js';
+import { HttpMethod, sendJson } from './kube-rest.js';
 import { type KubeResource, KubeStore, kubeResources } from './kube-store.js';
 import type { Datastore, DatastoreSnapshot } from './types.js';
 
@@ -293,6 +294,14 @@ export function createKubeDatastore(opts: KubeDatastoreOptions): KubeDatastore {
       return store.snapshot();
     },
     calicoObjects: () => store.calicoObjects(),
+    async annotateNode(node, key, value) {
+      await sendJson(kc, {
+        method: HttpMethod.PATCH,
+        path: `/api/v1/nodes/${encodeURIComponent(node)}`,
+        patch: 'merge',
+        body: { metadata: { annotations: { [key]: value } } },
+      });
+    },
     async stop() {
       if (state === 'stopped') return;
       state = 'stopped';

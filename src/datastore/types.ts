@@ -34,4 +34,9 @@ export interface Datastore {
   start(onChange: () => void): Promise<void>;
   snapshot(): DatastoreSnapshot;
   stop(): Promise<void>;
+  /**
+   * Sets one annotation on the Node `node` (what the agent publishes about its node: its WireGuard key). Fails
+   * when the Node does not exist; the next change is seen through the watch like any other.
+   */
+  annotateNode(node: string, key: string, value: string): Promise<void>;
 }

@@ -68,6 +68,8 @@ const MODEL: Record<string, string> = {
   ConfigMap: 'V1ConfigMap',
   DaemonSet: 'V1DaemonSet',
   CustomResourceDefinition: 'V1CustomResourceDefinition',
+  ValidatingAdmissionPolicy: 'V1ValidatingAdmissionPolicy',
+  ValidatingAdmissionPolicyBinding: 'V1ValidatingAdmissionPolicyBinding',
 };
 
 /** A structural schema (what apiextensions/v1 requires): every node typed, arrays with items, no empty nodes. */
@@ -246,6 +248,31 @@ describe('install manifests', () => {
         'clusternetworkpolicies.policy.networking.k8s.io',
       ],
     );
+  });
+  it('encryption: --encryption, a patch of nodes narrowed by an admission policy, the key dir and the TUN device', () => {
+    const off = renderManifests(DEFAULT_VALUES);
+    assert.ok(!off.some((o) => o.kind === 'ValidatingAdmissionPolicy'));
+    const objs = renderManifests({ ...DEFAULT_VALUES, encryption: 'wireguard' });
+    assert.deepEqual(problems(objs), []);
+    const rules = byKind(objs, 'ClusterRole').rules as { resources: string[]; verbs: string[] }[];
+    assert.deepEqual(
+      rules.filter((r) => r.verbs.includes('patch') && r.resources.includes('nodes')),
+      [{ apiGroups: [''], resources: ['nodes'], verbs: ['patch'] }],
+    );
+    const policy = byKind(objs, 'ValidatingAdmissionPolicy');
+    assert.match(
+      JSON.stringify(policy.spec.matchConditions),
+      /system:serviceaccount:palisade-system:palisade/,
+    );
+    assert.equal(byKind(objs, 'ValidatingAdmissionPolicyBinding').spec.policyName, policy.metadata.name);
+    const pod = byKind(objs, 'DaemonSet').spec.template.spec;
+    const command = pod.containers[1].command as string[];
+    assert.deepEqual(command.slice(command.indexOf('--log-level') + 2), ['--encryption', 'wireguard']);
+    const mounts = (pod.containers[1].volumeMounts as { mountPath: string }[]).map((m) => m.mountPath);
+    assert.ok(mounts.includes('/var/lib/palisade') && mounts.includes('/dev/net/tun'));
+    assert.deepEqual((parseValues({ encryption: 'ipsec2' }, 'v.yaml') as { errors: string[] }).errors, [
+      'v.yaml: encryption: "ipsec2" must be one of off, wireguard',
+    ]);
   });
   it('repair on: the agent gets --repair and exactly the one pod verb it needs', () => {
     for (const [repair, verb] of [

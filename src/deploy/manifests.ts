@@ -8,6 +8,7 @@
 import { CALICO_GROUPS, type CalicoGroup, parseCalicoGroups, servedGroups } from '../model/calico-groups.js';
 import { CLUSTER_NETWORK_POLICY_GROUP } from '../model/cluster-network-policy-parse.js';
 import { labelsProblems } from '../model/k8s.js';
+import { WIREGUARD_ANNOTATION } from '../model/wireguard.js';
 import { renderCrds } from './crds.js';
 
 export type InstallMode = 'main' | 'chained';
@@ -38,6 +39,12 @@ export interface Values {
   readonly hostEndpointController: boolean;
   /** Labels the controller puts on the HostEndpoints it makes (what GlobalNetworkPolicy selectors match). */
   readonly hostEndpointLabels: Readonly<Record<string, string>>;
+  /**
+   * Encryption between nodes (issue 12): the agents publish their key on their Node, so they may patch Nodes,
+   * and a ValidatingAdmissionPolicy lets that patch change nothing but the key's annotation (and, with a token
+   * bound to a Node, only that Node).
+   */
+  readonly encryption: 'off' | 'wireguard';
 }
 
 export const DEFAULT_VALUES: Values = {
@@ -56,6 +63,7 @@ export const DEFAULT_VALUES: Values = {
   calicoGroups: CALICO_GROUPS,
   hostEndpointController: false,
   hostEndpointLabels: {},
+  encryption: 'off',
 };
 
 /** The agents' ServiceAccount (in the values' namespace), bound to the ClusterRole of the same name. */
@@ -85,6 +93,7 @@ export function parseValues(raw: unknown, source = 'values'): Values | { errors:
   oneOf('imagePullPolicy', ['Always', 'IfNotPresent', 'Never']);
   oneOf('logLevel', ['debug', 'info', 'warn', 'error']);
   oneOf('repair', ['off', 'label', 'delete']);
+  oneOf('encryption', ['off', 'wireguard']);
   str('namespace', /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a namespace name');
   str('image', /^\S+$/, 'an image reference');
   str('cniConfName', /^[^/]+\.(conf|conflist|json)$/, 'a .conf or .conflist file name');
@@ -201,8 +210,73 @@ function clusterRole(v: Values): Obj {
             },
           ]
         : []),
+      // Encryption: the agent publishes its public key on its Node (nodeAnnotationPolicy narrows this patch).
+      ...(v.encryption !== 'off' ? [{ apiGroups: [''], resources: ['nodes'], verbs: ['patch'] }] : []),
     ],
   };
+}
+
+/** The name of the admission policy (and its binding) that narrows the agents' Node patches. */
+export const NODE_ANNOTATION_POLICY = 'palisade-node-annotation';
+
+/**
+ * RBAC cannot say "only this annotation" or "only your own Node": a ValidatingAdmissionPolicy on the agents'
+ * ServiceAccount does. Its updates of a Node may change the WireGuard annotation and nothing else of the
+ * object (status is the nodes/status subresource, which it cannot write at all); with a token bound to a Node
+ * (or to a pod on one), only that Node's.
+ */
+function nodeAnnotationPolicy(v: Values): Obj[] {
+  if (v.encryption === 'off') return [];
+  const others = (o: string) =>
+    `(has(${o}.metadata.annotations) ? ${o}.metadata.annotations : {}).filter(k, k != '${WIREGUARD_ANNOTATION}')`;
+  const map = (o: string, f: string) => `(has(${o}.metadata.${f}) ? ${o}.metadata.${f} : {})`;
+  const list = (o: string, f: string) => `(has(${o}.metadata.${f}) ? ${o}.metadata.${f} : [])`;
+  const nodeName = "request.userInfo.extra['authentication.kubernetes.io/node-name']";
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: NODE_ANNOTATION_POLICY, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'] },
+          ],
+        },
+        matchConditions: [
+          {
+            name: 'palisade-agent',
+            expression: `request.userInfo.username == 'system:serviceaccount:${v.namespace}:${SERVICE_ACCOUNT}'`,
+          },
+        ],
+        validations: [
+          {
+            expression: `object.spec == oldObject.spec && ${map('object', 'labels')} == ${map('oldObject', 'labels')} && ${list('object', 'finalizers')} == ${list('oldObject', 'finalizers')} && ${list('object', 'ownerReferences')} == ${list('oldObject', 'ownerReferences')}`,
+            message: `the palisade agent may change only the ${WIREGUARD_ANNOTATION} annotation of a Node`,
+          },
+          {
+            expression: `${others('object')}.all(k, k in ${map('oldObject', 'annotations')} && ${map('oldObject', 'annotations')}[k] == object.metadata.annotations[k]) && ${others('oldObject')}.all(k, k in ${map('object', 'annotations')})`,
+            message: `the palisade agent may change only the ${WIREGUARD_ANNOTATION} annotation of a Node`,
+          },
+          {
+            expression: `!('authentication.kubernetes.io/node-name' in request.userInfo.extra) || ${nodeName}.all(n, n == object.metadata.name)`,
+            messageExpression: `'the palisade agent of node ' + ${nodeName}[0] + ' may not change Node ' + object.metadata.name`,
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: NODE_ANNOTATION_POLICY, labels },
+      spec: { policyName: NODE_ANNOTATION_POLICY, validationActions: ['Deny'] },
+    },
+  ];
+}
+
+function encryptionArgs(v: Values): string[] {
+  return v.encryption === 'off' ? [] : ['--encryption', v.encryption];
 }
 
 /** Which of Calico's groups the agent watches, when not its default (the same as ours: CALICO_GROUPS). */
@@ -285,6 +359,7 @@ function daemonSet(v: Values): Obj {
         : []),
       ...calicoGroupArgs(v),
       ...hostEndpointArgs(v),
+      ...encryptionArgs(v),
     ],
     env: [
       { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
@@ -309,6 +384,14 @@ function daemonSet(v: Values): Obj {
       { name: 'run-palisade', mountPath: '/run/palisade' },
       { name: 'ipam', mountPath: '/var/lib/cni/palisade' },
       { name: 'netns', mountPath: '/var/run/netns', mountPropagation: 'HostToContainer' },
+      // The node's WireGuard key (kept across agent restarts), and the TUN device wireguard-go needs when the
+      // kernel has no WireGuard.
+      ...(v.encryption !== 'off'
+        ? [
+            { name: 'palisade-state', mountPath: '/var/lib/palisade' },
+            { name: 'dev-tun', mountPath: '/dev/net/tun' },
+          ]
+        : []),
     ],
   };
   return {
@@ -335,6 +418,12 @@ function daemonSet(v: Values): Obj {
             hostPath('run-palisade', '/run/palisade', 'DirectoryOrCreate'),
             hostPath('ipam', '/var/lib/cni/palisade', 'DirectoryOrCreate'),
             hostPath('netns', '/var/run/netns', 'DirectoryOrCreate'),
+            ...(v.encryption !== 'off'
+              ? [
+                  hostPath('palisade-state', '/var/lib/palisade', 'DirectoryOrCreate'),
+                  hostPath('dev-tun', '/dev/net/tun', 'CharDevice'),
+                ]
+              : []),
           ],
         },
       },
@@ -360,6 +449,7 @@ export function renderManifests(v: Values): Obj[] {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'palisade' },
       subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: v.namespace }],
     },
+    ...nodeAnnotationPolicy(v),
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',

@@ -4,8 +4,9 @@ import { request } from 'node:http';
 import { startDetached } from '../dataplane/runner.js';
 import { clusterDir } from './cluster-dir.js';
 import { nodePaths } from './node-files.js';
-import type { NodePlan } from './plan.js';
+import { type NodePlan, tunnelIfaceOf } from './plan.js';
 import { stopProcess } from './processes.js';
+import type { LabEncryption } from './state.js';
 
 export function agentPaths(labDir: string, node: string) {
   const p = nodePaths(labDir, node);
@@ -24,6 +25,7 @@ export function startNodeAgent(opts: {
   datastore?: AgentDatastore;
   /** With the kubernetes datastore: keep the node's HostEndpoint, with these extra labels (KEY=VALUE). */
   hostEndpointLabels?: readonly string[];
+  encryption?: LabEncryption;
 }): number {
   const p = agentPaths(opts.labDir, opts.node.name);
   const env = { ...process.env };
@@ -61,6 +63,18 @@ export function startNodeAgent(opts: {
       ...(process.env.PALISADE_AGENT_ARGS?.split(' ').filter((a) => a !== '') ?? []),
       ...(opts.hostEndpointLabels
         ? ['--auto-host-endpoints', ...opts.hostEndpointLabels.flatMap((l) => ['--host-endpoint-label', l])]
+        : []),
+      ...(opts.encryption === 'wireguard'
+        ? [
+            '--encryption',
+            'wireguard',
+            '--wireguard-interface',
+            tunnelIfaceOf(opts.node),
+            '--wireguard-key-file',
+            nodePaths(opts.labDir, opts.node.name).wireguardKey,
+            '--wireguard-log',
+            nodePaths(opts.labDir, opts.node.name).wireguardLog,
+          ]
         : []),
     ],
     { logFile: p.log, env },

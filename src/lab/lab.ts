@@ -5,22 +5,23 @@ import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Runner } from '../dataplane/runner.js';
 import { podKey } from '../model/k8s.js';
-import { agentPaths, startNodeAgent, stopNodeAgent, waitForAgent } from './agents.js';
+import { agentPaths, stopNodeAgent, waitForAgent } from './agents.js';
 import { writeObject, writeRevision } from './cluster-dir.js';
 import { stopHostServers } from './host-servers.js';
 import { kubeLabUp, kubeSandboxes, stopKubeProcesses, wireUnderlay } from './kube/kube-lab.js';
 import { kubeProbePods, kubeStatusPods } from './kube/kube-status.js';
 import { nodeLabels } from './kube/kubelet-objects.js';
 import { hostPlans } from './kube/plan.js';
+import { startLabAgent } from './lab-agents.js';
 import { inParallel, type LabDeps, LabError, requireState } from './lab-common.js';
 import { routeOutsideToPods, startProbeServers, wireOutside } from './lab-outside.js';
 import { writeNodeFiles } from './node-files.js';
 import { outsideIps, planOutsideAddresses } from './outside.js';
-import { nodeRoutesScript, planLab } from './plan.js';
+import { nodeRoutesScript, planLab, tunnelIfaceOf } from './plan.js';
 import { deleteNetns, removePod } from './pods.js';
 import { type Matrix, type ProbeOptions, probeMatrix } from './probe.js';
 import { stopProcess } from './processes.js';
-import { type LabState, loadState, saveState, statePath, withLabLock } from './state.js';
+import { type LabEncryption, type LabState, loadState, saveState, statePath, withLabLock } from './state.js';
 
 async function netnsWithPrefix(runner: Runner, prefix: string): Promise<string[]> {
   const { stdout } = await runner.run(['ip', 'netns', 'list']);
@@ -42,6 +43,7 @@ export async function labUp(
     outsideAddresses?: readonly string[];
     /** Kubernetes only: the agents keep their node's HostEndpoint, with these extra labels (KEY=VALUE). */
     hostEndpointLabels?: readonly string[];
+    encryption?: LabEncryption;
   },
 ): Promise<LabState> {
   const dir = resolve(opts.dir);
@@ -66,6 +68,7 @@ export async function labUp(
       revision: 1,
       agents: {},
       ...(opts.hostEndpointLabels ? { hostEndpointLabels: opts.hostEndpointLabels } : {}),
+      ...(opts.encryption ? { encryption: opts.encryption } : {}),
     };
     const kube = opts.controlPlane === 'kubernetes';
     if (opts.hostEndpointLabels && !kube)
@@ -101,7 +104,7 @@ async function dirLabUp(deps: LabDeps, state: LabState): Promise<LabState> {
       netns: `/run/netns/${node.netns}`,
       input: nodeRoutesScript(plan, node),
     });
-    writeNodeFiles(dir, node, deps);
+    writeNodeFiles(dir, node, deps, state.encryption);
     writeObject(dir, {
       apiVersion: 'v1',
       kind: 'Node',
@@ -114,7 +117,7 @@ async function dirLabUp(deps: LabDeps, state: LabState): Promise<LabState> {
   writeObject(dir, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
   writeRevision(dir, state.revision);
   const agents = Object.fromEntries(
-    plan.nodes.map((node) => [node.name, startNodeAgent({ labDir: dir, node, cliEntry: deps.cliEntry })]),
+    plan.nodes.map((node) => [node.name, startLabAgent(state, node.name, deps.cliEntry)]),
   );
   const next = { ...state, agents };
   saveState(next);
@@ -185,6 +188,13 @@ async function teardown(deps: LabDeps, dir: string, prefix: string): Promise<str
       problems.push(String(e)),
     );
     for (const pid of Object.values(state.agents ?? {})) await stopNodeAgent(dir, pid);
+    // An agent that died hard leaves wireguard-go running in its node; it exits once its interface is gone.
+    if (state.encryption)
+      for (const node of state.plan.nodes)
+        await deps.runner
+          .run(['ip', 'link', 'del', tunnelIfaceOf(node)], { netns: `/run/netns/${node.netns}` })
+          .catch(() => undefined); // none: the agent removed it
+
     if (state.hostServers) await stopHostServers(dir, state.hostServers);
     if (kube) await stopKubeProcesses(dir, kube);
   }

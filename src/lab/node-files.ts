@@ -2,7 +2,9 @@
 // its plugin binaries in <dir>/nodes/<node>/opt/cni/bin/, so anything can invoke the plugin as a runtime would.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { NodePlan } from './plan.js';
+import { podMtu } from '../model/wireguard.js';
+import { type NodePlan, UNDERLAY_MTU } from './plan.js';
+import type { LabEncryption } from './state.js';
 
 export const NETWORK_NAME = 'palisade';
 
@@ -18,6 +20,9 @@ export function nodePaths(dir: string, node: string) {
     cniSocket: join(root, 'run', 'cni.sock'),
     statusSocket: join(root, 'run', 'agent.sock'),
     agentLog: join(root, 'agent.log'),
+    /** `lab up --encryption wireguard`: the node's private key (kept across agent restarts), wireguard-go's log. */
+    wireguardKey: join(root, 'var/lib/palisade/wireguard.key'),
+    wireguardLog: join(root, 'wireguard-go.log'),
   };
 }
 
@@ -25,6 +30,7 @@ export function nodePaths(dir: string, node: string) {
 export function nodeConflist(
   node: NodePlan,
   paths: { ipamDir: string; cniSocket: string },
+  mtu = UNDERLAY_MTU,
 ): Record<string, unknown> {
   return {
     cniVersion: '1.1.0',
@@ -33,7 +39,7 @@ export function nodeConflist(
       {
         type: 'palisade-cni',
         mode: 'routed',
-        mtu: 1500,
+        mtu,
         ipam: { type: 'palisade', subnet: node.podCIDR, dataDir: paths.ipamDir },
         agentSocket: paths.cniSocket,
       },
@@ -45,14 +51,20 @@ export function writeNodeFiles(
   dir: string,
   node: NodePlan,
   binaries: { readonly pluginBinary: string; readonly shimBinary: string },
+  encryption?: LabEncryption,
 ): void {
   const p = nodePaths(dir, node.name);
   for (const d of [p.confDir, p.binDir, p.ipamDir, p.resultsDir, dirname(p.cniSocket)])
     mkdirSync(d, { recursive: true });
   writeFileSync(
     join(p.confDir, '10-palisade.conflist'),
-    `${JSON.stringify(nodeConflist(node, p), null, 2)}\n`,
+    `${JSON.stringify(nodeConflist(node, p, podMtuOf(encryption)), null, 2)}\n`,
   );
   copyFileSync(binaries.shimBinary, join(p.binDir, 'palisade-cni'));
   copyFileSync(binaries.pluginBinary, join(p.binDir, 'palisade-cni-node'));
+}
+
+/** Pods' MTU: the underlay's, less the tunnel's overhead when the nodes encrypt (the lab's underlay is IPv4). */
+export function podMtuOf(encryption: LabEncryption | undefined): number {
+  return encryption === 'wireguard' ? podMtu(UNDERLAY_MTU, [4]) : UNDERLAY_MTU;
 }

@@ -52,6 +52,17 @@ export function planLab(absDir: string, nodeCount: number): LabPlan {
   return { prefix, switchNetns: `${prefix}-sw`, underlayPrefix: underlay.prefix, nodes };
 }
 
+/** The underlay's MTU (the veths' default): what the tunnel's overhead is taken from. */
+export const UNDERLAY_MTU = 1500;
+
+/**
+ * The node's WireGuard interface: named after its netns (wireguard-go's socket directory is shared by every
+ * netns on the machine, so the name must be unique there), "<prefix>-w<n>", at most 13 characters.
+ */
+export function tunnelIfaceOf(node: NodePlan): string {
+  return node.netns.replace(/-n(\d+)$/, '-w$1');
+}
+
 /** The pod's netns name: the lab prefix and a hash of namespace/name (netns names must be short and safe). */
 export function podNetnsName(prefix: string, namespace: string, name: string): string {
   return `${prefix}-p${fnv1a32(`${namespace}/${name}`)}`;

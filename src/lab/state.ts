@@ -48,9 +48,13 @@ export interface LabState {
    * (KEY=VALUE); absent: the controller is off.
    */
   readonly hostEndpointLabels?: readonly string[];
+  /** `lab up --encryption wireguard`: the agents encrypt between nodes (strict); absent: off. */
+  readonly encryption?: LabEncryption;
   /** The probe servers of the nodes and of the outside host, by name (`lab probe --from NODE|outside`). */
   readonly hostServers?: Readonly<Record<string, HostServerState>>;
 }
+
+export type LabEncryption = 'wireguard';
 
 export interface OutsideState {
   readonly netns: string;

@@ -9,7 +9,8 @@ import { startDetached } from '../../dataplane/runner.js';
 import { createKubeRest, HttpMethod } from '../../datastore/kube-rest.js';
 import { parseValues, renderManifests } from '../../deploy/manifests.js';
 import { formatCidr } from '../../model/cidr.js';
-import { agentPaths, startNodeAgent, waitForAgent } from '../agents.js';
+import { agentPaths, waitForAgent } from '../agents.js';
+import { startLabAgent } from '../lab-agents.js';
 import type { LabDeps } from '../lab-common.js';
 import { nodePaths, writeNodeFiles } from '../node-files.js';
 import {
@@ -21,7 +22,7 @@ import {
   switchScript,
 } from '../plan.js';
 import { stopProcess } from '../processes.js';
-import { type KubeLabState, type LabState, saveState } from '../state.js';
+import { type KubeLabState, type LabEncryption, type LabState, saveState } from '../state.js';
 import { kubeBinaries } from './binaries.js';
 import {
   type ControlPlaneState,
@@ -65,7 +66,10 @@ export async function wireUnderlay(deps: LabDeps, plan: LabPlan, hosts: readonly
 }
 
 /** What the agents need from `palisade manifests`: Namespace, ServiceAccount, RBAC, CRDs (no DaemonSet). */
-function agentManifests(hostEndpointLabels: readonly string[] | undefined): string {
+function agentManifests(
+  hostEndpointLabels: readonly string[] | undefined,
+  encryption: LabEncryption | undefined,
+): string {
   const labels = Object.fromEntries(
     (hostEndpointLabels ?? []).map((l) => l.split('=', 2) as [string, string]),
   );
@@ -73,6 +77,7 @@ function agentManifests(hostEndpointLabels: readonly string[] | undefined): stri
     mode: 'main',
     namespace: AGENT_NAMESPACE,
     ...(hostEndpointLabels ? { hostEndpointController: true, hostEndpointLabels: labels } : {}),
+    ...(encryption ? { encryption } : {}),
   });
   if ('errors' in values) throw new Error(values.errors.join('; '));
   return renderManifests(values)
@@ -140,7 +145,12 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
   let kube: KubeLabState = { hosts, controlPlane, kubelets: {}, proxies: {} };
   saveState({ ...state, kube });
   const tool = { bin, paths };
-  await kubectl(deps.runner, tool, ['apply', '-f', '-'], agentManifests(state.hostEndpointLabels));
+  await kubectl(
+    deps.runner,
+    tool,
+    ['apply', '-f', '-'],
+    agentManifests(state.hostEndpointLabels, state.encryption),
+  );
   // The CRDs (ClusterNetworkPolicy among them) served before any agent lists: one that starts first finds the
   // resource not served and looks again only on its backoff.
   await kubectl(deps.runner, tool, [
@@ -160,7 +170,7 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
     `--duration=${AGENT_TOKEN_DURATION}`,
   ]);
   writeFileSync(paths.agentToken, token.stdout.trim(), { mode: 0o600 });
-  const agentKubeconfig = writeAgentKubeconfig(paths, cp);
+  writeAgentKubeconfig(paths, cp); // the path startLabAgent gives the agents
 
   // Each kubelet registers its Node with the plan's pod CIDR (see nodeObject), which node IPAM occupies. The lab
   // follows what the API says all the same.
@@ -226,13 +236,7 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
       `--config=${config}`,
     ]);
     save();
-    agents[node.name] = startNodeAgent({
-      labDir: state.dir,
-      node,
-      cliEntry: deps.cliEntry,
-      datastore: { kind: 'kubernetes', kubeconfig: agentKubeconfig },
-      ...(state.hostEndpointLabels ? { hostEndpointLabels: state.hostEndpointLabels } : {}),
-    });
+    agents[node.name] = startLabAgent(save(), node.name, deps.cliEntry);
     save();
   }
   const next = save();
@@ -240,7 +244,7 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
     plan.nodes.map((n) => waitForAgent(agentPaths(state.dir, n.name).statusSocket, 1, 60_000)),
   );
   // The CNI config last: the kubelets report their nodes Ready once it exists, and pods get scheduled.
-  for (const node of plan.nodes) writeNodeFiles(state.dir, node, deps);
+  for (const node of plan.nodes) writeNodeFiles(state.dir, node, deps, state.encryption);
   await waitForNodes(
     paths,
     plan.nodes,

@@ -1,0 +1,45 @@
+// A lab node's agent as the lab's state says to run it (its datastore, HostEndpoint labels, encryption), and
+// `lab agent stop|start NODE`: a node's agent (and with it its tunnel) gone and back, while the rest runs on.
+import { resolve } from 'node:path';
+import { agentPaths, startNodeAgent, stopNodeAgent, waitForAgent } from './agents.js';
+import { kubePaths } from './kube/plan.js';
+import { LabError, requireState } from './lab-common.js';
+import { type LabState, saveState, withLabLock } from './state.js';
+
+/** Starts `node`'s agent the way the lab was made; returns its PID. */
+export function startLabAgent(state: LabState, node: string, cliEntry: string): number {
+  const plan = state.plan.nodes.find((n) => n.name === node);
+  if (!plan)
+    throw new LabError(`no node ${node} in the lab (${state.plan.nodes.map((n) => n.name).join(', ')})`);
+  return startNodeAgent({
+    labDir: state.dir,
+    node: plan,
+    cliEntry,
+    ...(state.kube
+      ? { datastore: { kind: 'kubernetes', kubeconfig: kubePaths(state.dir).kubeconfigOf('palisade-agent') } }
+      : {}),
+    ...(state.hostEndpointLabels ? { hostEndpointLabels: state.hostEndpointLabels } : {}),
+    ...(state.encryption ? { encryption: state.encryption } : {}),
+  });
+}
+
+/** `lab agent stop|start NODE`. Start waits until the agent is ready. */
+export async function labAgent(dirIn: string, action: string, node: string, cliEntry: string): Promise<void> {
+  const dir = resolve(dirIn);
+  await withLabLock(dir, async () => {
+    const state = requireState(dir);
+    if (!state.plan.nodes.some((n) => n.name === node)) throw new LabError(`no node ${node} in the lab`);
+    const agents = { ...state.agents };
+    const running = agents[node];
+    if (action === 'stop') {
+      if (running) await stopNodeAgent(dir, running);
+      delete agents[node];
+      saveState({ ...state, agents });
+    } else if (action === 'start') {
+      if (running) throw new LabError(`lab agent: the agent of ${node} runs already (PID ${running})`);
+      agents[node] = startLabAgent(state, node, cliEntry);
+      saveState({ ...state, agents });
+      await waitForAgent(agentPaths(dir, node).statusSocket, 1, 60_000);
+    } else throw new LabError(`lab agent: "${action}" must be stop or start`);
+  });
+}
