@@ -18,6 +18,12 @@ for cmd in "${!need[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}")
 done
 [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || missing+=(containernetworking-plugins)
+# IPsec (issue 12): strongSwan's charon with its kernel-libipsec and openssl plugins, and swanctl. Not commands
+# on the PATH (but swanctl), so checked by file.
+if ! [[ -x /usr/lib/ipsec/charon && -f /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so &&
+  -f /usr/lib/ipsec/plugins/libstrongswan-openssl.so ]] || ! command -v swanctl >/dev/null 2>&1; then
+  missing+=(strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins)
+fi
 # The build compiles the native CNI shim: gcc needs the C library's headers (a Recommends of gcc, so not
 # pulled in by --no-install-recommends).
 [[ -f /usr/include/stdio.h ]] || missing+=(libc6-dev)
