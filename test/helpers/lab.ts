@@ -182,6 +182,8 @@ export function createLab(
     outsideAddresses?: readonly string[];
     /** `lab up --host-endpoint-label` each (kubernetes): the agents keep their nodes' HostEndpoints. */
     hostEndpointLabels?: readonly string[];
+    /** `lab up --encryption`. */
+    encryption?: 'wireguard';
   } = {},
 ): Lab {
   const controlPlane = opts.controlPlane ?? 'dir';
@@ -303,6 +305,7 @@ export function createLab(
         controlPlane,
         ...(opts.outsideAddresses ?? []).flatMap((a) => ['--outside-address', a]),
         ...(opts.hostEndpointLabels ?? []).flatMap((l) => ['--host-endpoint-label', l]),
+        ...(opts.encryption ? ['--encryption', opts.encryption] : []),
         ...files.flatMap((f) => ['-f', f]),
       );
     },
