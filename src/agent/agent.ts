@@ -4,12 +4,13 @@ import type { Server } from 'node:net';
 import { podFactsOf } from '../chained/selection.js';
 import type { AgentApi } from '../cni/agent-client.js';
 import { listLinkNames } from '../dataplane/host-links.js';
+import { LIBIPSEC_IFACE } from '../dataplane/ipsec.js';
 import { loadNative, nativeUnavailableReason } from '../dataplane/native.js';
 import { netlinkConntrack } from '../dataplane/netlink/conntrack-netlink.js';
 import { netlinkPodLinks } from '../dataplane/netlink/netlink-links.js';
 import { createNftApplier } from '../dataplane/nft-apply.js';
 import { readRuleCounters } from '../dataplane/nft-counters.js';
-import { createNftExec, libNft } from '../dataplane/nft-exec.js';
+import { createNftExec, libNft, type NftExec } from '../dataplane/nft-exec.js';
 import type { Runner } from '../dataplane/runner.js';
 import type { Datastore } from '../datastore/types.js';
 import { DEFAULT_FAILSAFES, type Failsafes, formatFailsafeList } from '../model/failsafe.js';
@@ -19,7 +20,7 @@ import type { Logger } from '../util/log.js';
 import { cniInProcess } from './cni-inprocess.js';
 import { serveHandoff } from './cni-socket.js';
 import { localAddresses, RevocationScheduler } from './conntrack.js';
-import { createWireguardEncryption, type WireguardSettings } from './encryption.js';
+import type { Encryption } from './encryption.js';
 import { EndpointRegistry } from './endpoints.js';
 import { createConfirmWindow } from './host-confirm.js';
 import type { HostEndpointController } from './host-endpoint-desired.js';
@@ -28,9 +29,11 @@ import { createInterfaceCheck } from './host-interfaces.js';
 import type { HostReport } from './host-report.js';
 import { serveHttp } from './http.js';
 import { endpointsFromIpam } from './ipam-endpoints.js';
+import { createIpsecEncryption, type IpsecSettings } from './ipsec-encryption.js';
 import { createAgentMetrics } from './metrics.js';
 import { Reconciler, type SyncStats } from './reconciler.js';
 import { type RepairApi, RepairController, type RepairOptions } from './repair.js';
+import { createWireguardEncryption, type WireguardSettings } from './wireguard-encryption.js';
 
 export interface AgentOptions {
   readonly node: string;
@@ -67,10 +70,10 @@ export interface AgentOptions {
    */
   readonly onHostReport?: (report: HostReport) => void;
   /**
-   * Encryption between nodes (issue 12): WireGuard with these settings, strict (what would reach a remote
+   * Encryption between nodes (issue 12): WireGuard or IPsec with these settings, strict (what would reach a remote
    * node's pods outside the tunnel is dropped). Absent: off.
    */
-  readonly encryption?: WireguardSettings;
+  readonly encryption?: WireguardSettings | IpsecSettings;
 }
 
 export interface HostPolicyOptions {
@@ -128,6 +131,31 @@ async function podFacts(datastore: Datastore, namespace: string, name: string, w
 async function waitForPod(datastore: Datastore, namespace: string, name: string, timeoutMs: number) {
   if (!(await findPod(datastore, namespace, name, timeoutMs)))
     throw new Error(`pod ${namespace}/${name} is not known to the datastore after ${timeoutMs} ms`);
+}
+
+/** The interface pod traffic to other nodes leaves by: the strict rules let nothing else out to their pods. */
+function tunnelIfaceOf(settings: WireguardSettings | IpsecSettings): string {
+  return settings.backend === 'wireguard' ? settings.iface : LIBIPSEC_IFACE;
+}
+
+function startEncryption(
+  opts: AgentOptions,
+  nft: NftExec,
+  deps: { runner: Runner },
+  log: Logger,
+): Encryption | undefined {
+  const settings = opts.encryption;
+  const counters = () => readRuleCounters(nft, [STRICT_CHAINS.forward, STRICT_CHAINS.output]);
+  if (settings?.backend === 'wireguard')
+    return createWireguardEncryption(opts.node, settings, {
+      runner: deps.runner,
+      log,
+      annotate: (key, value) => opts.datastore.annotateNode(opts.node, key, value),
+      counters,
+    });
+  if (settings?.backend === 'ipsec')
+    return createIpsecEncryption(opts.node, settings, { runner: deps.runner, log, counters });
+  return undefined;
 }
 
 function closeServer(s: Server): Promise<void> {
@@ -203,22 +231,14 @@ export async function startAgent(
       },
     });
   const counterNft = opts.encryption && createNftExec({ runner: deps.runner, native });
-  const encryption =
-    opts.encryption &&
-    counterNft &&
-    createWireguardEncryption(opts.node, opts.encryption, {
-      runner: deps.runner,
-      log,
-      annotate: (key, value) => opts.datastore.annotateNode(opts.node, key, value),
-      counters: () => readRuleCounters(counterNft, [STRICT_CHAINS.forward, STRICT_CHAINS.output]),
-    });
+  const encryption = counterNft && startEncryption(opts, counterNft, deps, log);
   if (encryption) metrics.encryption(() => encryption.status());
   const reconciler = new Reconciler({
     node: opts.node,
     compiler: {
       mergeAbove: opts.mergeAbove,
       failsafes,
-      ...(opts.encryption ? { strictEncryption: { iface: opts.encryption.iface } } : {}),
+      ...(opts.encryption ? { strictEncryption: { iface: tunnelIfaceOf(opts.encryption) } } : {}),
     },
     ...(hostGuard ? { hostGuard } : {}),
     ...(confirmWindow ? { onHostChange: () => confirmWindow.start() } : {}),

@@ -119,15 +119,26 @@ export function createAgentMetrics(node: string): AgentMetrics {
         });
       gauge(
         'palisade_encryption_info',
-        'Encryption between nodes: 1, labelled by backend and mode (kernel or userspace)',
+        'Encryption between nodes: 1, labelled by backend and mode (kernel, userspace, libipsec)',
         ['backend', 'mode'],
         (g, s) => g.set({ backend: s.backend, mode: s.mode ?? 'starting' }, 1),
       );
-      gauge('palisade_encryption_key_age_seconds', "Age of this node's key pair", [], (g, s) =>
-        g.set(s.keyAgeSeconds),
+      gauge(
+        'palisade_encryption_key_age_seconds',
+        "Age of this node's key (WireGuard key pair, IPsec pre-shared key file)",
+        [],
+        (g, s) => {
+          if (s.keyAgeSeconds !== null) g.set(s.keyAgeSeconds);
+        },
       );
-      gauge('palisade_encryption_peers', 'Nodes this node has a tunnel to', [], (g, s) =>
+      gauge('palisade_encryption_peers', 'Nodes this node has a tunnel to (configured)', [], (g, s) =>
         g.set(s.peers.length),
+      );
+      gauge(
+        'palisade_encryption_peers_up',
+        'Peers with a live session (a recent handshake, an established SA)',
+        [],
+        (g, s) => g.set(s.peers.filter((p) => p.up).length),
       );
       gauge(
         'palisade_encryption_peer_problems',

@@ -1,61 +1,71 @@
-// `palisade agent`'s encryption flags (issue 12), parsed into WireguardSettings (or none when off).
-import type { WireguardSettings } from '../agent/encryption.js';
+// `palisade agent`'s encryption flags (issue 12), parsed into the backend's settings (none when off).
+import type { IpsecSettings } from '../agent/ipsec-encryption.js';
+import type { WireguardSettings } from '../agent/wireguard-encryption.js';
 import { DEFAULT_WIREGUARD_PORT } from '../model/wireguard.js';
 import { UsageError } from './usage.js';
 
-export const ENCRYPTION_BACKENDS = ['off', 'wireguard'] as const;
+export const ENCRYPTION_BACKENDS = ['off', 'wireguard', 'ipsec'] as const;
 
-export const ENCRYPTION_USAGE = `  --encryption off|wireguard  encrypt pod traffic between nodes; strict: what would reach another node's pods
-                            outside the tunnel is dropped (default off)
+export const ENCRYPTION_USAGE = `  --encryption off|wireguard|ipsec  encrypt pod traffic between nodes; strict: what would reach another node's
+                            pods outside the tunnel is dropped (default off)
   --wireguard-interface NAME  the tunnel's interface, at most 15 characters (default palisade-wg)
   --wireguard-key-file PATH   this node's private key, made on first start, kept across restarts
                             (default /var/lib/palisade/wireguard.key)
   --wireguard-port PORT       UDP port the tunnel listens on, published on the Node (default ${DEFAULT_WIREGUARD_PORT})
   --wireguard-log PATH        wireguard-go's output when the kernel has no WireGuard
-                            (default /var/log/palisade/wireguard-go.log)`;
+                            (default /var/log/palisade/wireguard-go.log)
+  --ipsec-psk-file PATH       IPsec's pre-shared key, one line of at least 16 characters (a Secret's key mounted
+                            as a file; re-read at every sync) (default /etc/palisade/ipsec/psk)
+  --ipsec-dir DIR             charon's config and socket, not under /run (default /var/lib/palisade/ipsec)
+  --ipsec-log PATH            charon's output (default /var/log/palisade/charon.log)`;
 
-export const ENCRYPTION_OPTIONS: {
-  readonly encryption: { type: 'string'; default: string };
-  readonly 'wireguard-interface': { type: 'string'; default: string };
-  readonly 'wireguard-key-file': { type: 'string'; default: string };
-  readonly 'wireguard-port': { type: 'string'; default: string };
-  readonly 'wireguard-log': { type: 'string'; default: string };
-} = {
-  encryption: { type: 'string', default: 'off' },
-  'wireguard-interface': { type: 'string', default: 'palisade-wg' },
-  'wireguard-key-file': { type: 'string', default: '/var/lib/palisade/wireguard.key' },
-  'wireguard-port': { type: 'string', default: String(DEFAULT_WIREGUARD_PORT) },
-  'wireguard-log': { type: 'string', default: '/var/log/palisade/wireguard-go.log' },
-};
+const DEFAULTS = {
+  encryption: 'off',
+  'wireguard-interface': 'palisade-wg',
+  'wireguard-key-file': '/var/lib/palisade/wireguard.key',
+  'wireguard-port': String(DEFAULT_WIREGUARD_PORT),
+  'wireguard-log': '/var/log/palisade/wireguard-go.log',
+  'ipsec-psk-file': '/etc/palisade/ipsec/psk',
+  'ipsec-dir': '/var/lib/palisade/ipsec',
+  'ipsec-log': '/var/log/palisade/charon.log',
+} as const;
 
-export interface EncryptionFlags {
-  readonly encryption?: string;
-  readonly 'wireguard-interface'?: string;
-  readonly 'wireguard-key-file'?: string;
-  readonly 'wireguard-port'?: string;
-  readonly 'wireguard-log'?: string;
-}
+type Flag = keyof typeof DEFAULTS;
+
+export const ENCRYPTION_OPTIONS = Object.fromEntries(
+  Object.entries(DEFAULTS).map(([k, v]) => [k, { type: 'string', default: v }]),
+) as Record<Flag, { type: 'string'; default: string }>;
+
+export type EncryptionFlags = Partial<Record<Flag, string>>;
 
 /** Linux interface names: 1-15 bytes, no '/', ':' or whitespace. */
 const IFACE_RE = /^[A-Za-z0-9_.-]{1,15}$/;
 
-export function parseEncryptionFlags(v: EncryptionFlags): WireguardSettings | undefined {
-  const backend = v.encryption ?? 'off';
+export function parseEncryptionFlags(v: EncryptionFlags): WireguardSettings | IpsecSettings | undefined {
+  const get = (k: Flag) => v[k] ?? DEFAULTS[k];
+  const backend = get('encryption');
   if (backend === 'off') return undefined;
+  if (backend === 'ipsec') {
+    const dir = get('ipsec-dir');
+    if (/^\/(var\/)?run(\/|$)/.test(dir))
+      throw new UsageError(`--ipsec-dir: "${dir}" is under /run, which charon's private /run would hide`);
+    return { backend, pskFile: get('ipsec-psk-file'), dir, logFile: get('ipsec-log') };
+  }
   if (backend !== 'wireguard')
     throw new UsageError(`--encryption: "${backend}" must be one of ${ENCRYPTION_BACKENDS.join(', ')}`);
-  const iface = v['wireguard-interface'] ?? 'palisade-wg';
+  const iface = get('wireguard-interface');
   if (!IFACE_RE.test(iface))
     throw new UsageError(
       `--wireguard-interface: "${iface}" must be 1-15 letters, digits, '_', '.' or '-' (a Linux interface name)`,
     );
-  const port = Number(v['wireguard-port'] ?? DEFAULT_WIREGUARD_PORT);
+  const port = Number(get('wireguard-port'));
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new UsageError(`--wireguard-port: "${v['wireguard-port']}" must be a whole number 1-65535`);
+    throw new UsageError(`--wireguard-port: "${get('wireguard-port')}" must be a whole number 1-65535`);
   return {
+    backend,
     iface,
     listenPort: port,
-    keyFile: v['wireguard-key-file'] ?? ENCRYPTION_OPTIONS['wireguard-key-file'].default,
-    logFile: v['wireguard-log'] ?? ENCRYPTION_OPTIONS['wireguard-log'].default,
+    keyFile: get('wireguard-key-file'),
+    logFile: get('wireguard-log'),
   };
 }

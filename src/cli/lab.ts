@@ -33,7 +33,7 @@ export const LAB_USAGE = `Usage: palisade lab <command> [options]
 
 Commands:
   up      [--nodes N] [--control-plane dir|kubernetes] [--outside-address ADDR[/PREFIX]]...
-          [--host-endpoint-label KEY=VALUE]... [--encryption off|wireguard] [-f FILE]...
+          [--host-endpoint-label KEY=VALUE]... [--encryption off|wireguard|ipsec] [-f FILE]...
                                      create a lab (default 2 nodes) and apply manifests; kubernetes runs a
                                      real control plane (etcd, kube-apiserver, controller-manager, scheduler,
                                      kube-proxy on each node) built from the pinned release (kube/). The
@@ -42,8 +42,9 @@ Commands:
                                      underlay, its network, default /24, routed by the nodes via it);
                                      --host-endpoint-label (kubernetes) turns on the agents' HostEndpoint
                                      controller: each node keeps its HostEndpoint with these labels;
-                                     --encryption wireguard: pods' traffic between nodes goes only through
-                                     WireGuard (strict), pods get the underlay MTU less its overhead
+                                     --encryption wireguard|ipsec: pods' traffic between nodes goes only
+                                     through WireGuard or IPsec (strict); pods get the underlay MTU less
+                                     the tunnel's overhead
   apply   -f FILE...                 add or update namespaces, pods and policies (kubernetes: any kind the
                                      API serves, checked by a server-side dry run first)
   delete  -f FILE...                 remove what the files name
@@ -191,8 +192,8 @@ export async function runLab(
       for (const l of hostEndpointLabels ?? [])
         if (!/^[^=]+=[^=]*$/.test(l)) throw new UsageError(`--host-endpoint-label: "${l}" must be KEY=VALUE`);
       const encryption = values.encryption;
-      if (encryption !== 'off' && encryption !== 'wireguard')
-        throw new UsageError(`--encryption: "${encryption}" must be off or wireguard`);
+      if (encryption !== 'off' && encryption !== 'wireguard' && encryption !== 'ipsec')
+        throw new UsageError(`--encryption: "${encryption}" must be off, wireguard or ipsec`);
       await labUp(deps, {
         dir,
         nodes,

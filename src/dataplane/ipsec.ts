@@ -142,6 +142,38 @@ async function syncFailClosed(o: IpsecDaemonOptions, config: IpsecConfig): Promi
     await run(['ip', 'route', 'replace', 'unreachable', cidr, 'metric', String(FAIL_CLOSED_METRIC)]);
 }
 
+/** Whether `pid` is a charon started with `dir`'s strongswan.conf (its environment says so). */
+function isOurCharon(pid: number, dir: string): boolean {
+  try {
+    const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    return comm === 'charon' && env.includes(`STRONGSWAN_CONF=${join(dir, 'strongswan.conf')}`);
+  } catch {
+    return false; // gone
+  }
+}
+
+/**
+ * Stops the charon an earlier daemon of `dir` left running (its agent killed before it could stop it), by the
+ * PID it recorded and only if that PID still runs a charon of `dir`: two would fight over UDP 500 and 4500.
+ */
+export async function stopLeftoverCharon(dirIn: string): Promise<void> {
+  const dir = resolve(dirIn);
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(dir, PID_FILE), 'utf8').trim());
+  } catch {
+    return; // none recorded
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !isOurCharon(pid, dir)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 100 && isOurCharon(pid, dir); i++) await sleep(20);
+  if (isOurCharon(pid, dir)) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 50 && isOurCharon(pid, dir); i++) await sleep(20);
+}
+
+const PID_FILE = 'charon.pid';
+
 export async function startIpsecDaemon(o: IpsecDaemonOptions): Promise<IpsecDaemon> {
   const dir = resolve(o.dir);
   if (/^\/(var\/)?run(\/|$)/.test(dir))
@@ -156,6 +188,7 @@ export async function startIpsecDaemon(o: IpsecDaemonOptions): Promise<IpsecDaem
     socket: join(dir, 'charon.vici'),
   };
   mkdirSync(join(dir, 'swanctl'), { recursive: true, mode: 0o700 });
+  await stopLeftoverCharon(dir);
   writePrivate(files.strongswan, renderStrongswanConf({ viciSocket: files.socket, mode }));
   rmSync(files.socket, { force: true }); // a socket left by a charon that died
   const env = { ...process.env, STRONGSWAN_CONF: files.strongswan };
@@ -171,7 +204,7 @@ export async function startIpsecDaemon(o: IpsecDaemonOptions): Promise<IpsecDaem
   });
   const removeFiles = () => {
     rmSync(join(dir, 'swanctl'), { recursive: true, force: true });
-    for (const f of [files.strongswan, files.socket]) rmSync(f, { force: true });
+    for (const f of [files.strongswan, files.socket, join(dir, PID_FILE)]) rmSync(f, { force: true });
     try {
       rmdirSync(dir);
     } catch {
@@ -186,6 +219,7 @@ export async function startIpsecDaemon(o: IpsecDaemonOptions): Promise<IpsecDaem
     await waitForVici(o, swanctl, () => exited);
     const comm = readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim();
     if (comm !== 'charon') throw new Error(`ipsec: PID ${child.pid} is ${comm}, not charon`);
+    writeFileSync(join(dir, PID_FILE), `${child.pid}\n`);
   } catch (err) {
     await stop(); // nothing half-started stays behind
     throw err;
@@ -234,3 +268,6 @@ async function waitForVici(
     await sleep(50);
   }
 }
+
+/** The TUN device kernel-libipsec makes in the node's netns: where its ESP packets leave from. */
+export const LIBIPSEC_IFACE = 'ipsec0';

@@ -64,6 +64,18 @@ export function startNodeAgent(opts: {
       ...(opts.hostEndpointLabels
         ? ['--auto-host-endpoints', ...opts.hostEndpointLabels.flatMap((l) => ['--host-endpoint-label', l])]
         : []),
+      ...(opts.encryption === 'ipsec'
+        ? [
+            '--encryption',
+            'ipsec',
+            '--ipsec-psk-file',
+            nodePaths(opts.labDir, opts.node.name).ipsecPsk,
+            '--ipsec-dir',
+            nodePaths(opts.labDir, opts.node.name).ipsecDir,
+            '--ipsec-log',
+            nodePaths(opts.labDir, opts.node.name).ipsecLog,
+          ]
+        : []),
       ...(opts.encryption === 'wireguard'
         ? [
             '--encryption',

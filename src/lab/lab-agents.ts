@@ -1,16 +1,33 @@
 // A lab node's agent as the lab's state says to run it (its datastore, HostEndpoint labels, encryption), and
 // `lab agent stop|start NODE`: a node's agent (and with it its tunnel) gone and back, while the rest runs on.
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { agentPaths, startNodeAgent, stopNodeAgent, waitForAgent } from './agents.js';
 import { kubePaths } from './kube/plan.js';
 import { LabError, requireState } from './lab-common.js';
+import { nodePaths } from './node-files.js';
 import { type LabState, saveState, withLabLock } from './state.js';
+
+/**
+ * The lab's IPsec pre-shared key (made once, random), given to a node as a Secret volume would: a file only
+ * its agent reads.
+ */
+function givePsk(state: LabState, node: string): void {
+  const labKey = join(state.dir, 'ipsec-psk');
+  if (!existsSync(labKey)) writeFileAtomic(labKey, `${randomBytes(32).toString('base64')}\n`, 0o600);
+  const file = nodePaths(state.dir, node).ipsecPsk;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writeFileAtomic(file, readFileSync(labKey), 0o600);
+}
 
 /** Starts `node`'s agent the way the lab was made; returns its PID. */
 export function startLabAgent(state: LabState, node: string, cliEntry: string): number {
   const plan = state.plan.nodes.find((n) => n.name === node);
   if (!plan)
     throw new LabError(`no node ${node} in the lab (${state.plan.nodes.map((n) => n.name).join(', ')})`);
+  if (state.encryption === 'ipsec') givePsk(state, node);
   return startNodeAgent({
     labDir: state.dir,
     node: plan,

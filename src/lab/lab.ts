@@ -3,6 +3,7 @@
 
 import { existsSync, rmdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { stopLeftoverCharon } from '../dataplane/ipsec.js';
 import type { Runner } from '../dataplane/runner.js';
 import { podKey } from '../model/k8s.js';
 import { agentPaths, stopNodeAgent, waitForAgent } from './agents.js';
@@ -15,7 +16,7 @@ import { hostPlans } from './kube/plan.js';
 import { startLabAgent } from './lab-agents.js';
 import { inParallel, type LabDeps, LabError, requireState } from './lab-common.js';
 import { routeOutsideToPods, startProbeServers, wireOutside } from './lab-outside.js';
-import { writeNodeFiles } from './node-files.js';
+import { nodePaths, writeNodeFiles } from './node-files.js';
 import { outsideIps, planOutsideAddresses } from './outside.js';
 import { nodeRoutesScript, planLab, tunnelIfaceOf } from './plan.js';
 import { deleteNetns, removePod } from './pods.js';
@@ -188,8 +189,11 @@ async function teardown(deps: LabDeps, dir: string, prefix: string): Promise<str
       problems.push(String(e)),
     );
     for (const pid of Object.values(state.agents ?? {})) await stopNodeAgent(dir, pid);
-    // An agent that died hard leaves wireguard-go running in its node; it exits once its interface is gone.
-    if (state.encryption)
+    // An agent that died hard leaves wireguard-go or charon running in its node: wireguard-go exits once its
+    // interface is gone, charon is stopped by the PID it recorded.
+    if (state.encryption === 'ipsec')
+      for (const node of state.plan.nodes) await stopLeftoverCharon(nodePaths(dir, node.name).ipsecDir);
+    if (state.encryption === 'wireguard')
       for (const node of state.plan.nodes)
         await deps.runner
           .run(['ip', 'link', 'del', tunnelIfaceOf(node)], { netns: `/run/netns/${node.netns}` })

@@ -2,7 +2,7 @@
 // its plugin binaries in <dir>/nodes/<node>/opt/cni/bin/, so anything can invoke the plugin as a runtime would.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { podMtu } from '../model/wireguard.js';
+import { LIBIPSEC_MTU, podMtu } from '../model/tunnel-mtu.js';
 import { type NodePlan, UNDERLAY_MTU } from './plan.js';
 import type { LabEncryption } from './state.js';
 
@@ -23,6 +23,10 @@ export function nodePaths(dir: string, node: string) {
     /** `lab up --encryption wireguard`: the node's private key (kept across agent restarts), wireguard-go's log. */
     wireguardKey: join(root, 'var/lib/palisade/wireguard.key'),
     wireguardLog: join(root, 'wireguard-go.log'),
+    /** `lab up --encryption ipsec`: the pre-shared key (as a Secret volume would hold it), charon's dir and log. */
+    ipsecPsk: join(root, 'etc/palisade/ipsec/psk'),
+    ipsecDir: join(root, 'var/lib/palisade/ipsec'),
+    ipsecLog: join(root, 'charon.log'),
   };
 }
 
@@ -64,7 +68,12 @@ export function writeNodeFiles(
   copyFileSync(binaries.pluginBinary, join(p.binDir, 'palisade-cni-node'));
 }
 
-/** Pods' MTU: the underlay's, less the tunnel's overhead when the nodes encrypt (the lab's underlay is IPv4). */
+/**
+ * Pods' MTU: the underlay's, less the tunnel's overhead when the nodes encrypt (the lab's underlay is IPv4);
+ * with IPsec at most kernel-libipsec's (these machines have no kernel ESP).
+ */
 export function podMtuOf(encryption: LabEncryption | undefined): number {
-  return encryption === 'wireguard' ? podMtu(UNDERLAY_MTU, [4]) : UNDERLAY_MTU;
+  if (!encryption) return UNDERLAY_MTU;
+  const mtu = podMtu(encryption, UNDERLAY_MTU, [4]);
+  return encryption === 'ipsec' ? Math.min(mtu, LIBIPSEC_MTU) : mtu;
 }

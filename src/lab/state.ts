@@ -54,7 +54,7 @@ export interface LabState {
   readonly hostServers?: Readonly<Record<string, HostServerState>>;
 }
 
-export type LabEncryption = 'wireguard';
+export type LabEncryption = 'wireguard' | 'ipsec';
 
 export interface OutsideState {
   readonly netns: string;

@@ -4,11 +4,9 @@ import {
   formatWireguardAnnotation,
   isWireguardKey,
   parseWireguardAnnotation,
-  podMtu,
   tunnelAddress,
   WIREGUARD_ANNOTATION,
   type WireguardNode,
-  wireguardOverhead,
   wireguardPeers,
 } from './wireguard.js';
 
@@ -105,16 +103,6 @@ describe('WireGuard peers', () => {
       node('b', 'fd00:0::12', '10.244.1.0/24', pub(KEY_B)),
     ];
     assert.equal(wireguardPeers('a', nodes, 6).peers[0]?.endpoint, '[fd00::12]:51820');
-  });
-});
-
-describe('MTU', () => {
-  it('the tunnel overhead per underlay family, and what pods get', () => {
-    assert.equal(wireguardOverhead(4), 60);
-    assert.equal(wireguardOverhead(6), 80);
-    assert.equal(podMtu(1500, [4]), 1440);
-    assert.equal(podMtu(1500, [4, 6]), 1420, 'the worse of the two');
-    assert.equal(podMtu(9000, [6]), 8920);
   });
 });
 

@@ -129,20 +129,6 @@ export function wireguardPeers(
 }
 
 /**
- * What a WireGuard tunnel adds to each packet, by the family of the underlay it travels on: the outer IP header
- * (20 or 40), UDP (8) and WireGuard's own (type, index, counter: 16; authentication tag: 16).
- */
-export function wireguardOverhead(underlay: 4 | 6): number {
-  return (underlay === 4 ? 20 : 40) + 8 + 32;
-}
-
-/** The MTU pods get: the underlay's less the tunnel's overhead (an IPv6 underlay's when the nodes use both). */
-export function podMtu(underlayMtu: number, underlayFamilies: readonly (4 | 6)[]): number {
-  const worst = Math.max(...underlayFamilies.map(wireguardOverhead));
-  return underlayMtu - worst;
-}
-
-/**
  * The node's own address on its tunnel: the network address of its first IPv4 pod CIDR (of a /30 or larger),
  * which pod IPAM never hands out (src/ipam/range.ts defaultBounds). Traffic the node itself sends to remote pods
  * leaves with it as source, so the peer's allowed IPs (this node's pod CIDRs) accept it and the answer comes

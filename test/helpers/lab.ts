@@ -183,7 +183,7 @@ export function createLab(
     /** `lab up --host-endpoint-label` each (kubernetes): the agents keep their nodes' HostEndpoints. */
     hostEndpointLabels?: readonly string[];
     /** `lab up --encryption`. */
-    encryption?: 'wireguard';
+    encryption?: 'wireguard' | 'ipsec';
   } = {},
 ): Lab {
   const controlPlane = opts.controlPlane ?? 'dir';
