@@ -25,9 +25,12 @@ YAML. Options override the values file.
   --host-endpoint-label KEY=VALUE
                       a label the controller puts on those HostEndpoints (repeatable), e.g. host-endpoint=ingress for
                       policies selecting has(host-endpoint)
-  --encryption off|wireguard
-                      encrypt pod traffic between nodes: the agents publish their key on their Node (patch of
-                      nodes, narrowed by a ValidatingAdmissionPolicy to that one annotation) (default off)
+  --encryption off|wireguard|ipsec
+                      encrypt pod traffic between nodes. wireguard: the agents publish their key on their Node
+                      (patch of nodes, narrowed by a ValidatingAdmissionPolicy to that one annotation); ipsec: the
+                      pre-shared key is the Secret palisade-ipsec's key psk in the namespace (make it first, e.g.
+                      kubectl create secret generic palisade-ipsec --from-literal=psk=$(openssl rand -base64 32))
+                      (default off)
   --values            a YAML or JSON file of values: mode, namespace, image, imagePullPolicy, cniConfName,
                       excludeNamespaces, proxyPort, proxyUid, cniBinDir, cniNetDir, logLevel, repair, calicoGroups
                       (a list, [] for none), hostEndpointController, hostEndpointLabels (a map), encryption`;

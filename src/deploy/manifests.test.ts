@@ -271,8 +271,22 @@ describe('install manifests', () => {
     const mounts = (pod.containers[1].volumeMounts as { mountPath: string }[]).map((m) => m.mountPath);
     assert.ok(mounts.includes('/var/lib/palisade') && mounts.includes('/dev/net/tun'));
     assert.deepEqual((parseValues({ encryption: 'ipsec2' }, 'v.yaml') as { errors: string[] }).errors, [
-      'v.yaml: encryption: "ipsec2" must be one of off, wireguard',
+      'v.yaml: encryption: "ipsec2" must be one of off, wireguard, ipsec',
     ]);
+  });
+  it('IPsec: no API write, the pre-shared key from the Secret, owner-readable only', () => {
+    const objs = renderManifests({ ...DEFAULT_VALUES, encryption: 'ipsec' });
+    assert.deepEqual(problems(objs), []);
+    assert.ok(!objs.some((o) => o.kind === 'ValidatingAdmissionPolicy'));
+    const rules = byKind(objs, 'ClusterRole').rules as { resources: string[]; verbs: string[] }[];
+    assert.ok(!rules.some((r) => r.resources.includes('nodes') && r.verbs.includes('patch')));
+    const pod = byKind(objs, 'DaemonSet').spec.template.spec;
+    const psk = (
+      pod.volumes as { name: string; secret?: { secretName: string; defaultMode: number } }[]
+    ).find((v) => v.secret);
+    assert.deepEqual([psk?.secret?.secretName, psk?.secret?.defaultMode], ['palisade-ipsec', 0o400]);
+    const command = pod.containers[1].command as string[];
+    assert.deepEqual(command.slice(command.indexOf('--log-level') + 2), ['--encryption', 'ipsec']);
   });
   it('repair on: the agent gets --repair and exactly the one pod verb it needs', () => {
     for (const [repair, verb] of [

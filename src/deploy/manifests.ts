@@ -40,11 +40,12 @@ export interface Values {
   /** Labels the controller puts on the HostEndpoints it makes (what GlobalNetworkPolicy selectors match). */
   readonly hostEndpointLabels: Readonly<Record<string, string>>;
   /**
-   * Encryption between nodes (issue 12): the agents publish their key on their Node, so they may patch Nodes,
-   * and a ValidatingAdmissionPolicy lets that patch change nothing but the key's annotation (and, with a token
-   * bound to a Node, only that Node).
+   * Encryption between nodes (issue 12). WireGuard: the agents publish their key on their Node, so they may
+   * patch Nodes, and a ValidatingAdmissionPolicy lets that patch change nothing but the key's annotation (and,
+   * with a token bound to a Node, only that Node). IPsec: the pre-shared key comes from the Secret
+   * IPSEC_SECRET (key `psk`) in the namespace, mounted into the agent; no API write.
    */
-  readonly encryption: 'off' | 'wireguard';
+  readonly encryption: 'off' | 'wireguard' | 'ipsec';
 }
 
 export const DEFAULT_VALUES: Values = {
@@ -93,7 +94,7 @@ export function parseValues(raw: unknown, source = 'values'): Values | { errors:
   oneOf('imagePullPolicy', ['Always', 'IfNotPresent', 'Never']);
   oneOf('logLevel', ['debug', 'info', 'warn', 'error']);
   oneOf('repair', ['off', 'label', 'delete']);
-  oneOf('encryption', ['off', 'wireguard']);
+  oneOf('encryption', ['off', 'wireguard', 'ipsec']);
   str('namespace', /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a namespace name');
   str('image', /^\S+$/, 'an image reference');
   str('cniConfName', /^[^/]+\.(conf|conflist|json)$/, 'a .conf or .conflist file name');
@@ -211,10 +212,13 @@ function clusterRole(v: Values): Obj {
           ]
         : []),
       // Encryption: the agent publishes its public key on its Node (nodeAnnotationPolicy narrows this patch).
-      ...(v.encryption !== 'off' ? [{ apiGroups: [''], resources: ['nodes'], verbs: ['patch'] }] : []),
+      ...(v.encryption === 'wireguard' ? [{ apiGroups: [''], resources: ['nodes'], verbs: ['patch'] }] : []),
     ],
   };
 }
+
+/** The Secret holding IPsec's pre-shared key (key `psk`), made by the cluster's admin. */
+export const IPSEC_SECRET = 'palisade-ipsec';
 
 /** The name of the admission policy (and its binding) that narrows the agents' Node patches. */
 export const NODE_ANNOTATION_POLICY = 'palisade-node-annotation';
@@ -226,7 +230,7 @@ export const NODE_ANNOTATION_POLICY = 'palisade-node-annotation';
  * (or to a pod on one), only that Node's.
  */
 function nodeAnnotationPolicy(v: Values): Obj[] {
-  if (v.encryption === 'off') return [];
+  if (v.encryption !== 'wireguard') return [];
   const others = (o: string) =>
     `(has(${o}.metadata.annotations) ? ${o}.metadata.annotations : {}).filter(k, k != '${WIREGUARD_ANNOTATION}')`;
   const map = (o: string, f: string) => `(has(${o}.metadata.${f}) ? ${o}.metadata.${f} : {})`;
@@ -384,13 +388,16 @@ function daemonSet(v: Values): Obj {
       { name: 'run-palisade', mountPath: '/run/palisade' },
       { name: 'ipam', mountPath: '/var/lib/cni/palisade' },
       { name: 'netns', mountPath: '/var/run/netns', mountPropagation: 'HostToContainer' },
-      // The node's WireGuard key (kept across agent restarts), and the TUN device wireguard-go needs when the
-      // kernel has no WireGuard.
+      // The node's WireGuard key (kept across agent restarts) or charon's state, the TUN device wireguard-go and
+      // kernel-libipsec need where the kernel has neither, and IPsec's pre-shared key.
       ...(v.encryption !== 'off'
         ? [
             { name: 'palisade-state', mountPath: '/var/lib/palisade' },
             { name: 'dev-tun', mountPath: '/dev/net/tun' },
           ]
+        : []),
+      ...(v.encryption === 'ipsec'
+        ? [{ name: 'ipsec-psk', mountPath: '/etc/palisade/ipsec', readOnly: true }]
         : []),
     ],
   };
@@ -422,6 +429,19 @@ function daemonSet(v: Values): Obj {
               ? [
                   hostPath('palisade-state', '/var/lib/palisade', 'DirectoryOrCreate'),
                   hostPath('dev-tun', '/dev/net/tun', 'CharDevice'),
+                ]
+              : []),
+            ...(v.encryption === 'ipsec'
+              ? [
+                  {
+                    name: 'ipsec-psk',
+                    // defaultMode 0400: only the agent (root) reads it.
+                    secret: {
+                      secretName: IPSEC_SECRET,
+                      items: [{ key: 'psk', path: 'psk' }],
+                      defaultMode: 0o400,
+                    },
+                  },
                 ]
               : []),
           ],

@@ -14,9 +14,15 @@ import { type LabState, saveState, withLabLock } from './state.js';
  * The lab's IPsec pre-shared key (made once, random), given to a node as a Secret volume would: a file only
  * its agent reads.
  */
-function givePsk(state: LabState, node: string): void {
-  const labKey = join(state.dir, 'ipsec-psk');
+/** The lab's IPsec pre-shared key file, made (random) on first use. */
+export function labPsk(dir: string): string {
+  const labKey = join(dir, 'ipsec-psk');
   if (!existsSync(labKey)) writeFileAtomic(labKey, `${randomBytes(32).toString('base64')}\n`, 0o600);
+  return labKey;
+}
+
+function givePsk(state: LabState, node: string): void {
+  const labKey = labPsk(state.dir);
   const file = nodePaths(state.dir, node).ipsecPsk;
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileAtomic(file, readFileSync(labKey), 0o600);

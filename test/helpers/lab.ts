@@ -165,8 +165,16 @@ function apiObjects(dir: string) {
           status: { podIPs: o.status?.podIPs ?? [] },
         };
       }
-      if (o.kind === 'Node')
-        return { apiVersion: 'v1', kind: 'Node', metadata, status: { addresses: o.status?.addresses } };
+      if (o.kind === 'Node') {
+        const { annotations } = o.metadata;
+        return {
+          apiVersion: 'v1',
+          kind: 'Node',
+          metadata: { ...metadata, ...(annotations ? { annotations } : {}) },
+          spec: { podCIDRs: (o.spec as { podCIDRs?: string[] } | undefined)?.podCIDRs ?? [] },
+          status: { addresses: o.status?.addresses },
+        };
+      }
       if (o.kind === 'Namespace') return { apiVersion: 'v1', kind: 'Namespace', metadata };
       return { apiVersion: o.apiVersion, kind: o.kind, metadata, spec: o.spec };
     });

@@ -7,10 +7,10 @@ import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { startDetached } from '../../dataplane/runner.js';
 import { createKubeRest, HttpMethod } from '../../datastore/kube-rest.js';
-import { parseValues, renderManifests } from '../../deploy/manifests.js';
+import { IPSEC_SECRET, parseValues, renderManifests } from '../../deploy/manifests.js';
 import { formatCidr } from '../../model/cidr.js';
 import { agentPaths, waitForAgent } from '../agents.js';
-import { startLabAgent } from '../lab-agents.js';
+import { labPsk, startLabAgent } from '../lab-agents.js';
 import type { LabDeps } from '../lab-common.js';
 import { nodePaths, writeNodeFiles } from '../node-files.js';
 import {
@@ -151,6 +151,18 @@ export async function kubeLabUp(deps: LabDeps, state: LabState): Promise<LabStat
     ['apply', '-f', '-'],
     agentManifests(state.hostEndpointLabels, state.encryption),
   );
+  // IPsec's pre-shared key as the cluster's admin keeps it: a Secret (the lab's kubelets give it to the agents
+  // as the Secret volume of the DaemonSet would, lab-agents.ts).
+  if (state.encryption === 'ipsec')
+    await kubectl(deps.runner, tool, [
+      'create',
+      'secret',
+      'generic',
+      IPSEC_SECRET,
+      '-n',
+      AGENT_NAMESPACE,
+      `--from-file=psk=${labPsk(state.dir)}`,
+    ]);
   // The CRDs (ClusterNetworkPolicy among them) served before any agent lists: one that starts first finds the
   // resource not served and looks again only on its backoff.
   await kubectl(deps.runner, tool, [
