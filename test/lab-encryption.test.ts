@@ -286,6 +286,43 @@ function suite(controlPlane: 'dir' | 'kubernetes', backend: Backend): void {
         .then((r) => assert.equal(r[0]!.verdict, 'connected'));
     });
 
+    it('key rotation with overlap (palisade encryption rotate), twice: a fast ping loses at most a few packets, nothing in clear', {
+      skip: backend !== 'wireguard' && 'WireGuard only: IPsec rekeys its SAs itself',
+    }, async () => {
+      const a = lab.pod('default/a');
+      const b = lab.pod('default/b');
+      const agent = `unix:${join(lab.dir, 'nodes', 'node-2', 'run', 'agent.sock')}`;
+      const before = (await status('node-2')).publicKey;
+      const cap = await capture('rotation');
+      const log = join(lab.fx.tmp, 'rotation-ping.log');
+      const ping = startChild(['ping', '-i', '0.01', '-w', '5', '-W', '1', b.ip], {
+        logFile: log,
+        netns: `/run/netns/${a.netns}`,
+      });
+      children.push(ping);
+      await new Promise((r) => setTimeout(r, 500));
+      const first = JSON.parse(await lab.palisade('encryption', 'rotate', '--agent', agent, '--json'));
+      const second = JSON.parse(await lab.palisade('encryption', 'rotate', '--agent', agent, '--json'));
+      await ping.exited;
+      const out = readFileSync(log, 'utf8');
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+      assert.ok(m, out);
+      const lost = Number(m[1]) - Number(m[2]);
+      console.error(
+        `rotation: ${first.ms} and ${second.ms} ms (node-1 switched after ${first.switched['node-1']} and ${second.switched['node-1']} ms); ${lost} of ${m[1]} pings at 10 ms lost`,
+      );
+      assert.equal(first.timedOut || second.timedOut, false, 'node-1 switched both times');
+      assert.ok(lost <= 10, `at most ~100 ms lost over two rotations, got ${lost} packets`);
+      assert.deepEqual(await clearPackets(await cap.stop()), [], 'nothing in clear meanwhile');
+      const now = await status('node-2');
+      assert.equal(now.publicKey, second.publicKey);
+      assert.notEqual(now.publicKey, before);
+      const annotation = lab.snapshot().nodes.find((n) => n.name === 'node-2')?.wireguard ?? '';
+      assert.ok(annotation.includes(second.publicKey), 'the Node carries the new key');
+      const [r] = await lab.probePairs(['default/a'], ['default/b']);
+      assert.equal(r!.verdict, 'connected');
+    });
+
     it('a node that comes back with a new key: the other follows without a restart', {
       skip: backend !== 'wireguard' && 'WireGuard only: IPsec nodes share one pre-shared key',
     }, async () => {

@@ -33,7 +33,12 @@ import { createIpsecEncryption, type IpsecSettings } from './ipsec-encryption.js
 import { createAgentMetrics } from './metrics.js';
 import { Reconciler, type SyncStats } from './reconciler.js';
 import { type RepairApi, RepairController, type RepairOptions } from './repair.js';
-import { createWireguardEncryption, type WireguardSettings } from './wireguard-encryption.js';
+import {
+  createWireguardEncryption,
+  type WireguardEncryption,
+  type WireguardSettings,
+  wireguardIfaces,
+} from './wireguard-encryption.js';
 
 export interface AgentOptions {
   readonly node: string;
@@ -133,9 +138,9 @@ async function waitForPod(datastore: Datastore, namespace: string, name: string,
     throw new Error(`pod ${namespace}/${name} is not known to the datastore after ${timeoutMs} ms`);
 }
 
-/** The interface pod traffic to other nodes leaves by: the strict rules let nothing else out to their pods. */
-function tunnelIfaceOf(settings: WireguardSettings | IpsecSettings): string {
-  return settings.backend === 'wireguard' ? settings.iface : LIBIPSEC_IFACE;
+/** The interfaces pod traffic to other nodes leaves by: the strict rules let nothing else out to their pods. */
+function tunnelIfacesOf(settings: WireguardSettings | IpsecSettings): string[] {
+  return settings.backend === 'wireguard' ? wireguardIfaces(settings.iface) : [LIBIPSEC_IFACE];
 }
 
 function startEncryption(
@@ -238,7 +243,7 @@ export async function startAgent(
     compiler: {
       mergeAbove: opts.mergeAbove,
       failsafes,
-      ...(opts.encryption ? { strictEncryption: { iface: tunnelIfaceOf(opts.encryption) } } : {}),
+      ...(opts.encryption ? { strictEncryption: { ifaces: tunnelIfacesOf(opts.encryption) } } : {}),
     },
     ...(hostGuard ? { hostGuard } : {}),
     ...(confirmWindow ? { onHostChange: () => confirmWindow.start() } : {}),
@@ -344,6 +349,9 @@ export async function startAgent(
         },
         ...(encryption ? { encryption: await encryption.status() } : {}),
       }),
+      ...(encryption && 'rotate' in encryption
+        ? { rotate: async () => ({ ...(await (encryption as WireguardEncryption).rotate()) }) }
+        : {}),
       metrics: async () => ({
         contentType: metrics.registry.contentType,
         body: await metrics.registry.metrics(),

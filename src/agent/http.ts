@@ -9,6 +9,11 @@ export interface HttpHandlers {
   ready(): boolean;
   status(): Record<string, unknown> | Promise<Record<string, unknown>>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /**
+   * POST /encryption/rotate: a new WireGuard key now (`palisade encryption rotate`); answers with the rotation's
+   * result, 409 with the reason when it cannot (encryption off, IPsec, a rotation under way).
+   */
+  rotate?(): Promise<Record<string, unknown>>;
 }
 
 export function parseListen(listen: string): { path: string } | { host: string; port: number } {
@@ -25,6 +30,14 @@ export function serveHttp(listen: string, h: HttpHandlers, log: Logger): Promise
       res.writeHead(code, { 'content-type': type });
       res.end(body);
     };
+    if (req.url === '/encryption/rotate') {
+      if (req.method !== 'POST') return send(405, 'POST only\n');
+      if (!h.rotate) return send(409, 'no key to rotate: encryption is off or is not WireGuard\n');
+      h.rotate()
+        .then((r) => send(200, `${JSON.stringify(r)}\n`, 'application/json'))
+        .catch((err: unknown) => send(409, `${err instanceof Error ? err.message : String(err)}\n`));
+      return;
+    }
     switch (req.url) {
       case '/healthz':
         return send(200, 'ok\n');

@@ -45,8 +45,8 @@ const asWireguardNode = (n: NodeInfo): WireguardNode => ({
 });
 
 export class WireguardController {
-  private readonly publication: string;
-  private readonly publicKey: string;
+  private publication: string;
+  private publicKey: string;
   private readonly newKey: 'missing' | 'unreadable' | undefined;
   private last: WireguardStatus;
   private appliedKey = '';
@@ -82,6 +82,17 @@ export class WireguardController {
       ...this.status0(),
     };
     return this.last;
+  }
+
+  /** The public key the controller publishes (from the next sync on, after useKey). */
+  get currentKey(): string {
+    return this.publicKey;
+  }
+
+  /** A new key (a rotation): published at the next sync. */
+  useKey(publicKey: string, port: number): void {
+    this.publicKey = publicKey;
+    this.publication = formatWireguardAnnotation({ publicKey, port });
   }
 
   /** The device was made anew: the next sync gives it every peer again. */

@@ -2,12 +2,25 @@
 // datastore's nodes; the device (src/dataplane/wireguard.ts) made on the first sync that knows this node (its
 // address gives the underlay's family and MTU, its pod CIDR the tunnel address), and made again when it is
 // found gone; status: mode, key age, each peer's handshake age, the strict drops counted against each node.
-import { statSync } from 'node:fs';
+//
+// Key rotation, with overlap: a WireGuard interface has one key, and a peer accepts a node's packets under one
+// key only (its allowed IPs name one peer per source), so a new key gets a second interface beside the old one,
+// on the other of the two ports (--wireguard-port and the next). The new key is published; each peer, seeing
+// it, moves its entry for this node to the new key and port at once and, by keepalive, shakes hands with the
+// new interface. From then on that peer's packets arrive there; ours to that peer move to the new interface as
+// soon as it shows that peer's handshake (looked at every ROTATION_POLL_MS): until then the old one carries
+// them, which the peer still accepts only until its switch, so that direction can lose up to about one poll
+// (measured: docs/benchmarks.md). Nothing is ever sent in clear: the strict rules accept both interfaces.
+// Once every peer has switched (or ROTATION_TIMEOUT_MS passed: a peer that is down learns the key when it is
+// back), the old interface goes and the new key file replaces the old one.
+import { renameSync, rmSync, statSync } from 'node:fs';
 import type { Runner } from '../dataplane/runner.js';
 import { linkMtuOf, startWireguardDevice, type WireguardDevice } from '../dataplane/wireguard.js';
 import type { NodeInfo } from '../model/cluster.js';
 import { tunnelOverhead } from '../model/tunnel-mtu.js';
+import type { WireguardPeer } from '../model/wireguard.js';
 import { tunnelAddress, WIREGUARD_ANNOTATION } from '../model/wireguard.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Logger } from '../util/log.js';
 import {
   createSyncLoop,
@@ -17,6 +30,7 @@ import {
   strictDropsOf,
 } from './encryption.js';
 import { WireguardController } from './wireguard-controller.js';
+import { generateKeyPair } from './wireguard-keys.js';
 
 export interface WireguardSettings {
   readonly backend: 'wireguard';
@@ -27,6 +41,8 @@ export interface WireguardSettings {
   readonly listenPort: number;
   /** wireguard-go's output, when the kernel has no WireGuard. */
   readonly logFile: string;
+  /** A new key this often (absent: only on demand, `palisade encryption rotate`). */
+  readonly rotateEveryMs?: number;
 }
 
 export interface EncryptionDeps {
@@ -44,16 +60,46 @@ export interface EncryptionDeps {
 /** A handshake older than this means the session is gone (WireGuard rejects keys older than 180 s). */
 const SESSION_SECONDS = 180;
 
+const ROTATION_POLL_MS = 10;
+const ROTATION_TIMEOUT_MS = 30_000;
+
+/** The two names the tunnel's interface takes in turn across rotations: NAME and NAME~ (at most 15 bytes). */
+export function wireguardIfaces(iface: string): [string, string] {
+  return [iface, `${iface.slice(0, 14)}~`];
+}
+
+export interface RotationResult {
+  readonly publicKey: string;
+  /** From the new key's publication to the old interface's removal. */
+  readonly ms: number;
+  /** Each peer's switch, ms after the publication (absent: it had not switched when the rotation ended). */
+  readonly switched: Readonly<Record<string, number>>;
+  readonly timedOut: boolean;
+}
+
+/** The WireGuard backend: Encryption, and key rotation on demand. */
+export interface WireguardEncryption extends Encryption {
+  rotate(): Promise<RotationResult>;
+}
+
 export function createWireguardEncryption(
   node: string,
   settings: WireguardSettings,
   deps: EncryptionDeps,
-): Encryption {
+): WireguardEncryption {
   const log = deps.log.child({ component: 'wireguard' });
   const startDevice = deps.startDevice ?? startWireguardDevice;
   const linkMtu = deps.linkMtu ?? ((address: string) => linkMtuOf(deps.runner, address));
   let device: WireguardDevice | undefined;
   let made: { address: string | undefined; mtu: number } | undefined;
+  /** Which of the two names and ports the device uses now (0: --wireguard-interface and --wireguard-port). */
+  let slot = 0;
+  const ifaces = wireguardIfaces(settings.iface);
+  const nextKeyFile = `${settings.keyFile}.next`;
+  /** While a key rotates: the new interface, and the peers (by public key) that have shaken hands with it. */
+  let rotation: { device: WireguardDevice; switched: Set<string> } | undefined;
+  let lastRotation: (RotationResult & { at: string }) | undefined;
+  let peersNow: readonly WireguardPeer[] = [];
   /** The other nodes as of the last sync: whose strict drops status reports. */
   let others: string[] = [];
   const controller = new WireguardController({
@@ -61,8 +107,18 @@ export function createWireguardEncryption(
     keyFile: settings.keyFile,
     listenPort: settings.listenPort,
     publish: (value) => deps.annotate(WIREGUARD_ANNOTATION, value),
-    device: { apply: (peers) => device!.apply(peers) },
+    device: { apply: (peers) => applyPeers(peers) },
   });
+  /** The peers on the device, or during a rotation on both: each routed by the one its peer accepts. */
+  async function applyPeers(peers: readonly WireguardPeer[]): Promise<void> {
+    peersNow = peers;
+    if (!rotation) return device!.apply(peers);
+    const moved = (p: WireguardPeer) => rotation!.switched.has(p.publicKey);
+    // The new interface's routes first: a route moves by replace, never through a moment without one.
+    await rotation.device.apply(peers, { routed: moved });
+    await device!.apply(peers, { routed: (p) => !moved(p) });
+  }
+
   if (controller.status.newKey)
     log.warn({ keyFile: settings.keyFile, why: controller.status.newKey }, 'made a new key pair');
 
@@ -75,25 +131,92 @@ export function createWireguardEncryption(
       controller.forgetDevice();
     }
     if (device) return;
+    // A rotation's leftovers (an agent stopped half-way): its interface, and its key, never published for good.
+    await deps.runner.run(['ip', 'link', 'del', 'dev', ifaces[1 - slot]!]).catch(() => undefined);
+    rmSync(nextKeyFile, { force: true });
     const underlayIp = self.ips[0];
     if (!underlayIp) throw new Error(`node ${node} has no address yet: the tunnel waits for one`);
     const mtu = (await linkMtu(underlayIp)) - tunnelOverhead('wireguard', underlayIp.includes(':') ? 6 : 4);
     const address = tunnelAddress(self.podCIDRs ?? []);
-    device = await startDevice({
-      runner: deps.runner,
-      iface: settings.iface,
-      keyFile: settings.keyFile,
-      listenPort: settings.listenPort,
-      logFile: settings.logFile,
-      mtu,
-      ...(address ? { address } : {}),
-    });
+    device = await makeDevice(slot, settings.keyFile, { address, mtu });
     made = { address, mtu };
-    log.info({ mode: device.mode, iface: settings.iface, mtu, address }, 'tunnel interface up');
+    log.info({ mode: device.mode, iface: ifaces[slot], mtu, address }, 'tunnel interface up');
   };
 
+  const makeDevice = (which: number, keyFile: string, m: { address: string | undefined; mtu: number }) =>
+    startDevice({
+      runner: deps.runner,
+      iface: ifaces[which]!,
+      keyFile,
+      listenPort: settings.listenPort + which,
+      logFile: settings.logFile,
+      mtu: m.mtu,
+      ...(m.address ? { address: m.address } : {}),
+    });
+
+  async function rotate(): Promise<RotationResult> {
+    if (rotation) throw new Error('a key rotation is already under way');
+    if (!device || !made) throw new Error('the tunnel is not up yet: nothing to rotate');
+    const t0 = Date.now();
+    const next = 1 - slot;
+    const pair = generateKeyPair();
+    const oldKey = controller.currentKey;
+    writeFileAtomic(nextKeyFile, `${pair.privateKey}\n`, 0o600);
+    const fresh = await makeDevice(next, nextKeyFile, made);
+    rotation = { device: fresh, switched: new Set() };
+    const switched: Record<string, number> = {};
+    let timedOut = false;
+    try {
+      controller.useKey(pair.publicKey, settings.listenPort + next);
+      await loop.idle();
+      loop.kick(lastNodes); // publishes the new key
+      await loop.idle();
+      await applyPeers(peersNow);
+      for (;;) {
+        const state = await fresh.state();
+        for (const p of state.peers) {
+          if (p.latestHandshake > 0 && !rotation.switched.has(p.publicKey)) {
+            rotation.switched.add(p.publicKey);
+            const peer = peersNow.find((x) => x.publicKey === p.publicKey);
+            if (!peer) continue;
+            // That peer now takes our packets only under the new key: its routes move at once.
+            await fresh.routeHere(peer.allowedIPs);
+            switched[peer.node] = Date.now() - t0;
+          }
+        }
+        if (peersNow.every((p) => rotation!.switched.has(p.publicKey))) break;
+        if (Date.now() - t0 > ROTATION_TIMEOUT_MS) {
+          timedOut = true;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, ROTATION_POLL_MS));
+      }
+    } catch (err) {
+      // Back to the old key: the new interface goes, the old key is published again at the next sync.
+      await fresh.stop().catch(() => undefined);
+      rmSync(nextKeyFile, { force: true });
+      controller.useKey(oldKey, settings.listenPort + slot);
+      rotation = undefined;
+      throw err;
+    }
+    // Everything through the new interface; the old one and its key go.
+    const old = device;
+    device = fresh;
+    rotation = undefined;
+    slot = next;
+    await device.apply(peersNow);
+    await old.stop();
+    renameSync(nextKeyFile, settings.keyFile);
+    const result = { publicKey: pair.publicKey, ms: Date.now() - t0, switched, timedOut };
+    lastRotation = { ...result, at: new Date().toISOString() };
+    log.info(result, 'key rotated');
+    return result;
+  }
+
+  let lastNodes: readonly NodeInfo[] = [];
   const loop = createSyncLoop(
     async (nodes) => {
+      lastNodes = nodes;
       others = nodes.filter((n) => n.name !== node).map((n) => n.name);
       const self = nodes.find((n) => n.name === node);
       if (!self) return; // our Node is not known yet: the next change brings it
@@ -104,9 +227,18 @@ export function createWireguardEncryption(
     { log, what: 'wireguard', ...(deps.retryMs ? { retryMs: deps.retryMs } : {}) },
   );
 
+  const schedule =
+    settings.rotateEveryMs &&
+    setInterval(() => {
+      if (!rotation && device)
+        rotate().catch((err: unknown) =>
+          log.warn({ err }, 'scheduled key rotation failed; the old key stays'),
+        );
+    }, settings.rotateEveryMs);
   return {
     kick: loop.kick,
     idle: loop.idle,
+    rotate,
     async status(): Promise<EncryptionStatus> {
       const s = controller.status;
       const state = device ? await device.state().catch(() => undefined) : undefined;
@@ -116,7 +248,7 @@ export function createWireguardEncryption(
       return {
         backend: 'wireguard',
         mode: device?.mode ?? null,
-        iface: settings.iface,
+        iface: ifaces[slot]!,
         keyAgeSeconds: fileAgeSeconds(settings.keyFile, (p) => statSync(p).mtimeMs),
         peers: s.peers.map((p) => {
           const d = byKey.get(p.publicKey);
@@ -137,10 +269,16 @@ export function createWireguardEncryption(
         published: s.published,
         tunnelAddress: made?.address ?? null,
         mtu: made?.mtu ?? null,
+        interfaces: rotation ? [ifaces[slot], ifaces[1 - slot]] : [ifaces[slot]],
+        port: settings.listenPort + slot,
+        rotating: rotation !== undefined,
+        lastRotation: lastRotation ?? null,
       };
     },
     async stop() {
+      clearInterval(schedule || undefined);
       await loop.stop();
+      await rotation?.device.stop();
       await device?.stop();
       device = undefined;
     },

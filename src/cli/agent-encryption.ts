@@ -14,6 +14,8 @@ export const ENCRYPTION_USAGE = `  --encryption off|wireguard|ipsec  encrypt pod
   --wireguard-port PORT       UDP port the tunnel listens on, published on the Node (default ${DEFAULT_WIREGUARD_PORT})
   --wireguard-log PATH        wireguard-go's output when the kernel has no WireGuard
                             (default /var/log/palisade/wireguard-go.log)
+  --wireguard-rotate-every DURATION  a new key this often, with overlap: 30m, 12h, 7d... (default 0: only on
+                            demand, palisade encryption rotate)
   --ipsec-psk-file PATH       IPsec's pre-shared key, one line of at least 16 characters (a Secret's key mounted
                             as a file; re-read at every sync) (default /etc/palisade/ipsec/psk)
   --ipsec-dir DIR             charon's config and socket, not under /run (default /var/lib/palisade/ipsec)
@@ -25,6 +27,7 @@ const DEFAULTS = {
   'wireguard-key-file': '/var/lib/palisade/wireguard.key',
   'wireguard-port': String(DEFAULT_WIREGUARD_PORT),
   'wireguard-log': '/var/log/palisade/wireguard-go.log',
+  'wireguard-rotate-every': '0',
   'ipsec-psk-file': '/etc/palisade/ipsec/psk',
   'ipsec-dir': '/var/lib/palisade/ipsec',
   'ipsec-log': '/var/log/palisade/charon.log',
@@ -61,11 +64,30 @@ export function parseEncryptionFlags(v: EncryptionFlags): WireguardSettings | Ip
   const port = Number(get('wireguard-port'));
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new UsageError(`--wireguard-port: "${get('wireguard-port')}" must be a whole number 1-65535`);
+  if (port === 65535)
+    throw new UsageError(
+      '--wireguard-port: 65535 leaves no next port for key rotation (it uses PORT and PORT+1)',
+    );
+  const every = parseDuration(get('wireguard-rotate-every'));
+  if (every === undefined)
+    throw new UsageError(
+      `--wireguard-rotate-every: "${get('wireguard-rotate-every')}" must be 0 or a duration like 30m, 12h, 7d (at least 1m)`,
+    );
   return {
     backend,
     iface,
     listenPort: port,
     keyFile: get('wireguard-key-file'),
     logFile: get('wireguard-log'),
+    ...(every > 0 ? { rotateEveryMs: every } : {}),
   };
+}
+
+const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "0", or N followed by m, h or d (at least a minute): milliseconds; undefined when it is neither. */
+export function parseDuration(text: string): number | undefined {
+  if (text === '0') return 0;
+  const m = /^([1-9]\d{0,5})([mhd])$/.exec(text);
+  return m ? Number(m[1]) * UNIT_MS[m[2]!]! : undefined;
 }

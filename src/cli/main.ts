@@ -6,6 +6,7 @@ import { createRunner } from '../dataplane/runner.js';
 import { ValidationError } from '../model/k8s.js';
 import { createLineLogger, isLevel } from '../util/log.js';
 import { AGENT_USAGE, runAgentCommand } from './agent.js';
+import { ENCRYPTION_COMMAND_USAGE, runEncryptionCommand } from './encryption.js';
 import { INSTALL_CNI_USAGE, runInstallCniCommand } from './install-cni.js';
 import { LAB_USAGE, runLab } from './lab.js';
 import { MANIFESTS_USAGE, runManifestsCommand } from './manifests.js';
@@ -18,6 +19,7 @@ Commands:
   install-cni  put the CNI plugin and its config on the host, keep them there (palisade install-cni --help)
   manifests    the install YAML (palisade manifests --help)
   lab          a cluster of network namespaces on this machine (palisade lab --help)
+  encryption   a node's encryption status, and WireGuard key rotation (palisade encryption --help)
   version      print the version
 
 Environment: PALISADE_LOG_LEVEL=debug|info|warn|error (default warn).`;
@@ -75,6 +77,12 @@ async function main(argv: readonly string[]): Promise<number> {
           return 0;
         }
         return await runAgentCommand(rest);
+      case 'encryption':
+        if (rest.length === 0 || rest[0] === '--help' || rest[0] === '-h') {
+          out(`${ENCRYPTION_COMMAND_USAGE}\n`);
+          return rest.length === 0 ? 2 : 0;
+        }
+        return await runEncryptionCommand(rest, out);
       case 'version': {
         const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
         out(`palisade ${pkg.version}\n`);
@@ -91,7 +99,14 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      const usage = command === 'lab' ? LAB_USAGE : command === 'agent' ? AGENT_USAGE : USAGE;
+      const usage =
+        command === 'lab'
+          ? LAB_USAGE
+          : command === 'agent'
+            ? AGENT_USAGE
+            : command === 'encryption'
+              ? ENCRYPTION_COMMAND_USAGE
+              : USAGE;
       process.stderr.write(`palisade: ${err.message}\n${usage}\n`);
       return 2;
     }

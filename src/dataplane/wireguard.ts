@@ -36,9 +36,17 @@ export interface WireguardDeviceOptions {
 
 export interface WireguardDevice {
   readonly mode: 'kernel' | 'userspace';
-  /** Brings the peers and their routes to `peers`. */
-  apply(peers: readonly WireguardPeer[]): Promise<void>;
+  /**
+   * Brings the peers and their routes to `peers`; with `routed`, only the pod CIDRs of the peers it accepts are
+   * routed through this interface (during a key rotation, the others still go by the old one).
+   */
+  apply(
+    peers: readonly WireguardPeer[],
+    opts?: { readonly routed?: (p: WireguardPeer) => boolean },
+  ): Promise<void>;
   state(): Promise<DeviceState>;
+  /** Routes these CIDRs through this interface now (replacing any other route of theirs): the fast path of a rotation. */
+  routeHere(cidrs: readonly string[]): Promise<void>;
   /** Whether the interface is still there with our key (someone may have deleted it, or wireguard-go died). */
   alive(): Promise<boolean>;
   /** Removes the interface (and with it its routes). */
@@ -110,14 +118,26 @@ export async function startWireguardDevice(o: WireguardDeviceOptions): Promise<W
         () => false, // no such device
       );
     },
-    async apply(peers) {
+    async routeHere(cidrs) {
+      for (const cidr of cidrs.map(canonicalCidr)) {
+        const src = o.address && !cidr.includes(':') ? ['src', o.address] : [];
+        await run(['ip', 'route', 'replace', cidr, 'dev', o.iface, ...src]);
+      }
+    },
+    async apply(peers, opts = {}) {
       const args = wgSetArgs(o.iface, await state(), {
         listenPort: o.listenPort,
         peers,
         keepalive: o.keepaliveSeconds ?? DEFAULT_KEEPALIVE_SECONDS,
       });
       if (args.length > 0) await run(['wg', ...args]);
-      const wanted = new Set(peers.flatMap((p) => p.allowedIPs).map(canonicalCidr));
+      const routed = opts.routed ?? (() => true);
+      const wanted = new Set(
+        peers
+          .filter(routed)
+          .flatMap((p) => p.allowedIPs)
+          .map(canonicalCidr),
+      );
       const routes: { dst: string; prefsrc?: string; protocol?: string }[] = [];
       for (const family of ['-4', '-6'])
         routes.push(...JSON.parse((await run(['ip', '-j', family, 'route', 'show', 'dev', o.iface])).stdout));

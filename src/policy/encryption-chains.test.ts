@@ -32,7 +32,9 @@ const packet = (over: Partial<Packet>): Packet => ({
 });
 
 describe('strict encryption', () => {
-  const table = new NodeCompiler('node-1', { strictEncryption: { iface: 'pw-node-1' } }).compile(state).table;
+  const table = new NodeCompiler('node-1', {
+    strictEncryption: { ifaces: ['pw-node-1', 'pw-node-1~'] },
+  }).compile(state).table;
 
   it('a pod packet to a remote pod CIDR leaves only by the tunnel', () => {
     assert.equal(evaluatePacket(table, packet({ oifname: 'pw-node-1' })).verdict, 'accept');
@@ -57,6 +59,11 @@ describe('strict encryption', () => {
     assert.equal(evaluatePacket(table, { ...own, oifname: 'pw-node-1' }, ['output']).verdict, 'accept');
   });
 
+  it('either interface of a rotation lets it out', () => {
+    assert.equal(evaluatePacket(table, packet({ oifname: 'pw-node-1~' })).verdict, 'accept');
+    assert.equal(evaluatePacket(table, packet({ oifname: 'pw-node-1x' })).verdict, 'drop');
+  });
+
   it('its own pods, the underlay and the rest of the world are untouched', () => {
     assert.equal(evaluatePacket(table, packet({ daddr: '10.244.0.9', oifname: 'palxyz' })).verdict, 'accept');
     assert.equal(evaluatePacket(table, packet({ daddr: '198.18.0.12' })).verdict, 'accept');
@@ -70,7 +77,7 @@ describe('strict encryption', () => {
   });
 
   it('a node joining or leaving changes the sets and rules on the next compile', () => {
-    const c = new NodeCompiler('node-1', { strictEncryption: { iface: 'pw-node-1' } });
+    const c = new NodeCompiler('node-1', { strictEncryption: { ifaces: ['pw-node-1', 'pw-node-1~'] } });
     c.compile(state);
     const fewer = c.compile({ ...state, nodes: state.nodes.slice(0, 2) }).table;
     assert.equal(evaluatePacket(fewer, packet({ daddr: '10.244.2.9' })).verdict, 'accept', 'node-3 left');

@@ -17,11 +17,11 @@ import {
 } from '../ir/ir.js';
 import { formatCidr, parseCidr } from '../model/cidr.js';
 import type { NodeInfo } from '../model/cluster.js';
-import { STRICT_CHAINS, strictComment, strictSetName } from './names.js';
+import { STRICT_CHAINS, STRICT_IFACES_SET, strictComment, strictSetName } from './names.js';
 
 export interface StrictEncryption {
-  /** The tunnel's interface: the only way out to remote pods. */
-  readonly iface: string;
+  /** The tunnel's interfaces (two while a WireGuard key rotates): the only ways out to remote pods. */
+  readonly ifaces: readonly string[];
 }
 
 /** After the pods' policy (forward priorities 0 and 10) and the host's (output 0): only what they let through. */
@@ -58,7 +58,7 @@ export function strictEncryptionPart(
         createRule({
           matches: [
             { kind: 'addr-in-set', field: 'daddr', family, set: name },
-            { kind: 'ifname', field: 'oifname', name: strict.iface, negate: true },
+            { kind: 'ifname-in-set', field: 'oifname', set: STRICT_IFACES_SET, negate: true },
           ],
           verdict: drop,
           comment: strictComment(n.name),
@@ -68,6 +68,14 @@ export function strictEncryptionPart(
   }
   const chain = (name: string, hook: Hook) =>
     createChain(name, rules, { base: { hook, priority: PRIORITY, policy: 'accept' } });
+  sets.push(
+    createSet({
+      name: STRICT_IFACES_SET,
+      type: 'ifname',
+      interval: false,
+      elements: strict.ifaces.map((i) => `"${i}"`),
+    }),
+  );
   return {
     sets,
     chains: [chain(STRICT_CHAINS.forward, 'forward'), chain(STRICT_CHAINS.output, 'output')],

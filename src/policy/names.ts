@@ -88,6 +88,9 @@ export function originComment(text: string): string {
 /** Strict encryption (issue 12): the chains that drop what would reach a remote node's pods outside the tunnel. */
 export const STRICT_CHAINS = { forward: 'encrypt_fwd', output: 'encrypt_out' } as const;
 
+/** The tunnel's interfaces, the strict rules' only way out to remote pods. */
+export const STRICT_IFACES_SET = 'encrypt_ifaces';
+
 /** The pod CIDRs of one remote node, of one family, for the strict rules. */
 export function strictSetName(node: string, family: Family): string {
   return `enc${family}_${id(node)}`;
