@@ -62,6 +62,12 @@ const SESSION_SECONDS = 180;
 
 const ROTATION_POLL_MS = 10;
 const ROTATION_TIMEOUT_MS = 30_000;
+/**
+ * A peer not switched after this long gets its entry on the new interface made afresh: that interface's own
+ * first handshake, sent before the peer knew the key, was refused, and WireGuard waits 5 s (REKEY_TIMEOUT)
+ * before its next; the peer's own handshake is normally first, but when it is lost only a new entry retries at once.
+ */
+const ROTATION_NUDGE_MS = 500;
 
 /** The two names the tunnel's interface takes in turn across rotations: NAME and NAME~ (at most 15 bytes). */
 export function wireguardIfaces(iface: string): [string, string] {
@@ -166,6 +172,7 @@ export function createWireguardEncryption(
     rotation = { device: fresh, switched: new Set() };
     const switched: Record<string, number> = {};
     let timedOut = false;
+    let lastNudge = Date.now();
     try {
       controller.useKey(pair.publicKey, settings.listenPort + next);
       await loop.idle();
@@ -185,6 +192,12 @@ export function createWireguardEncryption(
           }
         }
         if (peersNow.every((p) => rotation!.switched.has(p.publicKey))) break;
+        if (Date.now() - lastNudge > ROTATION_NUDGE_MS) {
+          lastNudge = Date.now();
+          const waiting = peersNow.filter((p) => !rotation!.switched.has(p.publicKey));
+          for (const p of waiting) await fresh.removePeer(p.publicKey);
+          await applyPeers(peersNow);
+        }
         if (Date.now() - t0 > ROTATION_TIMEOUT_MS) {
           timedOut = true;
           break;

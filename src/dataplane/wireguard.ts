@@ -45,6 +45,8 @@ export interface WireguardDevice {
     opts?: { readonly routed?: (p: WireguardPeer) => boolean },
   ): Promise<void>;
   state(): Promise<DeviceState>;
+  /** Drops a peer (the next apply adds it afresh, with a new handshake and no rate limit from earlier tries). */
+  removePeer(publicKey: string): Promise<void>;
   /** Routes these CIDRs through this interface now (replacing any other route of theirs): the fast path of a rotation. */
   routeHere(cidrs: readonly string[]): Promise<void>;
   /** Whether the interface is still there with our key (someone may have deleted it, or wireguard-go died). */
@@ -117,6 +119,9 @@ export async function startWireguardDevice(o: WireguardDeviceOptions): Promise<W
         () => true,
         () => false, // no such device
       );
+    },
+    async removePeer(publicKey) {
+      await run(['wg', 'set', o.iface, 'peer', publicKey, 'remove']);
     },
     async routeHere(cidrs) {
       for (const cidr of cidrs.map(canonicalCidr)) {
