@@ -12,14 +12,13 @@
 // (1500 none, 1440 WireGuard, 1400 IPsec: kernel-libipsec's limit here). Client pod on node a, server pod on
 // node b; iperf3 (one stream) and bench/per-packet-rr.ts. Needs root, gcc, iperf3, wireguard-go, wg, charon;
 // touches only its own namespaces and temp dir and removes them (servers stopped by PID) on exit or Ctrl-C.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateKey } from '../src/agent/wireguard-keys.js';
 import { type IpsecDaemon, startIpsecDaemon } from '../src/dataplane/ipsec.js';
 import { renderReplace } from '../src/dataplane/nft-render.js';
-import { GATEWAY_V4, HOST_VETH_MAC } from '../src/dataplane/pod-link-script.js';
 import { type ChildProcess as Child, createRunner, startChild } from '../src/dataplane/runner.js';
 import { startWireguardDevice, type WireguardDevice } from '../src/dataplane/wireguard.js';
 import type { ClusterState } from '../src/model/cluster.js';
@@ -30,8 +29,10 @@ import {
   WIREGUARD_ANNOTATION,
   wireguardPeers,
 } from '../src/model/wireguard.js';
+import { STRICT_CHAINS, STRICT_IFACES_SET } from '../src/policy/names.js';
 import { NodeCompiler } from '../src/policy/node-compiler.js';
 import { buildRrTool } from './per-packet-rr.js';
+import { startServer, wirePod } from './pods.js';
 import { Sandbox } from './sandbox.js';
 import { formatTable, summarize } from './stats.js';
 
@@ -88,26 +89,7 @@ async function topology(sb: Sandbox): Promise<Net> {
       net.node[s],
       [`addr add ${n.underlay}/24 dev ${sb.prefix}u${s}`, `link set ${sb.prefix}u${s} up`, ''].join('\n'),
     );
-    await ip(
-      net.node[s],
-      [
-        `link add pod${s} address ${HOST_VETH_MAC} type veth peer name eth0 netns ${base(net.pod[s])}`,
-        `link set pod${s} up`,
-        `route add ${n.pod}/32 dev pod${s} scope link`,
-        '',
-      ].join('\n'),
-    );
-    await ip(
-      net.pod[s],
-      [
-        `addr add ${n.pod}/32 dev eth0`,
-        'link set eth0 up',
-        `route add ${GATEWAY_V4}/32 dev eth0 scope link`,
-        `route add default via ${GATEWAY_V4} dev eth0`,
-        `neigh replace ${GATEWAY_V4} lladdr ${HOST_VETH_MAC} dev eth0 nud permanent`,
-        '',
-      ].join('\n'),
-    );
+    await wirePod(runner, net.node[s], net.pod[s], `pod${s}`, n.pod);
     await runner.run(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'], { netns: net.node[s] });
   }
   await runner.run(['sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1'], { netns: net.pod.a });
@@ -138,9 +120,12 @@ function strictTable(s: Side, ifaces: readonly string[]): string {
       podCIDRs: [NODES[x].cidr],
     })),
   };
-  return renderReplace(
-    new NodeCompiler(NODES[s].name, { strictEncryption: { ifaces } }).compile(state).table,
-  );
+  // Only what encryption adds (the strict chains and their sets): the policy chains (and the conntrack they
+  // turn on) are there with encryption or without, and are measured by bench/per-packet.ts.
+  const table = new NodeCompiler(NODES[s].name, { strictEncryption: { ifaces } }).compile(state).table;
+  const chains = table.chains.filter((c) => Object.values(STRICT_CHAINS).includes(c.name as never));
+  const sets = table.sets.filter((x) => x.name === STRICT_IFACES_SET || x.name.startsWith('enc'));
+  return renderReplace({ ...table, chains, sets, maps: [] });
 }
 
 interface Setup {
@@ -390,21 +375,6 @@ async function waitForPath(net: Net): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('no path from pod a to pod b');
-}
-
-function startServer(netns: string, argv: readonly string[], children: ChildProcess[]): Promise<void> {
-  const child = spawn('nsenter', [`--net=${netns}`, '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, 300);
-    child.stdout!.once('data', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.stdout!.resume();
-    child.stderr!.resume();
-    child.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited ${code}`)));
-  });
 }
 
 async function measure(net: Net, tool: string, secs: number): Promise<Figures> {

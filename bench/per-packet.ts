@@ -23,11 +23,10 @@
 // RR (1-byte ping-pong on one connection) and CRR (connect, 1 byte each way, close). Needs root, gcc, iperf3,
 // nft, iptables-nft-restore; touches only the namespaces and temp dir it makes, and removes them (and stops the
 // servers it started, by PID) on exit, failure or Ctrl-C.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { cpus, loadavg, release } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { renderReplace } from '../src/dataplane/nft-render.js';
-import { GATEWAY_V4, HOST_VETH_MAC } from '../src/dataplane/pod-link-script.js';
 import { createRunner } from '../src/dataplane/runner.js';
 import { compileNode } from '../src/policy/compile.js';
 import {
@@ -41,6 +40,7 @@ import {
 import { globalState, HEP_INTERFACE, OUTSIDE_IP } from './per-packet-global.js';
 import { type Figures, printText, type Report, type Variant } from './per-packet-report.js';
 import { buildRrTool } from './per-packet-rr.js';
+import { startServer, wirePod } from './pods.js';
 import { Sandbox } from './sandbox.js';
 
 const runner = createRunner();
@@ -99,7 +99,7 @@ interface Net {
   readonly ext?: string;
 }
 
-async function ip(netns: string, script: string): Promise<void> {
+async function _ip(netns: string, script: string): Promise<void> {
   await runner.run(['ip', '-batch', '-'], { netns, input: script });
 }
 
@@ -121,50 +121,13 @@ async function topology(sb: Sandbox, outside: boolean): Promise<Net> {
     [hostOf('server'), net.srv, SERVER_IP],
   ];
   if (net.ext) links.push([HEP_INTERFACE, net.ext, OUTSIDE_IP]);
-  for (const [host, podNs, addr] of links) {
-    await ip(
-      net.node,
-      [
-        `link add ${host} address ${HOST_VETH_MAC} type veth peer name eth0 netns ${podNs.split('/').pop()}`,
-        `link set ${host} up`,
-        `route add ${addr}/32 dev ${host} scope link`,
-        '',
-      ].join('\n'),
-    );
-    await ip(
-      podNs,
-      [
-        `addr add ${addr}/32 dev eth0`,
-        'link set eth0 up',
-        `route add ${GATEWAY_V4}/32 dev eth0 scope link`,
-        `route add default via ${GATEWAY_V4} dev eth0`,
-        `neigh replace ${GATEWAY_V4} lladdr ${HOST_VETH_MAC} dev eth0 nud permanent`,
-        '',
-      ].join('\n'),
-    );
-  }
+  for (const [host, podNs, addr] of links) await wirePod(runner, net.node, podNs, host, addr);
   await sysctl(net.node, 'net.ipv4.ip_forward=1');
   for (const client of net.ext ? [net.cli, net.ext] : [net.cli]) {
     await sysctl(client, 'net.ipv4.tcp_tw_reuse=1');
     await sysctl(client, 'net.ipv4.ip_local_port_range=10000 65000');
   }
   return net;
-}
-
-/** A server in a netns, started through nsenter (which execs it: the PID is the server's). */
-function startServer(netns: string, argv: readonly string[], children: ChildProcess[]): Promise<void> {
-  const child = spawn('nsenter', [`--net=${netns}`, '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, 300); // iperf3 -s prints its banner late; give both a moment
-    child.stdout!.once('data', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.stdout!.resume();
-    child.stderr!.resume();
-    child.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited ${code}`)));
-  });
 }
 
 interface Loaded {
