@@ -11,6 +11,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ChildProcess, startChild } from '../src/dataplane/runner.js';
+import { annotateNodeInDir } from '../src/datastore/dir.js';
 import { CLUSTER_POD_CIDR } from '../src/lab/plan.js';
 import { formatCidr } from '../src/model/cidr.js';
 import { WIREGUARD_ANNOTATION } from '../src/model/wireguard.js';
@@ -321,6 +322,66 @@ function suite(controlPlane: 'dir' | 'kubernetes', backend: Backend): void {
       assert.ok(annotation.includes(second.publicKey), 'the Node carries the new key');
       const [r] = await lab.probePairs(['default/a'], ['default/b']);
       assert.equal(r!.verdict, 'connected');
+    });
+
+    it('a malformed key on a Node: reported (status, Event), that peer blocked, back once its agent republishes', {
+      skip: backend !== 'wireguard' && 'WireGuard only: IPsec publishes nothing',
+    }, async () => {
+      await lab.palisade('lab', 'agent', 'stop', 'node-2'); // else it would restore its annotation at once
+      const broken = JSON.stringify({ publicKey: 'not-a-key', port: 51820 });
+      if (controlPlane === 'kubernetes')
+        await lab.palisade(
+          'lab',
+          'kubectl',
+          'annotate',
+          '--overwrite',
+          'node',
+          'node-2',
+          `${WIREGUARD_ANNOTATION}=${broken}`,
+        );
+      else annotateNodeInDir(join(lab.dir, 'cluster'), 'node-2', WIREGUARD_ANNOTATION, broken);
+      let s = await status('node-1');
+      for (let i = 0; i < 100 && s.peers.length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        s = await status('node-1');
+      }
+      assert.deepEqual(s.peers, [], 'node-2 is no peer');
+      const problems = (s as unknown as { problems: string[] }).problems;
+      assert.ok(
+        problems.some((p) =>
+          p.startsWith(`node node-2: annotation ${WIREGUARD_ANNOTATION}: publicKey "not-a-key"`),
+        ),
+        problems.join('\n'),
+      );
+      if (controlPlane === 'kubernetes') {
+        let events = '';
+        for (let i = 0; i < 50 && !events.includes('not-a-key'); i++) {
+          if (i > 0) await new Promise((r) => setTimeout(r, 200));
+          events = await lab.palisade(
+            'lab',
+            'kubectl',
+            'get',
+            'events',
+            '-A',
+            '--field-selector',
+            'reason=EncryptionPeerBlocked',
+            '-o',
+            'json',
+          );
+        }
+        assert.match(
+          events,
+          /"name": "node-2"[\s\S]*not-a-key|not-a-key[\s\S]*"name": "node-2"/,
+          'a Warning Event on node-2',
+        );
+      }
+      await lab.palisade('lab', 'agent', 'start', 'node-2');
+      let ok = false;
+      for (let i = 0; i < 100 && !ok; i++) {
+        const [r] = await lab.probePairs(['default/a'], ['default/b'], { timeoutMs: 300 });
+        ok = r!.verdict === 'connected';
+      }
+      assert.ok(ok, 'back once node-2 published its key again');
     });
 
     it('a node that comes back with a new key: the other follows without a restart', {

@@ -20,7 +20,7 @@ import type { Logger } from '../util/log.js';
 import { cniInProcess } from './cni-inprocess.js';
 import { serveHandoff } from './cni-socket.js';
 import { localAddresses, RevocationScheduler } from './conntrack.js';
-import type { Encryption } from './encryption.js';
+import type { Encryption, EncryptionWarning } from './encryption.js';
 import { EndpointRegistry } from './endpoints.js';
 import { createConfirmWindow } from './host-confirm.js';
 import type { HostEndpointController } from './host-endpoint-desired.js';
@@ -79,6 +79,8 @@ export interface AgentOptions {
    * node's pods outside the tunnel is dropped). Absent: off.
    */
   readonly encryption?: WireguardSettings | IpsecSettings;
+  /** Encryption's problems as they change (on Kubernetes, Warning Events on the Nodes concerned). */
+  readonly onEncryptionWarnings?: (warnings: readonly EncryptionWarning[]) => void;
 }
 
 export interface HostPolicyOptions {
@@ -157,9 +159,15 @@ function startEncryption(
       log,
       annotate: (key, value) => opts.datastore.annotateNode(opts.node, key, value),
       counters,
+      ...(opts.onEncryptionWarnings ? { warnings: opts.onEncryptionWarnings } : {}),
     });
   if (settings?.backend === 'ipsec')
-    return createIpsecEncryption(opts.node, settings, { runner: deps.runner, log, counters });
+    return createIpsecEncryption(opts.node, settings, {
+      runner: deps.runner,
+      log,
+      counters,
+      ...(opts.onEncryptionWarnings ? { warnings: opts.onEncryptionWarnings } : {}),
+    });
   return undefined;
 }
 

@@ -44,10 +44,56 @@ export interface Encryption {
   stop(): Promise<void>;
 }
 
+/** A Warning about encryption: the node it concerns (a peer that stays blocked, or this node), why, and what. */
+export interface EncryptionWarning {
+  readonly node: string;
+  /** EncryptionPeerBlocked (a node that is no peer), EncryptionNotProgrammed (this node's tunnel or key). */
+  readonly reason: 'EncryptionPeerBlocked' | 'EncryptionNotProgrammed';
+  readonly message: string;
+}
+
+/**
+ * Problems as they stand after each sync: logged once when they appear (at warn, naming the node and the
+ * field), and reported whole to `report` (on Kubernetes, Warning Events on the Nodes) whenever they change.
+ * Peer problems read "node NAME: ..." (src/model/wireguard.ts, ipsec-encryption.ts): the node is taken from it.
+ */
+export function createProblemReporter(
+  self: string,
+  log: Logger,
+  report?: (warnings: readonly EncryptionWarning[]) => void,
+) {
+  let last = '';
+  let logged = new Set<string>();
+  return (peerProblems: readonly string[], ownError: string | null) => {
+    const warnings: EncryptionWarning[] = [
+      ...peerProblems.map((message) => ({
+        node: /^node (\S+?):/.exec(message)?.[1] ?? self,
+        reason: 'EncryptionPeerBlocked' as const,
+        message,
+      })),
+      ...(ownError ? [{ node: self, reason: 'EncryptionNotProgrammed' as const, message: ownError }] : []),
+    ];
+    const now = new Set(warnings.map((w) => w.message));
+    for (const w of warnings)
+      if (!logged.has(w.message)) log.warn({ node: w.node, reason: w.reason }, w.message);
+    logged = now;
+    const key = JSON.stringify(warnings);
+    if (key === last) return;
+    last = key;
+    report?.(warnings);
+  };
+}
+
 /** Runs `sync` with the newest nodes, one at a time; a failure is kept as lastError and retried after retryMs. */
 export function createSyncLoop(
   sync: (nodes: readonly NodeInfo[]) => Promise<void>,
-  o: { readonly log: Logger; readonly what: string; readonly retryMs?: number },
+  o: {
+    readonly log: Logger;
+    readonly what: string;
+    readonly retryMs?: number;
+    /** After every sync: null, or the error it failed with. */
+    readonly after?: (error: string | null) => void;
+  },
 ) {
   let pending: readonly NodeInfo[] | undefined;
   let running: Promise<void> | undefined;
@@ -61,9 +107,13 @@ export function createSyncLoop(
       try {
         await sync(nodes);
         lastError = null;
+        o.after?.(null);
       } catch (err) {
+        const first = lastError === null;
         lastError = err instanceof Error ? err.message : String(err);
-        o.log.warn({ err }, `${o.what} sync failed; retrying`);
+        // Logged once per failure, not at every retry: the problem reporter names it (after).
+        if (first) o.log.debug({ err }, `${o.what} sync failed; retrying`);
+        o.after?.(lastError);
         clearTimeout(retry);
         retry = setTimeout(() => {
           if (!pending) kick(nodes);

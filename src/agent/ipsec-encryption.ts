@@ -15,9 +15,11 @@ import { LIBIPSEC_MTU, tunnelOverhead } from '../model/tunnel-mtu.js';
 import { tunnelAddress } from '../model/wireguard.js';
 import type { Logger } from '../util/log.js';
 import {
+  createProblemReporter,
   createSyncLoop,
   type Encryption,
   type EncryptionStatus,
+  type EncryptionWarning,
   fileAgeSeconds,
   strictDropsOf,
 } from './encryption.js';
@@ -39,6 +41,8 @@ export interface IpsecEncryptionDeps {
   readonly retryMs?: number;
   /** The node's network namespace (absent: the agent's own). */
   readonly netns?: string;
+  /** The problems as they change (on Kubernetes: Warning Events on the Nodes). */
+  readonly warnings?: (warnings: readonly EncryptionWarning[]) => void;
 }
 
 /** The PSK in the file, checked; the error names the file and what is wrong, never the key. */
@@ -89,6 +93,7 @@ export function createIpsecEncryption(
   let applied = '';
   let others: string[] = [];
   let problems: string[] = [];
+  const report = createProblemReporter(node, log, deps.warnings);
   let peers: { node: string; address: string }[] = [];
   /** The largest packet the tunnel carries: what pods' MTU should be (status). */
   let mtu: number | null = null;
@@ -145,7 +150,12 @@ export function createIpsecEncryption(
       const fits = (await linkMtuOf(deps.runner, self.ips[0], netns)) - tunnelOverhead('ipsec', family);
       mtu = d.mode === 'libipsec' ? Math.min(fits, LIBIPSEC_MTU) : fits;
     },
-    { log, what: 'ipsec', ...(deps.retryMs ? { retryMs: deps.retryMs } : {}) },
+    {
+      log,
+      what: 'ipsec',
+      ...(deps.retryMs ? { retryMs: deps.retryMs } : {}),
+      after: (err) => report(problems, err),
+    },
   );
 
   return {

@@ -23,9 +23,11 @@ import { tunnelAddress, WIREGUARD_ANNOTATION } from '../model/wireguard.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 import type { Logger } from '../util/log.js';
 import {
+  createProblemReporter,
   createSyncLoop,
   type Encryption,
   type EncryptionStatus,
+  type EncryptionWarning,
   fileAgeSeconds,
   strictDropsOf,
 } from './encryption.js';
@@ -55,6 +57,8 @@ export interface EncryptionDeps {
   readonly startDevice?: typeof startWireguardDevice;
   readonly linkMtu?: (address: string) => Promise<number>;
   readonly retryMs?: number;
+  /** The problems as they change (on Kubernetes: Warning Events on the Nodes). */
+  readonly warnings?: (warnings: readonly EncryptionWarning[]) => void;
 }
 
 /** A handshake older than this means the session is gone (WireGuard rejects keys older than 180 s). */
@@ -226,6 +230,7 @@ export function createWireguardEncryption(
     return result;
   }
 
+  const problems = createProblemReporter(node, log, deps.warnings);
   let lastNodes: readonly NodeInfo[] = [];
   const loop = createSyncLoop(
     async (nodes) => {
@@ -234,10 +239,14 @@ export function createWireguardEncryption(
       const self = nodes.find((n) => n.name === node);
       if (!self) return; // our Node is not known yet: the next change brings it
       await ensureDevice(self);
-      const s = await controller.sync(nodes);
-      if (s.problems.length > 0) log.debug({ problems: s.problems }, 'nodes that are not peers');
+      await controller.sync(nodes);
     },
-    { log, what: 'wireguard', ...(deps.retryMs ? { retryMs: deps.retryMs } : {}) },
+    {
+      log,
+      what: 'wireguard',
+      ...(deps.retryMs ? { retryMs: deps.retryMs } : {}),
+      after: (err) => problems(controller.status.problems, err),
+    },
   );
 
   const schedule =

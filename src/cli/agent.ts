@@ -193,6 +193,19 @@ export async function runAgentCommand(argv: readonly string[]): Promise<number> 
       ...(hostEndpoint ? { hostEndpoint } : {}),
       hostPolicy,
       ...(encryption ? { encryption } : {}),
+      ...(encryption && events
+        ? {
+            onEncryptionWarnings: (warnings) =>
+              void events.report(
+                'encryption',
+                warnings.map((w) => ({
+                  involvedObject: { apiVersion: 'v1', kind: 'Node', name: w.node },
+                  reason: w.reason,
+                  message: w.message,
+                })),
+              ),
+          }
+        : {}),
     },
     { runner: createRunner(), log },
   );
