@@ -164,15 +164,29 @@ export function createWireguardEncryption(
       ...(m.address ? { address: m.address } : {}),
     });
 
+  /** Set from the first line of a rotation to its end (rotation itself only once the new interface exists). */
+  let rotating = false;
   async function rotate(): Promise<RotationResult> {
-    if (rotation) throw new Error('a key rotation is already under way');
+    if (rotating) throw new Error('a key rotation is already under way');
     if (!device || !made) throw new Error('the tunnel is not up yet: nothing to rotate');
+    rotating = true;
+    try {
+      return await rotateNow(device, made);
+    } finally {
+      rotating = false;
+    }
+  }
+
+  async function rotateNow(
+    current: WireguardDevice,
+    m: { address: string | undefined; mtu: number },
+  ): Promise<RotationResult> {
     const t0 = Date.now();
     const next = 1 - slot;
     const pair = generateKeyPair();
     const oldKey = controller.currentKey;
     writeFileAtomic(nextKeyFile, `${pair.privateKey}\n`, 0o600);
-    const fresh = await makeDevice(next, nextKeyFile, made);
+    const fresh = await makeDevice(next, nextKeyFile, m);
     rotation = { device: fresh, switched: new Set() };
     const switched: Record<string, number> = {};
     let timedOut = false;
@@ -217,7 +231,7 @@ export function createWireguardEncryption(
       throw err;
     }
     // Everything through the new interface; the old one and its key go.
-    const old = device;
+    const old = current;
     device = fresh;
     rotation = undefined;
     slot = next;
