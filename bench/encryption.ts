@@ -13,7 +13,7 @@
 // node b; iperf3 (one stream) and bench/per-packet-rr.ts. Needs root, gcc, iperf3, wireguard-go, wg, charon;
 // touches only its own namespaces and temp dir and removes them (servers stopped by PID) on exit or Ctrl-C.
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { loadOrCreateKey } from '../src/agent/wireguard-keys.js';
@@ -285,7 +285,7 @@ async function setUp(variant: Variant, net: Net, sb: Sandbox): Promise<Setup> {
   for (const s of ['a', 'b'] as const) {
     const o = other(s);
     const dir = join(sb.tmp, `hand-${s}`);
-    execFileSync('mkdir', ['-p', join(dir, 'swanctl')]);
+    mkdirSync(join(dir, 'swanctl'), { recursive: true });
     const vici = join(dir, 'charon.vici');
     writeFileSync(
       join(dir, 'strongswan.conf'),

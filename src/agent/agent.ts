@@ -35,7 +35,6 @@ import { Reconciler, type SyncStats } from './reconciler.js';
 import { type RepairApi, RepairController, type RepairOptions } from './repair.js';
 import {
   createWireguardEncryption,
-  type WireguardEncryption,
   type WireguardSettings,
   wireguardIfaces,
 } from './wireguard-encryption.js';
@@ -357,9 +356,7 @@ export async function startAgent(
         },
         ...(encryption ? { encryption: await encryption.status() } : {}),
       }),
-      ...(encryption && 'rotate' in encryption
-        ? { rotate: async () => ({ ...(await (encryption as WireguardEncryption).rotate()) }) }
-        : {}),
+      ...(encryption?.rotate ? { rotate: async () => ({ ...(await encryption.rotate!()) }) } : {}),
       metrics: async () => ({
         contentType: metrics.registry.contentType,
         body: await metrics.registry.metrics(),

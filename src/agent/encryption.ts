@@ -42,6 +42,17 @@ export interface Encryption {
   idle(): Promise<void>;
   status(): Promise<EncryptionStatus>;
   stop(): Promise<void>;
+  /** A new key now, with overlap (WireGuard; IPsec has none: its SAs rekey themselves). */
+  rotate?(): Promise<RotationResult>;
+}
+
+export interface RotationResult {
+  readonly publicKey: string;
+  /** From the new key's publication to the old interface's removal. */
+  readonly ms: number;
+  /** Each peer's switch, ms after the publication (absent: it had not switched when the rotation ended). */
+  readonly switched: Readonly<Record<string, number>>;
+  readonly timedOut: boolean;
 }
 
 /** A Warning about encryption: the node it concerns (a peer that stays blocked, or this node), why, and what. */

@@ -145,10 +145,11 @@ export function createIpsecEncryption(
         await d.apply(config);
         applied = key;
         peers = found.peers.map((p) => ({ node: p.node, address: p.address }));
+        // What the tunnel carries (status), looked up with each new config or charon, not at every check.
+        const family = self.ips[0].includes(':') ? 6 : 4;
+        const fits = (await linkMtuOf(deps.runner, self.ips[0], netns)) - tunnelOverhead('ipsec', family);
+        mtu = d.mode === 'libipsec' ? Math.min(fits, LIBIPSEC_MTU) : fits;
       }
-      const family = self.ips[0].includes(':') ? 6 : 4;
-      const fits = (await linkMtuOf(deps.runner, self.ips[0], netns)) - tunnelOverhead('ipsec', family);
-      mtu = d.mode === 'libipsec' ? Math.min(fits, LIBIPSEC_MTU) : fits;
     },
     {
       log,

@@ -29,6 +29,7 @@ import {
   type EncryptionStatus,
   type EncryptionWarning,
   fileAgeSeconds,
+  type RotationResult,
   strictDropsOf,
 } from './encryption.js';
 import { WireguardController } from './wireguard-controller.js';
@@ -76,15 +77,6 @@ const ROTATION_NUDGE_MS = 500;
 /** The two names the tunnel's interface takes in turn across rotations: NAME and NAME~ (at most 15 bytes). */
 export function wireguardIfaces(iface: string): [string, string] {
   return [iface, `${iface.slice(0, 14)}~`];
-}
-
-export interface RotationResult {
-  readonly publicKey: string;
-  /** From the new key's publication to the old interface's removal. */
-  readonly ms: number;
-  /** Each peer's switch, ms after the publication (absent: it had not switched when the rotation ended). */
-  readonly switched: Readonly<Record<string, number>>;
-  readonly timedOut: boolean;
 }
 
 /** The WireGuard backend: Encryption, and key rotation on demand. */

@@ -1,6 +1,7 @@
 // `palisade agent`'s encryption flags (issue 12), parsed into the backend's settings (none when off).
 import type { IpsecSettings } from '../agent/ipsec-encryption.js';
 import type { WireguardSettings } from '../agent/wireguard-encryption.js';
+import { INTERFACE_NAME } from '../model/host-endpoint-parse.js';
 import { DEFAULT_WIREGUARD_PORT } from '../model/wireguard.js';
 import { UsageError } from './usage.js';
 
@@ -41,9 +42,6 @@ export const ENCRYPTION_OPTIONS = Object.fromEntries(
 
 export type EncryptionFlags = Partial<Record<Flag, string>>;
 
-/** Linux interface names: 1-15 bytes, no '/', ':' or whitespace. */
-const IFACE_RE = /^[A-Za-z0-9_.-]{1,15}$/;
-
 export function parseEncryptionFlags(v: EncryptionFlags): WireguardSettings | IpsecSettings | undefined {
   const get = (k: Flag) => v[k] ?? DEFAULTS[k];
   const backend = get('encryption');
@@ -57,7 +55,7 @@ export function parseEncryptionFlags(v: EncryptionFlags): WireguardSettings | Ip
   if (backend !== 'wireguard')
     throw new UsageError(`--encryption: "${backend}" must be one of ${ENCRYPTION_BACKENDS.join(', ')}`);
   const iface = get('wireguard-interface');
-  if (!IFACE_RE.test(iface))
+  if (!INTERFACE_NAME.test(iface))
     throw new UsageError(
       `--wireguard-interface: "${iface}" must be 1-15 letters, digits, '_', '.' or '-' (a Linux interface name)`,
     );

@@ -28,6 +28,7 @@ export function startNodeAgent(opts: {
   encryption?: LabEncryption;
 }): number {
   const p = agentPaths(opts.labDir, opts.node.name);
+  const files = nodePaths(opts.labDir, opts.node.name);
   const env = { ...process.env };
   delete env.NODE_EXTRA_CA_CERTS;
   const datastore = opts.datastore ?? { kind: 'dir' };
@@ -45,7 +46,7 @@ export function startNodeAgent(opts: {
       '--datastore',
       datastore.kind === 'dir' ? `dir:${clusterDir(opts.labDir)}` : 'kubernetes',
       '--ipam-dir',
-      nodePaths(opts.labDir, opts.node.name).ipamDir,
+      files.ipamDir,
       '--network',
       'palisade',
       '--cni-socket',
@@ -69,11 +70,11 @@ export function startNodeAgent(opts: {
             '--encryption',
             'ipsec',
             '--ipsec-psk-file',
-            nodePaths(opts.labDir, opts.node.name).ipsecPsk,
+            files.ipsecPsk,
             '--ipsec-dir',
-            nodePaths(opts.labDir, opts.node.name).ipsecDir,
+            files.ipsecDir,
             '--ipsec-log',
-            nodePaths(opts.labDir, opts.node.name).ipsecLog,
+            files.ipsecLog,
           ]
         : []),
       ...(opts.encryption === 'wireguard'
@@ -83,9 +84,9 @@ export function startNodeAgent(opts: {
             '--wireguard-interface',
             tunnelIfaceOf(opts.node),
             '--wireguard-key-file',
-            nodePaths(opts.labDir, opts.node.name).wireguardKey,
+            files.wireguardKey,
             '--wireguard-log',
-            nodePaths(opts.labDir, opts.node.name).wireguardLog,
+            files.wireguardLog,
           ]
         : []),
     ],

@@ -28,7 +28,8 @@ import {
 } from './k8s.js';
 
 const SPEC_FIELDS = ['node', 'interfaceName', 'expectedIPs', 'profiles', 'ports'];
-const INTERFACE = /^[a-zA-Z0-9_.-]{1,15}$/;
+/** An interface name as Calico accepts it (and the agent's flags): 1-15 of a-z A-Z 0-9 _ . - */
+export const INTERFACE_NAME = /^[a-zA-Z0-9_.-]{1,15}$/;
 const PROTOCOL_OF: Readonly<Record<string, Protocol>> = {
   TCP: 'TCP',
   UDP: 'UDP',
@@ -51,7 +52,7 @@ function parseNode(raw: unknown, problems: string[]): string {
 
 function parseInterfaceName(raw: unknown, problems: string[]): string | undefined {
   if (!present(raw) || raw === '') return undefined;
-  if (raw === '*' || (typeof raw === 'string' && INTERFACE.test(raw))) return raw;
+  if (raw === '*' || (typeof raw === 'string' && INTERFACE_NAME.test(raw))) return raw;
   problems.push(
     `spec.interfaceName: ${showValue(raw)} must be "*" or an interface name (1-15 of a-z A-Z 0-9 _ . -)`,
   );
